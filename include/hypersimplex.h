@@ -1,0 +1,174 @@
+/*
+ * hypersimplex: the soft-binary-argmax@k operator (Euclidean projection onto the
+ * (n,k)-hypersimplex), its exact derivatives, and the HyperSimplex loss.
+ *
+ * This header is the public contract of the library. Conventions used everywhere:
+ *   - Every exported name starts with hs_ / HS_.
+ *   - Functions return hs_status; HS_OK is 0. hs_status_string() names a code,
+ *     hs_last_error() gives the detailed message of the last failure in this thread.
+ *   - The library never prints, never exits, never aborts on user input.
+ *   - Arrays are described in a comment on each pointer: (rows x n) etc. Strides are
+ *     in elements, not bytes. Sizes come last in argument lists, outputs first.
+ *   - Units: k counts coordinates (a real number in [0, n]); tau is a temperature
+ *     (same unit as the scores z).
+ */
+#ifndef HYPERSIMPLEX_H
+#define HYPERSIMPLEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HS_VERSION_MAJOR 0
+#define HS_VERSION_MINOR 1
+#define HS_VERSION_PATCH 0
+#define HS_VERSION_STRING "0.1.0"
+
+#if defined(_WIN32) && defined(HS_BUILD_SHARED)
+#define HS_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(HS_USE_SHARED)
+#define HS_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define HS_API __attribute__((visibility("default")))
+#else
+#define HS_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Status codes                                                              */
+/* ------------------------------------------------------------------------- */
+
+typedef enum hs_status {
+    HS_OK = 0,
+    HS_ERR_NULL = 1,        /* a required pointer is NULL */
+    HS_ERR_SIZE = 2,        /* a size is zero, absurd, or overflows; bad strides */
+    HS_ERR_K = 3,           /* k outside [0, n] or not finite */
+    HS_ERR_TAU = 4,         /* tau <= 0 or not finite */
+    HS_ERR_NONFINITE = 5,   /* NaN or +-Inf in input data */
+    HS_ERR_ARG = 6,         /* another invalid argument (unknown enum value, bad option) */
+    HS_ERR_LABEL = 7,       /* a class label outside [0, C) */
+    HS_ERR_NOMEM = 8,       /* memory allocation failed */
+    HS_ERR_IO = 9,          /* a file could not be opened, read, written, or renamed */
+    HS_ERR_FORMAT = 10,     /* file content is malformed: magic, version, truncation, syntax */
+    HS_ERR_BACKEND = 11,    /* a third-party library (oneDNN, XGBoost, GSL) reported an error */
+    HS_ERR_DIVERGED = 12,   /* a computation produced NaN/Inf (e.g. the training loss) */
+    HS_ERR_UNSUPPORTED = 13 /* feature not compiled in or not available for these inputs */
+} hs_status;
+
+/* Short fixed description of a status code (never NULL). */
+HS_API const char *hs_status_string(hs_status s);
+
+/* Detailed message of the last failing call in the calling thread (e.g. which row, which
+ * element, which file and line). Empty string if none. Valid until the next failing call
+ * in the same thread. */
+HS_API const char *hs_last_error(void);
+
+/* Library version as a string, e.g. "0.1.0". */
+HS_API const char *hs_version(void);
+
+/* ------------------------------------------------------------------------- */
+/* Soft-binary-argmax@k: projection onto the (n,k)-hypersimplex              */
+/* ------------------------------------------------------------------------- */
+
+/* Regularization of the operator. For x = z / tau:
+ *   HS_REG_L2      p = argmin ||p - x||^2 over {p in [0,1]^n, sum p = k}
+ *                    = clip(x - theta, 0, 1)                      (the paper's operator)
+ *   HS_REG_KL      p_i = min(1, exp(x_i - theta)), sum p = k       (capped softmax)
+ *   HS_REG_ENTROPY p_i = sigmoid(x_i - theta), sum p = k          (binary entropy, LML layer)
+ * theta is the row's scalar, reported per row by the forward call. */
+typedef enum hs_regularization {
+    HS_REG_L2 = 0,
+    HS_REG_KL = 1,
+    HS_REG_ENTROPY = 2
+} hs_regularization;
+
+/* Solver for HS_REG_L2. The fast one is the default; the paper's sort + isotonic
+ * regression (pool-adjacent-violators) is kept as the reference and test oracle.
+ * The variants (KL, entropy) have one exact solver each and ignore this field. */
+typedef enum hs_solver {
+    HS_SOLVER_FAST = 0,     /* sort-free threshold search, expected O(n) */
+    HS_SOLVER_SORT_PAV = 1  /* sort + pool-adjacent-violators, O(n log n) */
+} hs_solver;
+
+/* Description of a batch of `rows` vectors of length `n` and the operator applied to each.
+ * Build one with hs_proj_make() and adjust fields as needed.
+ *
+ * Layout: element j of row r lives at  base[r * row_stride + j * elem_stride].
+ *   Contiguous rows (row-major rows x n):       row_stride = n, elem_stride = 1.
+ *   Columns of a row-major B x C matrix:        rows = C, n = B, row_stride = 1, elem_stride = C.
+ * All arrays passed with one hs_proj (z, p, g, outputs) share this layout. Strides may be
+ * negative; two distinct (r, j) must not map to the same element.
+ *
+ * k:   the target sum, a real number in [0, n]. If k_rows is non-NULL it holds one k per row
+ *      and the scalar k is ignored.
+ * tau: the temperature, > 0. If tau_rows is non-NULL it holds one tau per row.
+ */
+typedef struct hs_proj {
+    size_t rows;            /* number of vectors, >= 1 */
+    size_t n;               /* length of each vector, >= 1 */
+    ptrdiff_t row_stride;   /* elements between row starts */
+    ptrdiff_t elem_stride;  /* elements between consecutive entries of one row, != 0 */
+    double k;               /* target sum when k_rows == NULL */
+    const double *k_rows;   /* (rows) per-row k, or NULL */
+    double tau;             /* temperature when tau_rows == NULL */
+    const double *tau_rows; /* (rows) per-row tau, or NULL */
+    hs_regularization reg;  /* default HS_REG_L2 */
+    hs_solver solver;       /* default HS_SOLVER_FAST */
+    int threads;            /* OpenMP threads over rows: 0 = runtime default, 1 = serial */
+} hs_proj;
+
+/* Contiguous rows x n, scalar k and tau, L2, fast solver, default threads. */
+HS_API hs_proj hs_proj_make(size_t rows, size_t n, double k, double tau);
+
+/* Checks a description without touching data: NULL if valid, else a static message. */
+HS_API const char *hs_proj_check(const hs_proj *d);
+
+/* Forward. p (layout of d) receives the projection of z / tau for each row.
+ * theta (rows), optional: the row's threshold (see hs_regularization); for HS_REG_L2 with
+ *   an empty free set it is any value consistent with p (p is still exact).
+ * n_free (rows), optional: size of the free set S = {i : 0 < p_i < 1} (L2, KL) or n
+ *   (entropy, whose p is interior unless k is 0 or n).
+ * p may alias z (in place). Float inputs are processed in double internally.
+ * Errors: HS_ERR_NULL, HS_ERR_SIZE, HS_ERR_K, HS_ERR_TAU, HS_ERR_NONFINITE (z has NaN/Inf
+ * or z/tau overflows), HS_ERR_ARG, HS_ERR_NOMEM. On error, p is left unmodified. */
+HS_API hs_status hs_project_d(double *p, double *theta, size_t *n_free,
+                              const double *z, const hs_proj *d);
+HS_API hs_status hs_project_f(float *p, double *theta, size_t *n_free,
+                              const float *z, const hs_proj *d);
+
+/* Backward, vector-Jacobian product: dz = J(z)^T g, with p the forward output for the
+ * same d. For L2: dz = (1/tau) * 1_S * (g - mean_S g), S = {i : 0 < p_i < 1}; coordinates
+ * clamped at 0 or 1 get exactly 0 (also when tied). Empty S gives dz = 0.
+ * KL: dz = (1/tau) * 1_F * p * (g - <p,g>_F / sum_F p), F = {i : p_i < 1}.
+ * Entropy: dz = (1/tau) * w * (g - <w,g> / sum w), w = p (1 - p).
+ * dz is overwritten (not accumulated); dz may alias g. O(n) per row. */
+HS_API hs_status hs_project_vjp_d(double *dz, const double *p, const double *g,
+                                  const hs_proj *d);
+HS_API hs_status hs_project_vjp_f(float *dz, const float *p, const float *g,
+                                  const hs_proj *d);
+
+/* Forward-mode, Jacobian-vector product: dp = J(z) dz. J is symmetric for all three
+ * regularizations, so this is the same map as the VJP; provided under its own name for
+ * forward-mode callers. dp may alias dz. */
+HS_API hs_status hs_project_jvp_d(double *dp, const double *p, const double *dz,
+                                  const hs_proj *d);
+HS_API hs_status hs_project_jvp_f(float *dp, const float *p, const float *dz,
+                                  const hs_proj *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+/* Further layers of the library (each self-contained, same conventions). */
+/* HS_LAYER_HEADERS: helpers add one #include line per layer below. */
+#include "hypersimplex/gbrt.h"
+#include "hypersimplex/study.h"
+#include "hypersimplex/data.h"
+#include "hypersimplex/loss.h"
+#include "hypersimplex/nn.h"
+#include "hypersimplex/train.h"
+
+#endif /* HYPERSIMPLEX_H */

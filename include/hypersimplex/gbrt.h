@@ -1,0 +1,219 @@
+/*
+ * hypersimplex/gbrt.h: gradient-boosted trees trained with the HyperSimplex loss through
+ * XGBoost's C API, plus what such experiments need: strict tabular readers (libsvm, CSV)
+ * and an exact AUC. (The paired t-test of the results tables is hs_paired_ttest from
+ * hypersimplex/study.h.)
+ *
+ * The HyperSimplex objective of a binary problem with n training rows, margins m (the
+ * boosted model's raw outputs) and labels y in {0,1}:
+ *
+ *   p = soft-binary-argmax@k(m / tau)   (projection onto the (n,k)-hypersimplex,
+ *                                        k = number of positives, the authors' choice)
+ *   L(m) = (1/n) sum_i (p_i - y_i)^2
+ *
+ * XGBoost's objective is a sum over rows, and its regularization (lambda, min_child_weight)
+ * is calibrated for per-row gradients of order one. The gradient handed to XGBoost is
+ * therefore n * dL/dm = J^T (2 (p - y)) (computed by hs_project_vjp_d on 2 (p - y) / n and
+ * scaled by n). See docs/gbrt.md for the hessian options.
+ */
+#ifndef HYPERSIMPLEX_GBRT_H
+#define HYPERSIMPLEX_GBRT_H
+
+#include "hypersimplex.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Tables                                                                    */
+/* ------------------------------------------------------------------------- */
+
+/* A binary-classification table in compressed sparse rows. CSV tables store every
+ * value (zeros included) except missing ones (an empty or "NA" feature field); libsvm tables
+ * store the pairs present in the file. Entries not stored are missing values for XGBoost
+ * (its usual reading of libsvm). */
+typedef struct hs_table {
+    size_t rows;       /* number of examples */
+    size_t cols;       /* number of feature columns (max index + 1 for libsvm) */
+    size_t nnz;        /* stored values */
+    size_t *indptr;    /* (rows + 1) start of each row in indices/values */
+    uint32_t *indices; /* (nnz) column of each stored value */
+    float *values;     /* (nnz) */
+    float *labels;     /* (rows) 0 or 1 */
+} hs_table;
+
+typedef enum hs_table_format {
+    HS_TABLE_AUTO = 0,  /* by name: *.csv / *.csv.gz -> CSV, anything else -> libsvm */
+    HS_TABLE_CSV = 1,   /* header line, label first, numbers only, comma separated */
+    HS_TABLE_LIBSVM = 2 /* "label idx:value idx:value ...", idx increasing, "# ..." comments */
+} hs_table_format;
+
+/* Reads a table (plain or gzip-compressed) into *t (which is overwritten; free it with
+ * hs_table_free). Labels: CSV 0/1; libsvm 0/1 or -1/+1 (-1 read as 0). Strict: any
+ * malformed field fails with HS_ERR_FORMAT and a message "PATH:LINE:COLUMN: ..." (1-based
+ * line and character column). HS_ERR_IO if the file cannot be read. */
+HS_API hs_status hs_table_read(hs_table *t, const char *path, hs_table_format format);
+
+/* Releases the arrays of t and zeroes it. Safe on a zeroed table. */
+HS_API void hs_table_free(hs_table *t);
+
+/* Copies the rows rows[0..m) of src (in that order) into *out. */
+HS_API hs_status hs_table_subset(hs_table *out, const hs_table *src, const size_t *rows,
+                                 size_t m);
+
+/* Random split: a fraction valid_fraction in (0, 1) of the rows (rounded, at least one row
+ * on each side), chosen by a seeded permutation, goes to *valid, the rest to *train. Both
+ * keep the original row order. The same seed gives the same split on every machine. */
+HS_API hs_status hs_table_split(hs_table *train, hs_table *valid, const hs_table *src,
+                                double valid_fraction, uint64_t seed);
+
+/* Counts positives (labels == 1). */
+HS_API size_t hs_table_positives(const hs_table *t);
+
+/* ------------------------------------------------------------------------- */
+/* Metrics                                                                   */
+/* ------------------------------------------------------------------------- */
+
+/* Exact area under the ROC curve of scores against labels (0/1): the Mann-Whitney
+ * statistic with midranks, so tied scores count 1/2. O(n log n). HS_ERR_LABEL if a label is
+ * not 0/1 or if one class is absent, HS_ERR_NONFINITE on NaN scores. */
+HS_API hs_status hs_auc(double *auc, const float *score /* (n) */, const float *label /* (n) */,
+                        size_t n);
+
+/* ------------------------------------------------------------------------- */
+/* The HyperSimplex objective                                                */
+/* ------------------------------------------------------------------------- */
+
+/* Hessian handed to XGBoost with the HyperSimplex gradient (S = free set of p):
+ *   ONES: 1 for every row (the authors' choice).
+ *   GN:   n times the diagonal of the Gauss-Newton matrix of L, J^T (2/n) J:
+ *         (2 / tau^2) (1 - 1/|S|) on S, 0 elsewhere (rows clamped at 0 or 1 have no gradient
+ *         either; they then weigh nothing in a leaf).
+ *   CONST: 2 / tau^2 for every row (the Gauss-Newton scale without the free-set mask). */
+typedef enum hs_gbrt_hessian {
+    HS_GBRT_HESS_ONES = 0,
+    HS_GBRT_HESS_GN = 1,
+    HS_GBRT_HESS_CONST = 2
+} hs_gbrt_hessian;
+
+typedef struct hs_gbrt_objective_info {
+    double loss;   /* L = mean (p - y)^2 */
+    double k;      /* number of positives used as k */
+    double theta;  /* threshold of the projection: p = clip(m / tau - theta, 0, 1) */
+    size_t n_free; /* |S| */
+} hs_gbrt_objective_info;
+
+/* grad = n * dL/dm (see the top of this header), hess by the chosen rule, for margins m.
+ * work: (2 n) doubles of scratch. grad may be NULL (then only the loss is computed; hess is
+ * then ignored). HS_ERR_LABEL if a label is not 0/1 or all labels are equal. */
+HS_API hs_status hs_gbrt_hs_objective_d(double *grad /* (n) */, double *hess /* (n) */,
+                                        hs_gbrt_objective_info *info, const double *margin /* (n) */,
+                                        const float *label /* (n) */, size_t n, double tau,
+                                        hs_gbrt_hessian hessian, double *work /* (2n) */);
+
+/* The same for XGBoost's float margins and float gradient/hessian (computed in double).
+ * work: (2 n) doubles. */
+HS_API hs_status hs_gbrt_hs_objective_f(float *grad /* (n) */, float *hess /* (n) */,
+                                        hs_gbrt_objective_info *info, const float *margin /* (n) */,
+                                        const float *label /* (n) */, size_t n, double tau,
+                                        hs_gbrt_hessian hessian, double *work /* (2n) */);
+
+/* ------------------------------------------------------------------------- */
+/* Training through XGBoost                                                  */
+/* ------------------------------------------------------------------------- */
+
+typedef enum hs_gbrt_loss {
+    HS_GBRT_LOGISTIC = 0,    /* XGBoost's own binary:logistic (cross-entropy) */
+    HS_GBRT_HYPERSIMPLEX = 1 /* the objective above, via XGBoosterBoostOneIter */
+} hs_gbrt_loss;
+
+typedef struct hs_gbrt_params {
+    hs_gbrt_loss loss;        /* default HS_GBRT_HYPERSIMPLEX */
+    int rounds;               /* boosting rounds, >= 1; default 100 */
+    double tau;               /* HyperSimplex temperature, > 0; default 1 */
+    hs_gbrt_hessian hessian;  /* HyperSimplex hessian; default HS_GBRT_HESS_ONES */
+    int max_depth;            /* default 6 */
+    double eta;               /* learning rate, default 0.3 (XGBoost's) */
+    double lambda;            /* L2 on leaf weights, default 1 (XGBoost's) */
+    double min_child_weight;  /* default 1 (XGBoost's) */
+    int max_bin;              /* hist bins, default 256 */
+    int threads;              /* XGBoost nthread: 0 = all cores */
+    uint64_t seed;            /* XGBoost seed, default 0 */
+    int early_stopping;       /* stop after this many rounds without a better validation AUC;
+                                 0 = off (train all rounds, keep the best round anyway) */
+} hs_gbrt_params;
+
+HS_API hs_gbrt_params hs_gbrt_params_default(void);
+
+/* Checks parameters: NULL if valid, else a static message. */
+HS_API const char *hs_gbrt_params_check(const hs_gbrt_params *p);
+
+/* One evaluated round, handed to the callback after each boosting round. */
+typedef struct hs_gbrt_round {
+    int round;            /* 1-based: the model has this many trees */
+    double train_loss;    /* HyperSimplex L or mean log-loss on the training set */
+    double valid_auc;     /* NAN without a validation set */
+    double valid_acc;     /* NAN without a validation set */
+    double t_objective;   /* seconds computing the gradient/hessian (0 for logistic: inside
+                             XGBoost's update) */
+    double t_boost;       /* seconds in XGBoosterBoostOneIter / XGBoosterUpdateOneIter */
+    double t_predict;     /* seconds predicting training margins (for the objective/loss) */
+    double t_eval;        /* seconds predicting the validation set and computing AUC */
+} hs_gbrt_round;
+
+/* Return nonzero to stop training early (the best round so far is kept). */
+typedef int (*hs_gbrt_callback)(const hs_gbrt_round *r, void *user);
+
+typedef struct hs_gbrt_result {
+    int rounds_done;        /* boosting rounds run */
+    int best_round;         /* round of the best validation AUC (= rounds_done without one) */
+    double valid_auc;       /* our exact AUC at best_round (NAN without a validation set) */
+    double valid_acc;       /* accuracy at best_round */
+    double valid_auc_xgb;   /* XGBoost's own "auc" metric for the kept model */
+    double train_auc;       /* training AUC of the kept model */
+    double theta;           /* HyperSimplex decision threshold of the kept model */
+    double t_objective;     /* total seconds in the objective */
+    double t_boost;         /* total seconds in XGBoost's boosting calls */
+    double t_total;         /* total seconds of the training loop */
+} hs_gbrt_result;
+
+typedef struct hs_gbrt_model hs_gbrt_model;
+
+/* Trains on train, evaluates on valid (may be NULL) after every round, keeps the model of
+ * the best validation AUC (sliced to best_round trees). Every XGBoost call is checked;
+ * failures return HS_ERR_BACKEND with XGBoost's message. callback may be NULL. */
+HS_API hs_status hs_gbrt_train(hs_gbrt_model **model, hs_gbrt_result *result,
+                               const hs_table *train, const hs_table *valid,
+                               const hs_gbrt_params *params, hs_gbrt_callback callback,
+                               void *user);
+
+/* Margins (raw scores) of the kept model on t. */
+HS_API hs_status hs_gbrt_predict_margin(float *margin /* (t->rows) */, const hs_gbrt_model *m,
+                                        const hs_table *t);
+
+/* 0/1 decisions: logistic margin >= 0; HyperSimplex p = clip(m / tau - theta) >= 1/2 with
+ * the training set's theta. */
+HS_API hs_status hs_gbrt_predict_label(float *label /* (t->rows) */, const hs_gbrt_model *m,
+                                       const hs_table *t);
+
+/* XGBoost's own "auc" metric (XGBoosterEvalOneIter) of the kept model on t. */
+HS_API hs_status hs_gbrt_xgb_auc(double *auc, const hs_gbrt_model *m, const hs_table *t);
+
+/* XGBoost's own "auc" metric of arbitrary scores: a booster without trees whose margins are
+ * the given scores (set as base_margin). Used to check hs_auc against XGBoost. */
+HS_API hs_status hs_gbrt_xgb_auc_of_scores(double *auc, const float *score /* (n) */,
+                                           const float *label /* (n) */, size_t n);
+
+/* Saves the kept model in XGBoost's format, written atomically: UBJSON if path ends in
+ * ".ubj", XGBoost's legacy binary if it ends in ".bin" or ".model", JSON otherwise. The
+ * attributes hs_loss, hs_tau and hs_theta (the decision rule) are stored in the model. */
+HS_API hs_status hs_gbrt_save(const hs_gbrt_model *m, const char *path);
+
+HS_API void hs_gbrt_free(hs_gbrt_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HYPERSIMPLEX_GBRT_H */

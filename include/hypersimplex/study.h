@@ -1,0 +1,197 @@
+/*
+ * hypersimplex/study.h: the batch-size study. Tidy results tables (one row per run and
+ * epoch), per-run selection of the reported accuracy, paired t-tests against a baseline
+ * loss, the Markdown table in the form of the paper's Table 1, and gnuplot plot scripts.
+ *
+ * Results CSV (the tidy format, ../shared/reference/paper_test_accuracy_curves.csv plus
+ * optional columns): a header naming the columns, in any order,
+ *   required  dataset, loss, batch_size, seed, epoch, test_accuracy
+ *   optional  val_accuracy, train_loss, seconds, variant
+ * One row per (run, epoch); a run is identified by (dataset, variant, loss, batch_size,
+ * seed); its epochs must be exactly 0 .. E-1, each once. Accuracies are fractions in [0, 1].
+ * `variant` names a setting of further training options (e.g. "tau=0.5"), empty if none.
+ * An empty or "nan" val_accuracy / train_loss / seconds means "not recorded".
+ * Files ending in ".gz" are read through zlib (plain files are read as well).
+ *
+ * The library never prints: tables come back as strings, plots as files.
+ */
+#ifndef HYPERSIMPLEX_STUDY_H
+#define HYPERSIMPLEX_STUDY_H
+
+#include "hypersimplex.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One training run: its identity and per-epoch curves (epoch e at index e). */
+typedef struct hs_run_curve {
+    char *dataset;          /* e.g. "fashion-mnist" */
+    char *variant;          /* "" if none */
+    char *loss;             /* "cross_entropy", "hinge", "mse", "hypersimplex", ... */
+    long batch_size;
+    long seed;
+    size_t epochs;          /* number of epochs recorded, 0 .. epochs-1 */
+    double *test_accuracy;  /* (epochs) */
+    double *val_accuracy;   /* (epochs), NaN where not recorded */
+    double *train_loss;     /* (epochs), NaN where not recorded */
+    double *seconds;        /* (epochs), NaN where not recorded */
+    size_t line;            /* CSV line of the run's first row (0 if not read from a file) */
+} hs_run_curve;
+
+/* A results table: the runs, sorted by (dataset, variant, loss, batch_size, seed). */
+typedef struct hs_results {
+    size_t n_runs;
+    hs_run_curve *runs;     /* (n_runs) */
+    size_t cap;             /* allocated entries of runs */
+} hs_results;
+
+/* Reads and validates a results CSV (or .csv.gz). Errors (HS_ERR_FORMAT) name the file,
+ * the line and the column: a missing required column, a duplicated column, a malformed or
+ * out-of-range number, a wrong field count, a duplicated (run, epoch), missing epochs.
+ * On failure *out is empty. */
+HS_API hs_status hs_results_read(hs_results *out, const char *path);
+
+/* Same from a text buffer; `name` is used in error messages. */
+HS_API hs_status hs_results_parse(hs_results *out, const char *text, size_t len, const char *name);
+
+/* Writes the tidy CSV atomically, columns dataset,loss,batch_size,seed,epoch,test_accuracy,
+ * val_accuracy,train_loss,seconds (+ variant if any run has one); accuracies with %.6f,
+ * train_loss and seconds with %.17g, unrecorded values empty. */
+HS_API hs_status hs_results_write(const hs_results *r, const char *path);
+
+/* Reads the metrics.csv of one `hypersimplex train` run (header
+ * epoch,train_loss,val_accuracy,test_accuracy,seconds) into run's curves. The identity
+ * strings are copied. Epochs must be 0 .. E-1 in order. */
+HS_API hs_status hs_run_read_metrics(hs_run_curve *run, const char *metrics_path,
+                                     const char *dataset, const char *variant,
+                                     const char *loss, long batch_size, long seed);
+
+/* Appends a run (taking ownership of its arrays and strings; *run is zeroed) and keeps the
+ * table sorted. HS_ERR_ARG if a run with the same identity is already present. */
+HS_API hs_status hs_results_add(hs_results *r, hs_run_curve *run);
+
+HS_API void hs_run_curve_free(hs_run_curve *run);
+HS_API void hs_results_free(hs_results *r);
+
+/* ------------------------------------------------------------------------- */
+/* Selection and statistics                                                  */
+/* ------------------------------------------------------------------------- */
+
+typedef enum hs_select_rule {
+    HS_SELECT_MAX_TEST = 0, /* maximum test accuracy over epochs (the paper's rule) */
+    HS_SELECT_BEST_VAL = 1, /* test accuracy at the epoch of maximum validation accuracy
+                               (earliest such epoch) */
+    HS_SELECT_LAST = 2      /* test accuracy after the last epoch */
+} hs_select_rule;
+
+/* "max-test", "best-val", "last". */
+HS_API hs_status hs_select_rule_parse(hs_select_rule *out, const char *name);
+HS_API const char *hs_select_rule_name(hs_select_rule r);
+
+/* The accuracy a rule reports for one run, and the epoch it comes from.
+ * HS_ERR_ARG if the run has no epochs, or (best-val) no validation accuracy. */
+HS_API hs_status hs_run_select(double *accuracy, size_t *epoch, const hs_run_curve *run,
+                               hs_select_rule rule);
+
+/* Paired t-test of a against b (n pairs): d = a - b, t = mean(d) / (sd(d) / sqrt(n)),
+ * df = n - 1, two-sided p = 2 Q_t(|t|; df) (GSL). Needs n >= 2. If sd(d) == 0 the
+ * statistic is undefined: t and p are NaN and HS_ERR_ARG is returned. */
+typedef struct hs_ttest {
+    size_t n;
+    double mean_diff;
+    double sd_diff;
+    double t;
+    double df;
+    double p;
+} hs_ttest;
+
+HS_API hs_status hs_paired_ttest(hs_ttest *out, const double *a /* (n) */,
+                                 const double *b /* (n) */, size_t n);
+
+/* ------------------------------------------------------------------------- */
+/* The study: per (dataset, variant, batch size) and loss, the selected accuracies    */
+/* ------------------------------------------------------------------------- */
+
+/* Why a comparison has no t statistic. */
+typedef enum hs_cmp_state {
+    HS_CMP_OK = 0,          /* t and p are valid */
+    HS_CMP_BASELINE = 1,    /* this loss is the baseline */
+    HS_CMP_MISSING = 2,     /* no runs of this loss or of the baseline in this group */
+    HS_CMP_UNPAIRED = 3,    /* the seeds of this loss and of the baseline differ */
+    HS_CMP_TOO_FEW = 4,     /* fewer than 2 paired seeds */
+    HS_CMP_ZERO_VAR = 5     /* all paired differences are equal: t undefined */
+} hs_cmp_state;
+
+typedef struct hs_study_cell {
+    size_t n;               /* number of runs (seeds) */
+    long *seeds;            /* (n), ascending */
+    double *values;         /* (n) selected accuracy per seed */
+    double mean;            /* NaN if n == 0 */
+    double sd;              /* sample standard deviation; NaN if n < 2 */
+    size_t min_epochs, max_epochs; /* run lengths (differ: runs of unequal length) */
+    hs_cmp_state cmp;       /* comparison with the baseline in the same group */
+    hs_ttest test;          /* valid if cmp == HS_CMP_OK; mean_diff also for ZERO_VAR */
+} hs_study_cell;
+
+typedef struct hs_study_group {
+    char *dataset;
+    char *variant;
+    long batch_size;
+} hs_study_group;
+
+typedef struct hs_study {
+    hs_select_rule rule;
+    char *baseline;
+    size_t n_losses;
+    char **losses;          /* (n_losses) the four losses of the paper first, then others */
+    size_t n_groups;
+    hs_study_group *groups; /* (n_groups) sorted by dataset, variant, batch_size */
+    hs_study_cell *cells;   /* (n_groups x n_losses) row-major */
+} hs_study;
+
+/* Selects one accuracy per run with `rule` and compares every loss with `baseline` by a
+ * paired t-test over the seeds present for both. Fails (HS_ERR_ARG) if a run cannot be
+ * selected (e.g. best-val without validation accuracies) or if the baseline loss occurs
+ * nowhere; the other problems are recorded per cell (hs_cmp_state). */
+HS_API hs_status hs_study_compute(hs_study *s, const hs_results *r, hs_select_rule rule,
+                                  const char *baseline);
+HS_API void hs_study_free(hs_study *s);
+
+/* The cell of group g and loss index l. */
+HS_API const hs_study_cell *hs_study_at(const hs_study *s, size_t g, size_t l);
+
+typedef struct hs_markdown_opts {
+    double alpha;                /* significance level for the mark, e.g. 0.10 */
+    const char *const *compare;  /* losses that get difference / t / p columns; NULL:
+                                    "hypersimplex" if present, else every non-baseline loss */
+    size_t n_compare;
+    int show_sd;                 /* print "mean ± sd" instead of the mean */
+    const char *title;           /* first heading, NULL for a default */
+} hs_markdown_opts;
+
+HS_API hs_markdown_opts hs_markdown_opts_default(void);
+
+/* The Markdown report: per dataset (and variant) a table with one row per batch size,
+ * the mean selected accuracy of each loss (best in bold), and for each compared loss the
+ * mean paired difference to the baseline, t and the two-sided p (a '*' where p < alpha).
+ * Cells that cannot be computed say why in a footnote. *md is malloc'ed; free() it. */
+HS_API hs_status hs_study_markdown(char **md, const hs_study *s, const hs_markdown_opts *o);
+
+/* Writes the plot data and one gnuplot script into dir (created if missing):
+ *   <dir>/plots.gp, <dir>/plot_data/ (one .dat file per plot)
+ * Running `gnuplot plots.gp` inside dir draws (pngcairo):
+ *   accuracy_vs_batch_<dataset>[_<variant>].png  mean selected accuracy per loss against
+ *        batch size (log2 axis) with +-1 standard deviation bars;
+ *   curves_<dataset>[_<variant>]_b<batch>.png   mean test accuracy over seeds per epoch,
+ *        one line per loss.
+ * The names of the PNG files are appended, one per line, to *png_list (malloc'ed) if
+ * png_list is non-NULL. */
+HS_API hs_status hs_study_write_plots(const hs_study *s, const hs_results *r, const char *dir,
+                                      char **png_list);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HYPERSIMPLEX_STUDY_H */

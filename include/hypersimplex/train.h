@@ -1,0 +1,115 @@
+/*
+ * hypersimplex/train.h: training runs of the paper's network (hypersimplex/nn.h) on an image
+ * data set (hypersimplex/data.h) with one of the losses (hypersimplex/loss.h) and Adam.
+ *
+ * A run lives in an output directory and is written atomically:
+ *   config.json     every option of the run
+ *   metrics.csv     epoch,train_loss,val_accuracy,test_accuracy,seconds (one row per epoch,
+ *                   epochs from 0, accuracies in [0, 1] with %.6f; "nan" without validation set)
+ *   checkpoint.bin  everything needed to resume exactly (written after every epoch with
+ *                   metrics.csv)
+ *   summary.json    written last, only when all epochs are done (its presence means "done")
+ *
+ * Determinism: the initialization, the split, the shuffles and the augmentation depend only
+ * on the seed (and epoch, image index), so a resumed run ends bit-identical to an
+ * uninterrupted one with the same number of threads.
+ *
+ * Epochs: every training image once per epoch in batches of batch_size (the last batch may
+ * be smaller, like PyTorch's DataLoader without drop_last); then accuracy on the validation
+ * and test sets in evaluation mode.
+ */
+#ifndef HYPERSIMPLEX_TRAIN_H
+#define HYPERSIMPLEX_TRAIN_H
+
+#include "hypersimplex.h"
+#include "hypersimplex/data.h"
+#include "hypersimplex/loss.h"
+#include "hypersimplex/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hs_train_config {
+    hs_data_kind dataset;       /* default fashion-mnist */
+    const char *data_dir;       /* NULL: hs_data_default_dir(dataset) */
+    hs_loss_opts loss;          /* kind and options (tau, k policy, ...); class_prior is
+                                   computed from the training labels for HS_K_PRIOR */
+    size_t batch_size;          /* default 1024 */
+    size_t epochs;              /* default 20 */
+    size_t width;               /* channels of every convolution, default 64 (the paper) */
+    size_t hidden;              /* units of the first linear layer, default 512 */
+    uint64_t seed;              /* default 0 */
+    double lr;                  /* Adam learning rate, default 1e-4 (the paper) */
+    double val_fraction;        /* stratified validation split of the training set, default 0.1 */
+    size_t train_limit;         /* 0: all training images; else a stratified subset of this
+                                   many (taken before the validation split) */
+    size_t test_limit;          /* 0: all test images; else a stratified subset */
+    int augment;                /* default 1: the paper's random crop + flip */
+    int threads;                /* 0: runtime default */
+    size_t eval_batch;          /* batch size of evaluation, default 1000 */
+    const char *out_dir;        /* required; created if missing (one level) */
+    int resume;                 /* continue from out_dir/checkpoint.bin if present */
+} hs_train_config;
+
+HS_API hs_train_config hs_train_config_default(void);
+
+typedef struct hs_epoch_metrics {
+    size_t epoch;               /* from 0 */
+    double train_loss;          /* mean training loss over the epoch's images */
+    double val_accuracy;        /* NaN without a validation set */
+    double test_accuracy;
+    double seconds;             /* wall time of the epoch (training and evaluation) */
+} hs_epoch_metrics;
+
+typedef enum hs_train_event_kind {
+    HS_TRAIN_START = 0,         /* data loaded, network ready (start_epoch > 0 on resume) */
+    HS_TRAIN_BATCH = 1,         /* after each training step */
+    HS_TRAIN_EPOCH = 2          /* epoch finished, evaluated and checkpointed */
+} hs_train_event_kind;
+
+typedef struct hs_train_event {
+    hs_train_event_kind kind;
+    size_t epoch, epochs;       /* current epoch (from 0) and total */
+    size_t start_epoch;         /* first epoch of this invocation */
+    size_t n_train, n_val, n_test;
+    size_t images_done;         /* training images done in this epoch */
+    double loss;                /* running mean training loss of this epoch */
+    const hs_epoch_metrics *metrics; /* HS_TRAIN_EPOCH only */
+} hs_train_event;
+
+/* Progress callback; the library never prints. */
+typedef void (*hs_train_callback)(const hs_train_event *ev, void *user);
+
+typedef struct hs_train_result {
+    size_t epochs_done;
+    size_t best_val_epoch;          /* epoch of the best validation accuracy (first of ties;
+                                       the last epoch without validation set) */
+    double best_val_accuracy;
+    double test_at_best_val;        /* the model-selection figure */
+    double max_test_accuracy;       /* maximum test accuracy over epochs (the paper's measure) */
+    size_t max_test_epoch;
+    double final_test_accuracy;     /* test accuracy after the last epoch */
+    double train_seconds;           /* training steps only, this invocation */
+    double train_images_per_second; /* training images / train_seconds, this invocation */
+    int already_complete;           /* resume of a run whose summary.json existed */
+} hs_train_result;
+
+/* Runs (or resumes) a training run. Errors: HS_ERR_NULL, HS_ERR_ARG/HS_ERR_SIZE (bad config,
+ * out_dir already holding a run without resume, checkpoint of a different configuration),
+ * data errors (HS_ERR_IO, HS_ERR_FORMAT), HS_ERR_DIVERGED (NaN/Inf loss or parameters: the
+ * run stops, the checkpoint of the last good epoch is kept), HS_ERR_BACKEND, HS_ERR_NOMEM. */
+HS_API hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg,
+                              hs_train_callback cb, void *user);
+
+/* Reads a checkpoint's progress (for tools and tests): epochs done, Adam steps, and up to
+ * max_rows metrics rows into rows (may be NULL). Errors: HS_ERR_IO, HS_ERR_FORMAT. */
+HS_API hs_status hs_train_checkpoint_info(size_t *epochs_done, uint64_t *steps,
+                                          hs_epoch_metrics *rows, size_t max_rows,
+                                          const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HYPERSIMPLEX_TRAIN_H */

@@ -1,0 +1,11 @@
+#!/bin/sh
+# Installs every Debian 12 package the project builds, tests and runs with (as root).
+# The project's own files are the only place these are named, so CI and users get the same.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends \
+  build-essential cmake pkg-config \
+  libcmocka-dev zlib1g-dev libgsl-dev libdnnl-dev libopenblas-dev libxgboost-dev \
+  gnuplot-nox dataset-fashion-mnist \
+  python3 python3-numpy python3-torch python3-pytest

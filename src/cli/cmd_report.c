@@ -1,0 +1,246 @@
+/* hypersimplex report: Table 1 of the batch-size study (Markdown) and its plots. */
+#define _POSIX_C_SOURCE 200809L
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli_util.h"
+#include "cli/commands.h"
+#include "hypersimplex.h"
+#include "hypersimplex/study.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: hypersimplex report RESULTS.csv[.gz] [OPTIONS]\n\n"
+            "Reads a tidy results table (columns dataset, loss, batch_size, seed, epoch, test_accuracy;\n"
+            "optional val_accuracy, train_loss, seconds, variant), selects one accuracy per run, and\n"
+            "prints a Markdown table like the paper's Table 1: per dataset and batch size the mean\n"
+            "accuracy of each loss, the paired difference to the baseline, the paired t statistic and\n"
+            "the two-sided p-value over seeds.\n\n"
+            "options:\n"
+            "  --select RULE     max-test | best-val | last                  (default max-test)\n"
+            "                    max-test: maximum test accuracy over epochs (the paper's rule)\n"
+            "                    best-val: test accuracy at the best validation epoch\n"
+            "                    last:     test accuracy after the last epoch\n"
+            "  --baseline LOSS   loss the others are compared with          (default cross_entropy)\n"
+            "  --compare L[,L]   losses that get difference/t/p columns\n"
+            "                    (default hypersimplex if present, else all non-baseline losses)\n"
+            "  --alpha A         significance level of the '*' mark        (default 0.10)\n"
+            "  --sd              print mean ± standard deviation            (default off)\n"
+            "  --title TEXT      first heading                              (default \"Batch-size study\")\n"
+            "  --out FILE        write the Markdown to FILE (atomically)     (default stdout)\n"
+            "  --plots DIR       write plot data and DIR/plots.gp, then run gnuplot in DIR to draw\n"
+            "                    accuracy_vs_batch_*.png and curves_*_b*.png      (default: no plots)\n"
+            "  --no-gnuplot      with --plots: write the script but do not run gnuplot\n"
+            "  -h, --help        this help\n\n"
+            "exit status: 0 ok, 1 runtime failure (I/O, gnuplot), 2 bad usage or bad input.\n");
+}
+
+static int exit_for(hs_status s)
+{
+    return (s == HS_ERR_NOMEM || s == HS_ERR_BACKEND) ? 1 : 2;
+}
+
+static int run_gnuplot(const char *dir)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        cli_error("cannot start gnuplot: fork failed");
+        return 1;
+    }
+    if (pid == 0) {
+        if (chdir(dir) != 0)
+            _exit(126);
+        execlp("gnuplot", "gnuplot", "plots.gp", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) < 0) {
+        cli_error("waiting for gnuplot failed");
+        return 1;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+        cli_error("gnuplot not found on PATH (install gnuplot-nox); the script is %s/plots.gp", dir);
+        return 1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        cli_error("gnuplot failed on %s/plots.gp (status %d)", dir,
+                  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        return 1;
+    }
+    return 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    /* Written via a temporary name and renamed, like the library's files. */
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return -1;
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    int bad = !f;
+    if (f) {
+        fputs(text, f);
+        bad = ferror(f) != 0;
+        bad |= fclose(f) != 0;
+    }
+    if (!bad)
+        bad = rename(tmp, path) != 0;
+    if (bad)
+        remove(tmp);
+    free(tmp);
+    return bad ? -1 : 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    enum { OPT_SELECT = 256, OPT_BASELINE, OPT_COMPARE, OPT_ALPHA, OPT_SD, OPT_TITLE, OPT_OUT, OPT_PLOTS,
+           OPT_NO_GNUPLOT };
+    static const struct option longopts[] = {
+        {"select", required_argument, NULL, OPT_SELECT},   {"baseline", required_argument, NULL, OPT_BASELINE},
+        {"compare", required_argument, NULL, OPT_COMPARE}, {"alpha", required_argument, NULL, OPT_ALPHA},
+        {"sd", no_argument, NULL, OPT_SD},                 {"title", required_argument, NULL, OPT_TITLE},
+        {"out", required_argument, NULL, OPT_OUT},         {"plots", required_argument, NULL, OPT_PLOTS},
+        {"no-gnuplot", no_argument, NULL, OPT_NO_GNUPLOT}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    hs_select_rule rule = HS_SELECT_MAX_TEST;
+    const char *baseline = "cross_entropy", *out = NULL, *plots = NULL, *compare = NULL;
+    hs_markdown_opts mo = hs_markdown_opts_default();
+    int gnuplot = 1;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_SELECT: {
+            hs_status s = hs_select_rule_parse(&rule, optarg);
+            if (s) {
+                cli_error("--select: '%s' is not one of max-test, best-val, last", optarg);
+                return 2;
+            }
+            break;
+        }
+        case OPT_BASELINE: baseline = optarg; break;
+        case OPT_COMPARE: compare = optarg; break;
+        case OPT_ALPHA:
+            if (cli_parse_double("--alpha", optarg, &mo.alpha))
+                return 2;
+            if (!(mo.alpha > 0.0 && mo.alpha < 1.0)) {
+                cli_error("--alpha: %g is not in (0, 1)", mo.alpha);
+                return 2;
+            }
+            break;
+        case OPT_SD: mo.show_sd = 1; break;
+        case OPT_TITLE: mo.title = optarg; break;
+        case OPT_OUT: out = optarg; break;
+        case OPT_PLOTS: plots = optarg; break;
+        case OPT_NO_GNUPLOT: gnuplot = 0; break;
+        case 'h': usage(stdout); return 0;
+        case ':': cli_error("%s needs a value (see hypersimplex report --help)", argv[optind - 1]); return 2;
+        default: cli_error("unknown option '%s' (see hypersimplex report --help)", argv[optind - 1]); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        cli_error(optind == argc ? "no results file given" : "exactly one results file expected");
+        usage(stderr);
+        return 2;
+    }
+    const char *input = argv[optind];
+
+    /* --compare a,b,c */
+    char *cmp_copy = NULL;
+    const char *cmp_list[64];
+    if (compare) {
+        cmp_copy = malloc(strlen(compare) + 1);
+        if (!cmp_copy)
+            return 1;
+        strcpy(cmp_copy, compare);
+        size_t n = 0;
+        for (char *tok = strtok(cmp_copy, ","); tok; tok = strtok(NULL, ",")) {
+            if (n == 64) {
+                cli_error("--compare: at most 64 losses");
+                free(cmp_copy);
+                return 2;
+            }
+            cmp_list[n++] = tok;
+        }
+        if (n == 0) {
+            cli_error("--compare: empty list");
+            free(cmp_copy);
+            return 2;
+        }
+        mo.compare = cmp_list;
+        mo.n_compare = n;
+    }
+
+    int rc = 0;
+    hs_results res;
+    hs_study st;
+    char *md = NULL;
+    hs_status s = hs_results_read(&res, input);
+    if (s) {
+        cli_status_error("reading results", s);
+        free(cmp_copy);
+        return exit_for(s);
+    }
+    s = hs_study_compute(&st, &res, rule, baseline);
+    if (s) {
+        cli_status_error(input, s);
+        hs_results_free(&res);
+        free(cmp_copy);
+        return exit_for(s);
+    }
+    s = hs_study_markdown(&md, &st, &mo);
+    if (s) {
+        cli_status_error("report", s);
+        rc = exit_for(s);
+        goto done;
+    }
+    /* Cells without a test are explained in the notes under the tables ("[k] ..." lines);
+     * say so on stderr as well. */
+    size_t n_notes = 0;
+    for (const char *q = md; (q = strstr(q, "\n[")); q++)
+        if (q[2] >= '0' && q[2] <= '9')
+            n_notes++;
+    if (n_notes)
+        fprintf(stderr, "warning: %zu note(s) under the table mark cells without a valid comparison\n", n_notes);
+    if (out) {
+        if (write_file(out, md)) {
+            cli_error("cannot write %s", out);
+            rc = 1;
+            goto done;
+        }
+    } else {
+        fputs(md, stdout);
+        fflush(stdout);
+    }
+    if (plots) {
+        char *pngs = NULL;
+        s = hs_study_write_plots(&st, &res, plots, &pngs);
+        if (s) {
+            cli_status_error("writing plots", s);
+            rc = 1;
+            goto done;
+        }
+        if (gnuplot) {
+            rc = run_gnuplot(plots);
+            if (!rc)
+                fprintf(stderr, "plots written to %s/:\n%s", plots, pngs ? pngs : "");
+        } else {
+            fprintf(stderr, "plot script written: run `gnuplot plots.gp` in %s\n", plots);
+        }
+        free(pngs);
+    }
+done:
+    free(md);
+    hs_study_free(&st);
+    hs_results_free(&res);
+    free(cmp_copy);
+    return rc;
+}

@@ -1,0 +1,1370 @@
+/* hypersimplex sweep: the batch-size study as independent `hypersimplex train` runs
+ * (losses x batch sizes x seeds x datasets x any varied option), N at a time, resumable,
+ * collected into one tidy results CSV. */
+#define _GNU_SOURCE /* flock, prctl, realpath */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include "cli/cli_util.h"
+#include "cli/commands.h"
+#include "hypersimplex.h"
+#include "hypersimplex/data.h"
+#include "hypersimplex/loss.h"
+#include "hypersimplex/study.h"
+
+#define MAX_ITEMS 64  /* entries of one list option */
+#define MAX_SETS 32   /* --set options */
+#define MAX_VARY 8    /* --vary axes */
+
+/* ------------------------------------------------------------------------- */
+/* Options                                                                   */
+/* ------------------------------------------------------------------------- */
+
+typedef struct str_list {
+    size_t n;
+    char *v[MAX_ITEMS];
+} str_list;
+
+typedef struct kv {
+    char *key;
+    char *value;
+} kv;
+
+typedef struct axis {
+    char *key;
+    str_list values;
+} axis;
+
+typedef struct sweep_opts {
+    char *preset, *name, *runs_dir, *results, *train_cmd;
+    str_list datasets, losses, batches, seeds;
+    long epochs;
+    size_t n_sets;
+    kv sets[MAX_SETS];
+    size_t n_vary;
+    axis vary[MAX_VARY];
+    long jobs, threads;
+    int emit, collect_only, dry_run, retry_failed;
+} sweep_opts;
+
+/* Every string the options hold is owned by this pool, freed once at the end. */
+typedef struct pool {
+    char **s;
+    size_t n, cap;
+} pool;
+
+static char *pool_dup(pool *p, const char *text)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        char **s = realloc(p->s, cap * sizeof *s);
+        if (!s)
+            return NULL;
+        p->s = s;
+        p->cap = cap;
+    }
+    char *d = strdup(text);
+    if (d)
+        p->s[p->n++] = d;
+    return d;
+}
+
+static void pool_free(pool *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->s[i]);
+    free(p->s);
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* "a, b,c" -> list (replacing its content). */
+static int parse_list(pool *p, str_list *out, const char *opt, const char *text)
+{
+    char *copy = pool_dup(p, text);
+    if (!copy)
+        return -1;
+    out->n = 0;
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        tok = trim(tok);
+        if (!*tok)
+            continue;
+        if (out->n == MAX_ITEMS) {
+            cli_error("%s: more than %d entries", opt, MAX_ITEMS);
+            return -1;
+        }
+        out->v[out->n++] = tok;
+    }
+    if (out->n == 0) {
+        cli_error("%s: empty list", opt);
+        return -1;
+    }
+    return 0;
+}
+
+/* A training option name: lower-case letters, digits, '-' and '_'. */
+static int valid_key(const char *k)
+{
+    if (!*k)
+        return 0;
+    for (const char *c = k; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
+            return 0;
+    return 1;
+}
+
+/* Options the sweep itself sets for every run; --set/--vary must not touch them. */
+static int reserved_key(const char *k)
+{
+    static const char *const r[] = {"dataset", "loss", "batch-size", "seed", "epochs", "out", "resume",
+                                    "threads", "help"};
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
+        if (!strcmp(k, r[i]))
+            return 1;
+    return 0;
+}
+
+enum {
+    OPT_PRESET = 256, OPT_CONFIG, OPT_NAME, OPT_RUNS_DIR, OPT_DATASET, OPT_LOSSES, OPT_BATCHES, OPT_SEEDS,
+    OPT_EPOCHS, OPT_SET, OPT_VARY, OPT_JOBS, OPT_THREADS, OPT_RESULTS, OPT_EMIT, OPT_COLLECT, OPT_TRAIN_CMD,
+    OPT_DRY_RUN, OPT_RETRY_FAILED
+};
+
+static const struct option longopts[] = {
+    {"preset", required_argument, NULL, OPT_PRESET},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"runs-dir", required_argument, NULL, OPT_RUNS_DIR},
+    {"dataset", required_argument, NULL, OPT_DATASET},
+    {"losses", required_argument, NULL, OPT_LOSSES},
+    {"batch-sizes", required_argument, NULL, OPT_BATCHES},
+    {"seeds", required_argument, NULL, OPT_SEEDS},
+    {"epochs", required_argument, NULL, OPT_EPOCHS},
+    {"set", required_argument, NULL, OPT_SET},
+    {"vary", required_argument, NULL, OPT_VARY},
+    {"jobs", required_argument, NULL, OPT_JOBS},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"results", required_argument, NULL, OPT_RESULTS},
+    {"emit-jobs", no_argument, NULL, OPT_EMIT},
+    {"collect-only", no_argument, NULL, OPT_COLLECT},
+    {"train-cmd", required_argument, NULL, OPT_TRAIN_CMD},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"retry-failed", no_argument, NULL, OPT_RETRY_FAILED},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+
+static int option_id(const char *name)
+{
+    for (const struct option *o = longopts; o->name; o++)
+        if (!strcmp(o->name, name))
+            return o->val;
+    return -1;
+}
+
+/* Applies one option (from the command line, a config file or a preset). */
+static int apply(pool *p, sweep_opts *o, int id, const char *value, const char *where)
+{
+    const char *opt = where ? where : "";
+    switch (id) {
+    case OPT_PRESET: o->preset = pool_dup(p, value); break;
+    case OPT_NAME:
+        if (!*value || strchr(value, '/') || !strcmp(value, ".") || !strcmp(value, "..")) {
+            cli_error("%s--name: '%s' must be a plain directory name", opt, value);
+            return -1;
+        }
+        o->name = pool_dup(p, value);
+        break;
+    case OPT_RUNS_DIR: o->runs_dir = pool_dup(p, value); break;
+    case OPT_RESULTS: o->results = pool_dup(p, value); break;
+    case OPT_TRAIN_CMD: o->train_cmd = pool_dup(p, value); break;
+    case OPT_DATASET: return parse_list(p, &o->datasets, "--dataset", value);
+    case OPT_LOSSES: return parse_list(p, &o->losses, "--losses", value);
+    case OPT_BATCHES: return parse_list(p, &o->batches, "--batch-sizes", value);
+    case OPT_SEEDS: return parse_list(p, &o->seeds, "--seeds", value);
+    case OPT_EPOCHS: return cli_parse_long("--epochs", value, 1, 1000000, &o->epochs);
+    case OPT_JOBS: return cli_parse_long("--jobs", value, 1, 1024, &o->jobs);
+    case OPT_THREADS: return cli_parse_long("--threads", value, 0, 1024, &o->threads);
+    case OPT_SET:
+    case OPT_VARY: {
+        const char *name = id == OPT_SET ? "--set" : "--vary";
+        char *copy = pool_dup(p, value);
+        if (!copy)
+            return -1;
+        char *eq = strchr(copy, '=');
+        /* --set KEY without a value passes the flag --KEY (e.g. no-augment). */
+        if (!eq && id == OPT_VARY) {
+            cli_error("%s%s: '%s' is not KEY=V1,V2,...", opt, name, value);
+            return -1;
+        }
+        if (eq)
+            *eq = '\0';
+        char *key = trim(copy), *val = eq ? trim(eq + 1) : NULL;
+        if (!valid_key(key) || reserved_key(key)) {
+            cli_error("%s%s: '%s' is not a training option the sweep can %s", opt, name, key,
+                      id == OPT_SET ? "set" : "vary");
+            return -1;
+        }
+        if (val && strchr(val, ' ') && id == OPT_SET) {
+            cli_error("%s%s: the value of %s must not contain blanks", opt, name, key);
+            return -1;
+        }
+        /* A later --set or --vary of the same key replaces the earlier one. */
+        for (size_t i = 0; i < o->n_sets; i++)
+            if (!strcmp(o->sets[i].key, key)) {
+                memmove(&o->sets[i], &o->sets[i + 1], (o->n_sets - i - 1) * sizeof o->sets[0]);
+                o->n_sets--;
+                break;
+            }
+        for (size_t i = 0; i < o->n_vary; i++)
+            if (!strcmp(o->vary[i].key, key)) {
+                memmove(&o->vary[i], &o->vary[i + 1], (o->n_vary - i - 1) * sizeof o->vary[0]);
+                o->n_vary--;
+                break;
+            }
+        if (id == OPT_SET) {
+            if (o->n_sets == MAX_SETS) {
+                cli_error("at most %d --set options", MAX_SETS);
+                return -1;
+            }
+            o->sets[o->n_sets].key = key;
+            o->sets[o->n_sets].value = val;
+            o->n_sets++;
+        } else {
+            if (o->n_vary == MAX_VARY) {
+                cli_error("at most %d --vary axes", MAX_VARY);
+                return -1;
+            }
+            axis *a = &o->vary[o->n_vary];
+            a->key = key;
+            if (parse_list(p, &a->values, "--vary", val))
+                return -1;
+            for (size_t i = 0; i < a->values.n; i++)
+                if (strchr(a->values.v[i], ' ')) {
+                    cli_error("--vary %s: values must not contain blanks", key);
+                    return -1;
+                }
+            o->n_vary++;
+        }
+        break;
+    }
+    case OPT_EMIT: o->emit = 1; break;
+    case OPT_COLLECT: o->collect_only = 1; break;
+    case OPT_DRY_RUN: o->dry_run = 1; break;
+    case OPT_RETRY_FAILED: o->retry_failed = 1; break;
+    default: cli_error("%sunknown option", opt); return -1;
+    }
+    return 0;
+}
+
+/* The presets. `paper`: the paper's protocol. `small`: the scaled-down protocol chosen by
+ * measuring this machine (docs/study.md explains how). */
+typedef struct preset_def {
+    const char *name;
+    const char *const *pairs; /* option, value, option, value, ..., NULL */
+} preset_def;
+
+static const char *const paper_pairs[] = {
+    "dataset", "fashion-mnist,cifar10",
+    "losses", "cross_entropy,hinge,mse,hypersimplex",
+    "batch-sizes", "128,256,512,1024,2048,4096,8192",
+    "seeds", "0,42,1337,2025,31415",
+    "epochs", "600",
+    "set", "width=64",
+    "set", "lr=1e-4",
+    "set", "val-fraction=0", /* the authors train on the whole training set */
+    NULL};
+
+/* Chosen from measured CPU times of `hypersimplex train` on this 2-core machine (see
+ * docs/study.md): about 6.5 s (batch 32) and 5.2 s (batch 512) of CPU per epoch at width 16
+ * with 9000 training images, so 24 runs x 20 epochs take about 2800 CPU seconds: 24 minutes
+ * with two jobs on two idle cores. The batch sizes keep the paper's ratio batch / training
+ * set (0.36 % and 5.7 %, the paper's 128 and 4096 of 60000: 0.21 % and 6.8 %). */
+static const char *const small_pairs[] = {
+    "dataset", "fashion-mnist",
+    "losses", "cross_entropy,hinge,mse,hypersimplex",
+    "batch-sizes", "32,512",
+    "seeds", "0,42,1337",
+    "epochs", "20",
+    "set", "width=16",
+    "set", "lr=1e-3",
+    "set", "train-limit=10000",
+    NULL};
+
+static const preset_def presets[] = {{"paper", paper_pairs}, {"small", small_pairs}};
+
+static int apply_preset(pool *p, sweep_opts *o, const char *name)
+{
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        if (strcmp(presets[i].name, name))
+            continue;
+        for (const char *const *q = presets[i].pairs; *q; q += 2)
+            if (apply(p, o, option_id(q[0]), q[1], "preset: "))
+                return -1;
+        return 0;
+    }
+    cli_error("--preset: unknown preset '%s' (paper, small)", name);
+    return -1;
+}
+
+typedef struct pair {
+    int id;
+    const char *value;
+    char where[64];
+} pair;
+
+/* Reads a config file: `option = value` lines (option names as on the command line,
+ * without "--"), '#' comments, blank lines. */
+static int read_config(pool *p, const char *path, pair *out, size_t *n, size_t max)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        cli_error("--config: cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[4096];
+    size_t lineno = 0;
+    int rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            cli_error("%s:%zu: line too long", path, lineno);
+            rc = -1;
+            break;
+        }
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        line[strcspn(line, "\n")] = '\0';
+        char *t = trim(line);
+        if (!*t)
+            continue;
+        char *eq = strchr(t, '=');
+        if (!eq) {
+            cli_error("%s:%zu: expected 'option = value'", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(t), *val = trim(eq + 1);
+        int id = option_id(key);
+        if (id < 0 || id == OPT_CONFIG || id == OPT_EMIT || id == OPT_COLLECT || id == OPT_DRY_RUN ||
+            id == OPT_RETRY_FAILED || id == 'h') {
+            cli_error("%s:%zu: '%s' is not an option a config file can set", path, lineno, key);
+            rc = -1;
+            break;
+        }
+        if (*n == max) {
+            cli_error("%s: too many lines", path);
+            rc = -1;
+            break;
+        }
+        out[*n].id = id;
+        out[*n].value = pool_dup(p, val);
+        snprintf(out[*n].where, sizeof out[*n].where, "%.40s:%zu: ", path, lineno);
+        if (!out[*n].value) {
+            rc = -1;
+            break;
+        }
+        (*n)++;
+    }
+    fclose(f);
+    return rc;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: hypersimplex sweep [--preset paper|small] [--config FILE] [OPTIONS]\n\n"
+            "Runs `hypersimplex train` for every combination of dataset x loss x batch size x seed\n"
+            "(x every --vary value), each in its own directory RUNS/NAME/<dataset>_<loss>_b<B>_s<S>,\n"
+            "N runs at a time; then collects every finished run into one tidy results CSV for\n"
+            "`hypersimplex report`. Killed at any moment, the same command resumes: finished runs\n"
+            "(summary.json) are skipped, partial runs continue from their checkpoint.\n\n"
+            "protocol (a preset first, then the config file, then the command line):\n"
+            "  --preset NAME        paper: the paper's protocol (fashion-mnist,cifar10; 4 losses;\n"
+            "                       batch 128..8192; seeds 0,42,1337,2025,31415; 600 epochs;\n"
+            "                       width 64; Adam lr 1e-4; no validation split)\n"
+            "                       small: the same question at about 25 CPU-minutes per core\n"
+            "                       on 2 cores (docs/study.md)\n"
+            "  --config FILE        'option = value' lines, options as below without '--'\n"
+            "  --dataset LIST       datasets                          (default fashion-mnist)\n"
+            "  --losses LIST        losses       (default cross_entropy,hinge,mse,hypersimplex)\n"
+            "  --batch-sizes LIST   batch sizes                       (default 128,8192)\n"
+            "  --seeds LIST         seeds                             (default 0,42,1337)\n"
+            "  --epochs N           epochs per run                    (default 10)\n"
+            "  --set KEY=VALUE      pass --KEY VALUE to every run (repeatable), e.g. width=64;\n"
+            "                       --set KEY passes the flag --KEY (e.g. no-augment)\n"
+            "  --vary KEY=V1,V2     one more axis: a run per value (repeatable); the results'\n"
+            "                       `variant` column names it\n"
+            "execution:\n"
+            "  --name NAME          sweep name                  (default: the preset or 'sweep')\n"
+            "  --runs-dir DIR       where the run directories go              (default runs)\n"
+            "  --jobs N             runs at the same time                      (default 1)\n"
+            "  --threads T          threads per run; 0 = cores / jobs          (default 0)\n"
+            "  --results FILE       results CSV           (default RUNS/NAME/results.csv)\n"
+            "  --emit-jobs          print one shell command per unfinished run (for a Slurm job\n"
+            "                       array or GNU parallel) and run nothing; each has --resume, so\n"
+            "                       a killed job can simply be resubmitted; afterwards collect\n"
+            "                       with the same options plus --collect-only\n"
+            "  --collect-only       train nothing; collect the finished runs into the CSV\n"
+            "  --dry-run            list the runs and their state; change nothing\n"
+            "  --retry-failed       run again the runs that failed before (failed.txt)\n"
+            "  --train-cmd PATH     executable run as `PATH ARGS...` instead of\n"
+            "                       `<this hypersimplex> train ARGS...` (for tests)\n"
+            "  -h, --help           this help\n\n"
+            "exit status: 0 all runs finished and collected, 1 some run failed or is unfinished\n"
+            "(the CSV holds the finished ones), 2 bad usage.\n");
+}
+
+/* ------------------------------------------------------------------------- */
+/* Runs                                                                      */
+/* ------------------------------------------------------------------------- */
+
+enum run_state { RUN_FRESH, RUN_PARTIAL, RUN_DONE, RUN_FAILED, RUN_BUSY };
+static const char *const state_names[] = {"not started", "partial", "done", "failed", "running elsewhere"};
+
+typedef struct run {
+    const char *dataset, *loss;
+    long batch, seed;
+    size_t vary_idx[MAX_VARY];
+    char *dir;      /* RUNS/NAME/<id> */
+    char *id;       /* <dataset>_<loss>_b<B>_s<S>[_<key><value>...] */
+    char *variant;  /* "key=value key=value" or "" */
+    enum run_state state;
+} run;
+
+static int file_exists(const char *dir, const char *name)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static int make_dirs(const char *path)
+{
+    char buf[PATH_MAX];
+    if (strlen(path) >= sizeof buf)
+        return -1;
+    strcpy(buf, path);
+    for (char *c = buf + 1; *c; c++) {
+        if (*c != '/')
+            continue;
+        *c = '\0';
+        if (mkdir(buf, 0777) && errno != EEXIST)
+            return -1;
+        *c = '/';
+    }
+    return (mkdir(buf, 0777) && errno != EEXIST) ? -1 : 0;
+}
+
+static void safe_append(char *dst, size_t n, const char *text)
+{
+    size_t len = strlen(dst);
+    for (const char *c = text; *c && len + 1 < n; c++) {
+        char ch = *c;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+              ch == '-'))
+            ch = '_';
+        dst[len++] = ch;
+    }
+    dst[len] = '\0';
+}
+
+static void refresh_state(run *r)
+{
+    if (file_exists(r->dir, "summary.json"))
+        r->state = RUN_DONE;
+    else if (file_exists(r->dir, "failed.txt"))
+        r->state = RUN_FAILED;
+    else if (file_exists(r->dir, "checkpoint.bin"))
+        r->state = RUN_PARTIAL;
+    else
+        r->state = RUN_FRESH;
+}
+
+/* Builds the runs: seeds outermost, so that an interrupted sweep has whole seeds done. */
+static int build_runs(pool *p, const sweep_opts *o, const char *sweep_dir, run **out, size_t *n_out)
+{
+    size_t n_var = 1;
+    for (size_t a = 0; a < o->n_vary; a++)
+        n_var *= o->vary[a].values.n;
+    size_t n = o->seeds.n * o->datasets.n * o->batches.n * o->losses.n * n_var;
+    run *runs = calloc(n, sizeof *runs);
+    if (!runs)
+        return -1;
+    size_t k = 0;
+    for (size_t s = 0; s < o->seeds.n; s++)
+        for (size_t d = 0; d < o->datasets.n; d++)
+            for (size_t b = 0; b < o->batches.n; b++)
+                for (size_t v = 0; v < n_var; v++)
+                    for (size_t l = 0; l < o->losses.n; l++) {
+                        run *r = &runs[k++];
+                        r->dataset = o->datasets.v[d];
+                        r->loss = o->losses.v[l];
+                        r->batch = strtol(o->batches.v[b], NULL, 10);
+                        r->seed = strtol(o->seeds.v[s], NULL, 10);
+                        char id[512], variant[512];
+                        snprintf(id, sizeof id, "%s_%s_b%ld_s%ld", r->dataset, r->loss, r->batch, r->seed);
+                        variant[0] = '\0';
+                        size_t rest = v;
+                        for (size_t a = o->n_vary; a-- > 0;) {
+                            r->vary_idx[a] = rest % o->vary[a].values.n;
+                            rest /= o->vary[a].values.n;
+                        }
+                        for (size_t a = 0; a < o->n_vary; a++) {
+                            const char *val = o->vary[a].values.v[r->vary_idx[a]];
+                            size_t len = strlen(variant);
+                            snprintf(variant + len, sizeof variant - len, "%s%s=%s", a ? " " : "", o->vary[a].key,
+                                     val);
+                            safe_append(id, sizeof id, "_");
+                            safe_append(id, sizeof id, o->vary[a].key);
+                            safe_append(id, sizeof id, val);
+                        }
+                        char dir[PATH_MAX];
+                        if (snprintf(dir, sizeof dir, "%s/%s", sweep_dir, id) >= (int)sizeof dir) {
+                            free(runs);
+                            return -1;
+                        }
+                        r->dir = pool_dup(p, dir);
+                        r->id = pool_dup(p, id);
+                        r->variant = pool_dup(p, variant);
+                        if (!r->dir || !r->id || !r->variant) {
+                            free(runs);
+                            return -1;
+                        }
+                    }
+    *out = runs;
+    *n_out = n;
+    return 0;
+}
+
+/* The argument vector of one run (NULL-terminated), strings owned by the pool. --resume is
+ * passed for a partial run, or always if always_resume (train's --resume starts afresh when
+ * there is no checkpoint, so an emitted job can be resubmitted as it is). */
+static char **run_argv(pool *p, const sweep_opts *o, const run *r, const char *exe, long threads,
+                       int always_resume)
+{
+    size_t cap = 32 + 2 * (o->n_sets + o->n_vary);
+    char **av = calloc(cap, sizeof *av);
+    if (!av)
+        return NULL;
+    size_t n = 0;
+    char num[64];
+#define PUSH(s) (av[n++] = pool_dup(p, (s)))
+    PUSH(exe);
+    if (!o->train_cmd)
+        PUSH("train");
+    PUSH("--dataset");
+    PUSH(r->dataset);
+    PUSH("--loss");
+    PUSH(r->loss);
+    PUSH("--batch-size");
+    snprintf(num, sizeof num, "%ld", r->batch);
+    PUSH(num);
+    PUSH("--seed");
+    snprintf(num, sizeof num, "%ld", r->seed);
+    PUSH(num);
+    PUSH("--epochs");
+    snprintf(num, sizeof num, "%ld", o->epochs);
+    PUSH(num);
+    for (size_t i = 0; i < o->n_sets; i++) {
+        snprintf(num, sizeof num, "--%s", o->sets[i].key);
+        PUSH(num);
+        if (o->sets[i].value)
+            PUSH(o->sets[i].value);
+    }
+    for (size_t a = 0; a < o->n_vary; a++) {
+        snprintf(num, sizeof num, "--%s", o->vary[a].key);
+        PUSH(num);
+        PUSH(o->vary[a].values.v[r->vary_idx[a]]);
+    }
+    PUSH("--threads");
+    snprintf(num, sizeof num, "%ld", threads);
+    PUSH(num);
+    PUSH("--out");
+    PUSH(r->dir);
+    if (r->state == RUN_PARTIAL || always_resume)
+        PUSH("--resume");
+#undef PUSH
+    for (size_t i = 0; i < n; i++)
+        if (!av[i]) {
+            free(av);
+            return NULL;
+        }
+    av[n] = NULL;
+    return av;
+}
+
+static void print_shell_word(FILE *f, const char *w)
+{
+    int plain = *w != '\0';
+    for (const char *c = w; *c; c++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@%", *c))
+            plain = 0;
+    if (plain) {
+        fputs(w, f);
+        return;
+    }
+    fputc('\'', f);
+    for (const char *c = w; *c; c++) {
+        if (*c == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*c, f);
+    }
+    fputc('\'', f);
+}
+
+/* The protocol every run of a sweep shares; a sweep directory keeps it in sweep.conf and
+ * refuses to mix runs of different protocols. */
+static char *protocol_text(const sweep_opts *o)
+{
+    size_t cap = 4096 + 256 * (o->n_sets + o->n_vary);
+    char *t = malloc(cap);
+    if (!t)
+        return NULL;
+    size_t n = (size_t)snprintf(t, cap,
+                                "# hypersimplex sweep: the options every run of this sweep shares.\n"
+                                "# A sweep directory holds runs of one protocol only.\n"
+                                "epochs = %ld\n", o->epochs);
+    for (size_t i = 0; i < o->n_sets && n < cap; i++)
+        n += (size_t)snprintf(t + n, cap - n, "set = %s%s%s\n", o->sets[i].key, o->sets[i].value ? "=" : "",
+                              o->sets[i].value ? o->sets[i].value : "");
+    for (size_t a = 0; a < o->n_vary && n < cap; a++)
+        n += (size_t)snprintf(t + n, cap - n, "vary-axis = %s\n", o->vary[a].key);
+    return t;
+}
+
+static int check_protocol(const sweep_opts *o, const char *sweep_dir, int write_it)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/sweep.conf", sweep_dir) >= (int)sizeof path)
+        return -1;
+    char *want = protocol_text(o);
+    if (!want)
+        return -1;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char have[16384];
+        size_t got = fread(have, 1, sizeof have - 1, f);
+        have[got] = '\0';
+        fclose(f);
+        if (strcmp(have, want)) {
+            cli_error("%s was made with a different protocol:\n--- %s\n%s--- now\n%s"
+                      "use another --name (or --runs-dir) for a different protocol",
+                      sweep_dir, path, have, want);
+            free(want);
+            return -1;
+        }
+    } else if (write_it) {
+        char tmp[PATH_MAX + 32];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+        FILE *w = fopen(tmp, "w");
+        int bad = !w;
+        if (w) {
+            fputs(want, w);
+            bad = ferror(w) != 0;
+            bad |= fclose(w) != 0;
+        }
+        if (bad || rename(tmp, path)) {
+            cli_error("cannot write %s", path);
+            remove(tmp);
+            free(want);
+            return -1;
+        }
+    }
+    free(want);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Running                                                                   */
+/* ------------------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_signal = 0;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static void on_child(int sig)
+{
+    (void)sig; /* only wakes sigsuspend() */
+}
+
+typedef struct slot {
+    pid_t pid;
+    size_t run;
+    double t0;
+} slot;
+
+/* Starts one run: output appended to DIR/train.log, the run's lock held by the child for
+ * its lifetime, the child killed if the sweep dies. Returns the pid, 0 if the run is
+ * locked by another process, -1 on failure. */
+static pid_t start_run(run *r, char **av, const sigset_t *child_mask)
+{
+    char path[PATH_MAX];
+    if (make_dirs(r->dir)) {
+        cli_error("cannot create %s: %s", r->dir, strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/.lock", r->dir);
+    int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (lock < 0) {
+        cli_error("cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(lock, LOCK_EX | LOCK_NB)) {
+        close(lock);
+        return 0;
+    }
+    snprintf(path, sizeof path, "%s/train.log", r->dir);
+    int log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (log < 0) {
+        cli_error("cannot open %s: %s", path, strerror(errno));
+        close(lock);
+        return -1;
+    }
+    pid_t parent = getpid();
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+#ifdef __linux__
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(1);
+#endif
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
+        sigprocmask(SIG_SETMASK, child_mask, NULL);
+        int null_fd = open("/dev/null", O_RDONLY);
+        if (null_fd >= 0)
+            dup2(null_fd, 0);
+        dup2(log, 1);
+        dup2(log, 2);
+        /* Keep the lock across exec: the run's directory stays locked while it trains. */
+        int fl = fcntl(lock, F_GETFD);
+        if (fl >= 0)
+            fcntl(lock, F_SETFD, fl & ~FD_CLOEXEC);
+        execv(av[0], av);
+        fprintf(stderr, "cannot execute %s: %s\n", av[0], strerror(errno));
+        _exit(127);
+    }
+    (void)parent;
+    close(log);
+    close(lock);
+    if (pid < 0) {
+        cli_error("fork failed: %s", strerror(errno));
+        return -1;
+    }
+    return pid;
+}
+
+static void print_log_tail(const run *r)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/train.log", r->dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char lines[5][512];
+    int n = 0;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        memmove(lines[0], lines[1], sizeof lines[0] * 4);
+        snprintf(lines[4], sizeof lines[4], "%s", line);
+        n++;
+    }
+    fclose(f);
+    int show = n < 5 ? n : 5;
+    for (int i = 5 - show; i < 5; i++)
+        fprintf(stderr, "    | %s%s", lines[i], strchr(lines[i], '\n') ? "" : "\n");
+}
+
+static void write_failed(const run *r, int code)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/failed.txt", r->dir);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "exit status %d; see train.log. Rerun with --retry-failed to try again.\n", code);
+        fclose(f);
+    }
+}
+
+static void fmt_duration(char *buf, size_t n, double s)
+{
+    if (s < 90)
+        snprintf(buf, n, "%.0f s", s);
+    else if (s < 5400)
+        snprintf(buf, n, "%.1f min", s / 60);
+    else
+        snprintf(buf, n, "%.1f h", s / 3600);
+}
+
+/* Runs every pending run, jobs at a time. Returns 0, or 1 if a run failed / the sweep was
+ * interrupted, 2 if a run reported bad usage (then nothing more is started). */
+static int execute(pool *p, const sweep_opts *o, run *runs, size_t n_runs, const char *exe, long threads)
+{
+    size_t *todo = malloc(n_runs * sizeof *todo);
+    slot *slots = calloc((size_t)o->jobs, sizeof *slots);
+    if (!todo || !slots) {
+        free(todo);
+        free(slots);
+        return 1;
+    }
+    size_t n_todo = 0, n_done_before = 0;
+    for (size_t i = 0; i < n_runs; i++) {
+        if (runs[i].state == RUN_FAILED && o->retry_failed) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof path, "%s/failed.txt", runs[i].dir);
+            remove(path);
+            refresh_state(&runs[i]);
+        }
+        if (runs[i].state == RUN_FRESH || runs[i].state == RUN_PARTIAL)
+            todo[n_todo++] = i;
+        else if (runs[i].state == RUN_DONE)
+            n_done_before++;
+    }
+    printf("sweep: %zu runs, %zu already done, %zu to run, %ld at a time, %ld thread%s each\n", n_runs,
+           n_done_before, n_todo, o->jobs, threads, threads == 1 ? "" : "s");
+    fflush(stdout);
+
+    /* SIGINT, SIGTERM and SIGCHLD stay blocked except inside sigsuspend(), so a signal can
+     * never slip in between checking the stop flag and going to sleep. */
+    struct sigaction sa, old_int, old_term, old_chld;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sa.sa_handler = on_child;
+    sigaction(SIGCHLD, &sa, &old_chld);
+    sigset_t block, old_mask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &block, &old_mask);
+
+    int rc = 0, stop_starting = 0, children_stopped = 0;
+    size_t next = 0, running = 0, finished = 0;
+    double t_start = cli_now(), busy_time = 0.0;
+    char dur[32], eta[32];
+    for (;;) {
+        while (running < (size_t)o->jobs && next < n_todo && !stop_starting && !stop_signal) {
+            run *r = &runs[todo[next++]];
+            refresh_state(r);
+            if (r->state == RUN_DONE || r->state == RUN_FAILED)
+                continue;
+            char **av = run_argv(p, o, r, exe, threads, 0);
+            if (!av) {
+                stop_starting = 1;
+                rc = 1;
+                break;
+            }
+            pid_t pid = start_run(r, av, &old_mask);
+            int resumed = r->state == RUN_PARTIAL;
+            free(av);
+            if (pid == 0) {
+                printf("[skip] %s: running in another process (its directory is locked)\n", r->id);
+                r->state = RUN_BUSY;
+                continue;
+            }
+            if (pid < 0) {
+                stop_starting = 1;
+                rc = 1;
+                break;
+            }
+            for (long j = 0; j < o->jobs; j++)
+                if (slots[j].pid == 0) {
+                    slots[j].pid = pid;
+                    slots[j].run = (size_t)(r - runs);
+                    slots[j].t0 = cli_now();
+                    break;
+                }
+            running++;
+            printf("[start] %s%s\n", r->id, resumed ? " (resuming from its checkpoint)" : "");
+            fflush(stdout);
+        }
+        if (running == 0)
+            break;
+        if (stop_signal && !children_stopped) {
+            /* Stop the trainers; their checkpoints let the next sweep resume. */
+            for (long j = 0; j < o->jobs; j++)
+                if (slots[j].pid > 0)
+                    kill(slots[j].pid, SIGTERM);
+            children_stopped = 1;
+        }
+        int status = 0;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid < 0) {
+            cli_error("waitpid: %s", strerror(errno));
+            rc = 1;
+            break;
+        }
+        if (pid == 0) {
+            sigsuspend(&old_mask); /* until a child exits or a stop signal arrives */
+            continue;
+        }
+        long j = 0;
+        while (j < o->jobs && slots[j].pid != pid)
+            j++;
+        if (j == o->jobs)
+            continue;
+        run *r = &runs[slots[j].run];
+        double took = cli_now() - slots[j].t0;
+        slots[j].pid = 0;
+        running--;
+        refresh_state(r);
+        fmt_duration(dur, sizeof dur, took);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && r->state == RUN_DONE) {
+            finished++;
+            busy_time += took;
+            size_t left = (n_todo - next) + running;
+            double per = busy_time / (double)finished;
+            fmt_duration(eta, sizeof eta, per * (double)left / (double)o->jobs);
+            printf("[done] %s in %s (%zu/%zu this session; about %s left)\n", r->id, dur, finished, n_todo,
+                   left ? eta : "0 s");
+        } else if (WIFSIGNALED(status) || stop_signal) {
+            printf("[stopped] %s after %s (%s); it resumes from its checkpoint next time\n", r->id, dur,
+                   WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "interrupted");
+            rc = 1;
+        } else {
+            int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            fprintf(stderr, "[failed] %s: exit status %d after %s; last lines of %s/train.log:\n", r->id, code,
+                    dur, r->dir);
+            print_log_tail(r);
+            if (code == 0)
+                fprintf(stderr, "    (exit status 0 but no summary.json: the run did not finish)\n");
+            if (code == 2 || code == 126 || code == 127) {
+                cli_error("the train command rejected its arguments or could not run: "
+                          "stopping the sweep (nothing is marked failed)");
+                stop_starting = 1;
+                rc = 2;
+            } else {
+                write_failed(r, code);
+                r->state = RUN_FAILED;
+                if (rc == 0)
+                    rc = 1;
+            }
+        }
+        fflush(stdout);
+    }
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGCHLD, &old_chld, NULL);
+    if (stop_signal) {
+        fprintf(stderr, "sweep interrupted (%s): run the same command again to resume\n", strsignal(stop_signal));
+        rc = rc ? rc : 1;
+    }
+    fmt_duration(dur, sizeof dur, cli_now() - t_start);
+    printf("sweep: %zu run%s finished in %s\n", finished, finished == 1 ? "" : "s", dur);
+    free(todo);
+    free(slots);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Collecting                                                                */
+/* ------------------------------------------------------------------------- */
+
+/* The value of "key" in a flat JSON object, as text (strings unquoted); 0 if found. */
+static int json_value(const char *json, const char *key, char *out, size_t n)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\"", key);
+    const char *p = json;
+    while ((p = strstr(p, pat))) {
+        const char *q = p + strlen(pat);
+        while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+            q++;
+        if (*q != ':') {
+            p = q;
+            continue;
+        }
+        q++;
+        while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+            q++;
+        size_t k = 0;
+        if (*q == '"') {
+            q++;
+            while (*q && *q != '"' && k + 1 < n)
+                out[k++] = *q++;
+        } else {
+            while (*q && !strchr(",}\n\r \t", *q) && k + 1 < n)
+                out[k++] = *q++;
+        }
+        out[k] = '\0';
+        return 0;
+    }
+    return -1;
+}
+
+/* Checks that the run's config.json describes the run the sweep expects. */
+static int check_config(const run *r, long epochs)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/config.json", r->dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        cli_error("%s: missing config.json", r->dir);
+        return -1;
+    }
+    char json[65536];
+    size_t got = fread(json, 1, sizeof json - 1, f);
+    json[got] = '\0';
+    fclose(f);
+    char v[256], want[64];
+    struct {
+        const char *key;
+        const char *want;
+    } checks[5] = {{"dataset", r->dataset}, {"loss", r->loss}, {"batch_size", NULL}, {"seed", NULL}, {"epochs", NULL}};
+    long nums[3] = {r->batch, r->seed, epochs};
+    for (int i = 0; i < 5; i++) {
+        if (json_value(json, checks[i].key, v, sizeof v))
+            continue; /* not recorded: nothing to compare */
+        if (i < 2) {
+            if (strcmp(v, checks[i].want)) {
+                cli_error("%s: config.json has %s = %s, the sweep expects %s", r->dir, checks[i].key, v,
+                          checks[i].want);
+                return -1;
+            }
+        } else {
+            snprintf(want, sizeof want, "%ld", nums[i - 2]);
+            if (strcmp(v, want)) {
+                cli_error("%s: config.json has %s = %s, the sweep expects %s", r->dir, checks[i].key, v, want);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int collect(const sweep_opts *o, run *runs, size_t n_runs, const char *results_path)
+{
+    hs_results res = {0};
+    size_t n_ok = 0, n_missing = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n_runs; i++) {
+        run *r = &runs[i];
+        refresh_state(r);
+        if (r->state != RUN_DONE) {
+            if (n_missing < 20)
+                fprintf(stderr, "collect: %s is %s\n", r->id, state_names[r->state]);
+            n_missing++;
+            continue;
+        }
+        if (check_config(r, o->epochs)) {
+            rc = 2;
+            continue;
+        }
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/metrics.csv", r->dir);
+        hs_run_curve c;
+        hs_status s = hs_run_read_metrics(&c, path, r->dataset, r->variant, r->loss, r->batch, r->seed);
+        if (s) {
+            cli_status_error("collect", s);
+            rc = 2;
+            continue;
+        }
+        if (c.epochs != (size_t)o->epochs) {
+            cli_error("%s: %zu epochs recorded, the sweep asks for %ld", path, c.epochs, o->epochs);
+            hs_run_curve_free(&c);
+            rc = 2;
+            continue;
+        }
+        s = hs_results_add(&res, &c);
+        if (s) {
+            cli_status_error("collect", s);
+            hs_run_curve_free(&c);
+            rc = 1;
+            continue;
+        }
+        n_ok++;
+    }
+    if (n_missing > 20)
+        fprintf(stderr, "collect: ... and %zu more unfinished runs\n", n_missing - 20);
+    if (rc == 0 && n_ok > 0) {
+        hs_status s = hs_results_write(&res, results_path);
+        if (s) {
+            cli_status_error("writing results", s);
+            rc = 1;
+        }
+    }
+    if (rc == 0) {
+        if (n_ok)
+            printf("collected %zu of %zu runs into %s\n", n_ok, n_runs, results_path);
+        else
+            printf("no finished runs to collect yet (%zu runs)\n", n_runs);
+        if (n_missing)
+            rc = 1;
+    } else {
+        fprintf(stderr, "collect: results not written (the errors above need fixing first)\n");
+    }
+    hs_results_free(&res);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------- */
+
+static int validate(const sweep_opts *o)
+{
+    for (size_t i = 0; i < o->datasets.n; i++) {
+        hs_data_kind k;
+        if (hs_data_kind_parse(&k, o->datasets.v[i])) {
+            cli_error("--dataset: unknown dataset '%s' (fashion-mnist, mnist, cifar10)", o->datasets.v[i]);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < o->losses.n; i++) {
+        hs_loss_kind k;
+        if (hs_loss_kind_parse(&k, o->losses.v[i])) {
+            cli_error("--losses: unknown loss '%s' (cross_entropy, hinge, mse, hypersimplex)", o->losses.v[i]);
+            return -1;
+        }
+    }
+    const str_list *nums[2] = {&o->batches, &o->seeds};
+    const char *names[2] = {"--batch-sizes", "--seeds"};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < nums[k]->n; i++) {
+            long v;
+            if (cli_parse_long(names[k], nums[k]->v[i], k == 0 ? 1 : 0, k == 0 ? 1L << 30 : LONG_MAX, &v))
+                return -1;
+        }
+    const str_list *all[4] = {&o->datasets, &o->losses, &o->batches, &o->seeds};
+    const char *all_names[4] = {"--dataset", "--losses", "--batch-sizes", "--seeds"};
+    for (int k = 0; k < 4; k++)
+        for (size_t i = 0; i < all[k]->n; i++)
+            for (size_t j = 0; j < i; j++)
+                if (!strcmp(all[k]->v[i], all[k]->v[j]) ||
+                    (k >= 2 && strtol(all[k]->v[i], NULL, 10) == strtol(all[k]->v[j], NULL, 10))) {
+                    cli_error("%s: '%s' appears twice", all_names[k], all[k]->v[i]);
+                    return -1;
+                }
+    return 0;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    pool p = {0};
+    sweep_opts o;
+    memset(&o, 0, sizeof o);
+    pair cli[256], cfg[256];
+    size_t n_cli = 0, n_cfg = 0;
+    const char *config = NULL, *preset = NULL;
+    int rc = 0;
+    run *runs = NULL;
+
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            pool_free(&p);
+            return 0;
+        }
+        if (c == ':' || c == '?') {
+            cli_error(c == ':' ? "%s needs a value (see hypersimplex sweep --help)"
+                               : "unknown option '%s' (see hypersimplex sweep --help)",
+                      argv[optind - 1]);
+            pool_free(&p);
+            return 2;
+        }
+        if (c == OPT_CONFIG)
+            config = optarg;
+        else if (c == OPT_PRESET)
+            preset = optarg;
+        else if (n_cli < sizeof cli / sizeof cli[0]) {
+            cli[n_cli].id = c;
+            cli[n_cli].value = optarg ? optarg : "";
+            cli[n_cli].where[0] = '\0';
+            n_cli++;
+        }
+    }
+    if (optind < argc) {
+        cli_error("unexpected argument '%s' (see hypersimplex sweep --help)", argv[optind]);
+        pool_free(&p);
+        return 2;
+    }
+
+    /* Defaults, then the preset, then the config file, then the command line. */
+    o.epochs = 10;
+    o.jobs = 1;
+    if (apply(&p, &o, OPT_DATASET, "fashion-mnist", NULL) ||
+        apply(&p, &o, OPT_LOSSES, "cross_entropy,hinge,mse,hypersimplex", NULL) ||
+        apply(&p, &o, OPT_BATCHES, "128,8192", NULL) || apply(&p, &o, OPT_SEEDS, "0,42,1337", NULL)) {
+        pool_free(&p);
+        return 1;
+    }
+    if (config && read_config(&p, config, cfg, &n_cfg, sizeof cfg / sizeof cfg[0])) {
+        pool_free(&p);
+        return 2;
+    }
+    if (!preset)
+        for (size_t i = 0; i < n_cfg; i++)
+            if (cfg[i].id == OPT_PRESET)
+                preset = cfg[i].value;
+    if (preset && apply_preset(&p, &o, preset)) {
+        pool_free(&p);
+        return 2;
+    }
+    for (size_t i = 0; i < n_cfg; i++)
+        if (cfg[i].id != OPT_PRESET && apply(&p, &o, cfg[i].id, cfg[i].value, cfg[i].where)) {
+            pool_free(&p);
+            return 2;
+        }
+    for (size_t i = 0; i < n_cli; i++)
+        if (apply(&p, &o, cli[i].id, cli[i].value, NULL)) {
+            pool_free(&p);
+            return 2;
+        }
+    if (validate(&o)) {
+        pool_free(&p);
+        return 2;
+    }
+    if (o.emit + o.collect_only + o.dry_run > 1) {
+        cli_error("--emit-jobs, --collect-only and --dry-run exclude each other");
+        pool_free(&p);
+        return 2;
+    }
+    if (!o.name)
+        o.name = pool_dup(&p, preset ? preset : "sweep");
+    if (!o.runs_dir)
+        o.runs_dir = pool_dup(&p, "runs");
+
+    /* The train executable: this very program (found via /proc/self/exe) unless --train-cmd. */
+    char exe[PATH_MAX];
+    if (o.train_cmd) {
+        if (!realpath(o.train_cmd, exe)) {
+            cli_error("--train-cmd: %s: %s", o.train_cmd, strerror(errno));
+            pool_free(&p);
+            return 2;
+        }
+    } else {
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n <= 0) {
+            cli_error("cannot find this executable via /proc/self/exe: %s", strerror(errno));
+            pool_free(&p);
+            return 1;
+        }
+        exe[n] = '\0';
+    }
+    if (make_dirs(o.runs_dir)) {
+        cli_error("cannot create %s: %s", o.runs_dir, strerror(errno));
+        pool_free(&p);
+        return 1;
+    }
+    char runs_abs[PATH_MAX], sweep_dir[PATH_MAX], results_path[PATH_MAX];
+    if (!realpath(o.runs_dir, runs_abs)) {
+        cli_error("%s: %s", o.runs_dir, strerror(errno));
+        pool_free(&p);
+        return 1;
+    }
+    int len = snprintf(sweep_dir, sizeof sweep_dir, "%s/%s", runs_abs, o.name);
+    if (len > 0 && (size_t)len < sizeof sweep_dir)
+        len = o.results ? snprintf(results_path, sizeof results_path, "%s", o.results)
+                        : snprintf(results_path, sizeof results_path, "%s/results.csv", sweep_dir);
+    if (len < 0 || (size_t)len >= sizeof results_path || strlen(sweep_dir) + 600 >= PATH_MAX) {
+        cli_error("the path of the sweep directory is too long");
+        pool_free(&p);
+        return 2;
+    }
+    if (!o.dry_run && make_dirs(sweep_dir)) {
+        cli_error("cannot create %s: %s", sweep_dir, strerror(errno));
+        pool_free(&p);
+        return 1;
+    }
+    if (check_protocol(&o, sweep_dir, !o.dry_run)) {
+        pool_free(&p);
+        return 2;
+    }
+    size_t n_runs = 0;
+    if (build_runs(&p, &o, sweep_dir, &runs, &n_runs)) {
+        cli_error("out of memory");
+        pool_free(&p);
+        return 1;
+    }
+    for (size_t i = 0; i < n_runs; i++)
+        refresh_state(&runs[i]);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long threads = o.threads > 0 ? o.threads : (cores > o.jobs ? cores / o.jobs : 1);
+
+    if (o.dry_run) {
+        printf("sweep %s: %zu runs in %s\n", o.name, n_runs, sweep_dir);
+        for (size_t i = 0; i < n_runs; i++)
+            printf("  %-48s %s%s%s\n", runs[i].id, state_names[runs[i].state], *runs[i].variant ? "  " : "",
+                   runs[i].variant);
+    } else if (o.emit) {
+        size_t n = 0;
+        for (size_t i = 0; i < n_runs; i++) {
+            run *r = &runs[i];
+            if (r->state != RUN_FRESH && r->state != RUN_PARTIAL && !(r->state == RUN_FAILED && o.retry_failed))
+                continue;
+            if (r->state == RUN_FAILED)
+                r->state = file_exists(r->dir, "checkpoint.bin") ? RUN_PARTIAL : RUN_FRESH;
+            if (make_dirs(r->dir)) {
+                cli_error("cannot create %s: %s", r->dir, strerror(errno));
+                rc = 1;
+                break;
+            }
+            char **av = run_argv(&p, &o, r, exe, threads, 1);
+            if (!av) {
+                rc = 1;
+                break;
+            }
+            for (size_t k = 0; av[k]; k++) {
+                if (k)
+                    fputc(' ', stdout);
+                print_shell_word(stdout, av[k]);
+            }
+            char log[PATH_MAX];
+            snprintf(log, sizeof log, "%s/train.log", r->dir);
+            fputs(" >> ", stdout);
+            print_shell_word(stdout, log);
+            fputs(" 2>&1\n", stdout);
+            free(av);
+            n++;
+        }
+        fprintf(stderr, "%zu job(s) printed (%zu runs in total). When they have finished, collect with the "
+                        "same options plus --collect-only.\n", n, n_runs);
+    } else {
+        if (!o.collect_only)
+            rc = execute(&p, &o, runs, n_runs, exe, threads);
+        if (rc != 2) {
+            int crc = collect(&o, runs, n_runs, results_path);
+            if (crc > rc)
+                rc = crc;
+        }
+    }
+    free(runs);
+    pool_free(&p);
+    return rc;
+}

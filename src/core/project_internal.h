@@ -1,0 +1,33 @@
+/* Internal interface between the operator's front end (project.c: validation, layout,
+ * threads) and its row solvers. */
+#ifndef HS_CORE_PROJECT_INTERNAL_H
+#define HS_CORE_PROJECT_INTERNAL_H
+
+#include <stddef.h>
+
+#include "hypersimplex.h"
+
+/* A read-only view of one row of the caller's data: float or double, any element stride. */
+typedef struct hs_row_view {
+    const void *base;   /* address of element 0 of the row */
+    ptrdiff_t stride;   /* elements between consecutive entries */
+    int is_float;       /* 1: float, 0: double */
+    size_t n;
+} hs_row_view;
+
+/* Fast L2 solver. Finds t (in the units of z) with sum_i clip((z_i - t)/tau, 0, 1) = k,
+ * reading the row in place, and returns it as t = ref + d: p_i = clip(((z_i - ref) - d)/tau)
+ * evaluated this way keeps full precision when |t| >> tau. work: scratch for at least
+ * hs_l2_work_len(n) doubles. Returns HS_ERR_NONFINITE if the row holds NaN/Inf or z/tau
+ * overflows. *n_free receives |{i : z_i - tau < t < z_i}|. */
+size_t hs_l2_work_len(size_t n);
+hs_status hs_l2_fast_row(double *ref, double *d, size_t *n_free, hs_row_view z, double k,
+                         double tau, double *work);
+
+/* Reference L2 solver (the paper's): sort + pool-adjacent-violators on x = z/tau, contiguous.
+ * Writes p (n) in the original order; theta from the free coordinates (or a consistent
+ * value when there are none). Returns HS_ERR_NOMEM on allocation failure. */
+hs_status hs_l2_pav_row(double *p, double *theta, size_t *n_free, const double *x, size_t n,
+                        double k);
+
+#endif

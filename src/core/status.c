@@ -1,0 +1,48 @@
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "hypersimplex.h"
+#include "util/error.h"
+
+/* One buffer per thread, so concurrent callers never see each other's messages. */
+static _Thread_local char last_error[512];
+
+const char *hs_status_string(hs_status s)
+{
+    switch (s) {
+    case HS_OK: return "success";
+    case HS_ERR_NULL: return "a required pointer is NULL";
+    case HS_ERR_SIZE: return "invalid size or stride";
+    case HS_ERR_K: return "k is outside [0, n] or not finite";
+    case HS_ERR_TAU: return "tau must be finite and > 0";
+    case HS_ERR_NONFINITE: return "input contains NaN or Inf";
+    case HS_ERR_ARG: return "invalid argument";
+    case HS_ERR_LABEL: return "label outside [0, C)";
+    case HS_ERR_NOMEM: return "out of memory";
+    case HS_ERR_IO: return "input/output error";
+    case HS_ERR_FORMAT: return "malformed file content";
+    case HS_ERR_BACKEND: return "a third-party library reported an error";
+    case HS_ERR_DIVERGED: return "the computation diverged (NaN or Inf)";
+    case HS_ERR_UNSUPPORTED: return "not supported by this build";
+    }
+    return "unknown status code";
+}
+
+const char *hs_last_error(void)
+{
+    return last_error;
+}
+
+const char *hs_version(void)
+{
+    return HS_VERSION_STRING;
+}
+
+hs_status hs_fail(hs_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return s;
+}

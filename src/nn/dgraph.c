@@ -1,0 +1,798 @@
+#include "nn/dgraph.h"
+
+#include <dnnl_debug.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+hs_status hs_dnnl_fail(const char *file, int line, const char *call, dnnl_status_t s)
+{
+    return hs_fail(HS_ERR_BACKEND, "%s:%d: oneDNN call %s failed: %s", file, line, call,
+                   dnnl_status2str(s));
+}
+
+/* ------------------------------------------------------------------------- */
+/* Bookkeeping                                                               */
+/* ------------------------------------------------------------------------- */
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? 2 * *cap : 16;
+    while (c < need)
+        c *= 2;
+    void *p = realloc(*arr, c * elem);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+#define GROW(arr, n, cap)                                                            \
+    (grow((void **)&(arr), &(cap), (n) + 1, sizeof *(arr))                           \
+         ? hs_fail(HS_ERR_NOMEM, "out of memory building the oneDNN graph")          \
+         : HS_OK)
+
+hs_status hs_dg_init(hs_dg *g, dnnl_engine_t eng, dnnl_stream_t stream, int train, size_t batch,
+                     size_t nslots)
+{
+    memset(g, 0, sizeof *g);
+    g->eng = eng;
+    g->stream = stream;
+    g->train = train;
+    g->batch = batch;
+    g->nslots = nslots;
+    g->slot_bytes = calloc(nslots ? nslots : 1, sizeof *g->slot_bytes);
+    if (!g->slot_bytes)
+        return hs_fail(HS_ERR_NOMEM, "out of memory building the oneDNN graph");
+    return HS_OK;
+}
+
+void hs_dg_destroy(hs_dg *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->nprims; i++)
+        dnnl_primitive_destroy(g->prims[i]);
+    for (size_t i = 0; i < g->nmems; i++)
+        dnnl_memory_destroy(g->mems[i]);
+    free(g->pre);
+    free(g->fwd);
+    free(g->bwd);
+    free(g->bwd_group);
+    free(g->post);
+    free(g->prims);
+    free(g->mems);
+    free(g->slotmems);
+    free(g->slot_bytes);
+    memset(g, 0, sizeof *g);
+}
+
+static hs_status reg_mem(hs_dg *g, dnnl_memory_t m)
+{
+    hs_status st = GROW(g->mems, g->nmems, g->capmems);
+    if (st) {
+        dnnl_memory_destroy(m);
+        return st;
+    }
+    g->mems[g->nmems++] = m;
+    return HS_OK;
+}
+
+/* Memory in a slot (bound later by hs_dg_bind). */
+static hs_status slot_mem(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *md, int slot)
+{
+    hs_status st = HS_OK;
+    dnnl_memory_t m = NULL;
+    if (slot < 0 || (size_t)slot >= g->nslots)
+        return hs_fail(HS_ERR_ARG, "oneDNN graph: slot %d out of range", slot);
+    HS_DNNL(dnnl_memory_create(&m, md, g->eng, DNNL_MEMORY_NONE));
+    st = reg_mem(g, m);
+    if (st)
+        return st;
+    st = GROW(g->slotmems, g->nslotmems, g->capslotmems);
+    if (st)
+        return st;
+    g->slotmems[g->nslotmems].mem = m;
+    g->slotmems[g->nslotmems].slot = slot;
+    g->nslotmems++;
+    size_t bytes = dnnl_memory_desc_get_size(md);
+    if (bytes > g->slot_bytes[slot])
+        g->slot_bytes[slot] = bytes;
+    g->bound_version = 0;
+    *out = m;
+    return HS_OK;
+fail:
+    return st;
+}
+
+/* Memory owned by oneDNN (workspaces, reordered weights). */
+static hs_status own_mem(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *md)
+{
+    hs_status st = HS_OK;
+    dnnl_memory_t m = NULL;
+    HS_DNNL(dnnl_memory_create(&m, md, g->eng, DNNL_MEMORY_ALLOCATE));
+    st = reg_mem(g, m);
+    if (st)
+        return st;
+    *out = m;
+    return HS_OK;
+fail:
+    return st;
+}
+
+hs_status hs_dg_external(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *md, void *ptr)
+{
+    hs_status st = HS_OK;
+    dnnl_memory_t m = NULL;
+    HS_DNNL(dnnl_memory_create(&m, md, g->eng, ptr));
+    st = reg_mem(g, m);
+    if (st)
+        return st;
+    *out = m;
+    return HS_OK;
+fail:
+    return st;
+}
+
+static hs_status make_prim(hs_dg *g, dnnl_primitive_t *out, const_dnnl_primitive_desc_t pd)
+{
+    hs_status st = HS_OK;
+    dnnl_primitive_t p = NULL;
+    HS_DNNL(dnnl_primitive_create(&p, pd));
+    st = GROW(g->prims, g->nprims, g->capprims);
+    if (st) {
+        dnnl_primitive_destroy(p);
+        return st;
+    }
+    g->prims[g->nprims++] = p;
+    *out = p;
+    return HS_OK;
+fail:
+    return st;
+}
+
+typedef enum { LIST_PRE, LIST_FWD, LIST_BWD, LIST_POST } op_list;
+
+/* Appends an op; args given as (arg, memory) pairs. */
+static hs_status push_op(hs_dg *g, op_list which, dnnl_primitive_t p, int nargs,
+                         const dnnl_exec_arg_t *args)
+{
+    hs_dg_op **arr;
+    size_t *n, *cap;
+    switch (which) {
+    case LIST_PRE: arr = &g->pre; n = &g->npre; cap = &g->cappre; break;
+    case LIST_FWD: arr = &g->fwd; n = &g->nfwd; cap = &g->capfwd; break;
+    case LIST_BWD: arr = &g->bwd; n = &g->nbwd; cap = &g->capbwd; break;
+    default: arr = &g->post; n = &g->npost; cap = &g->cappost; break;
+    }
+    if (nargs > HS_DG_MAX_ARGS)
+        return hs_fail(HS_ERR_ARG, "oneDNN graph: too many arguments");
+    if (grow((void **)arr, cap, *n + 1, sizeof **arr))
+        return hs_fail(HS_ERR_NOMEM, "out of memory building the oneDNN graph");
+    hs_dg_op *op = &(*arr)[*n];
+    op->prim = p;
+    op->nargs = nargs;
+    memcpy(op->args, args, (size_t)nargs * sizeof *args);
+    (*n)++;
+    return HS_OK;
+}
+
+static hs_status begin_bwd_group(hs_dg *g)
+{
+    hs_status st = GROW(g->bwd_group, g->ngroups, g->capgroups);
+    if (st)
+        return st;
+    g->bwd_group[g->ngroups++] = g->nbwd;
+    return HS_OK;
+}
+
+/* Adds a reorder src -> dst to a list. */
+static hs_status add_reorder(hs_dg *g, op_list which, dnnl_memory_t src,
+                             const dnnl_memory_desc_t *src_md, dnnl_memory_t dst,
+                             const dnnl_memory_desc_t *dst_md)
+{
+    hs_status st = HS_OK;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    HS_DNNL(dnnl_reorder_primitive_desc_create(&pd, src_md, g->eng, dst_md, g->eng, NULL));
+    st = make_prim(g, &p, pd);
+    if (st)
+        goto fail;
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}};
+    st = push_op(g, which, p, 2, args);
+fail:
+    if (pd)
+        dnnl_primitive_desc_destroy(pd);
+    return st;
+}
+
+/* Weights held by the caller in plain layout `plain_md`, needed by a primitive as `want`:
+ * either the caller's memory itself or a oneDNN-owned copy refreshed by a reorder in `pre`. */
+static hs_status weights_in(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *plain_md,
+                            float *ptr, const dnnl_memory_desc_t *want)
+{
+    dnnl_memory_t plain = NULL, m = NULL;
+    hs_status st = hs_dg_external(g, &plain, plain_md, ptr);
+    if (st)
+        return st;
+    if (dnnl_memory_desc_equal(plain_md, want)) {
+        *out = plain;
+        return HS_OK;
+    }
+    st = own_mem(g, &m, want);
+    if (st)
+        return st;
+    st = add_reorder(g, LIST_PRE, plain, plain_md, m, want);
+    if (st)
+        return st;
+    *out = m;
+    return HS_OK;
+}
+
+/* Gradient the primitive writes as `have`, wanted by the caller in plain layout at ptr. */
+static hs_status weights_out(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *plain_md,
+                             float *ptr, const dnnl_memory_desc_t *have)
+{
+    dnnl_memory_t plain = NULL, m = NULL;
+    hs_status st = hs_dg_external(g, &plain, plain_md, ptr);
+    if (st)
+        return st;
+    if (dnnl_memory_desc_equal(plain_md, have)) {
+        *out = plain;
+        return HS_OK;
+    }
+    st = own_mem(g, &m, have);
+    if (st)
+        return st;
+    st = add_reorder(g, LIST_POST, m, have, plain, plain_md);
+    if (st)
+        return st;
+    *out = m;
+    return HS_OK;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Descriptors, binding, execution                                           */
+/* ------------------------------------------------------------------------- */
+
+static hs_status md_tag(dnnl_memory_desc_t *md, int ndims, const dnnl_dim_t *dims,
+                        dnnl_format_tag_t tag)
+{
+    hs_status st = HS_OK;
+    dnnl_dims_t d = {0};
+    for (int i = 0; i < ndims; i++)
+        d[i] = dims[i];
+    HS_DNNL(dnnl_memory_desc_init_by_tag(md, ndims, d, dnnl_f32, tag));
+    return HS_OK;
+fail:
+    return st;
+}
+
+hs_status hs_dg_md_nchw(dnnl_memory_desc_t *md, size_t n, size_t c, size_t h, size_t w)
+{
+    dnnl_dim_t d[4] = {(dnnl_dim_t)n, (dnnl_dim_t)c, (dnnl_dim_t)h, (dnnl_dim_t)w};
+    return md_tag(md, 4, d, dnnl_nchw);
+}
+
+hs_status hs_dg_md_nc(dnnl_memory_desc_t *md, size_t n, size_t c)
+{
+    dnnl_dim_t d[2] = {(dnnl_dim_t)n, (dnnl_dim_t)c};
+    return md_tag(md, 2, d, dnnl_nc);
+}
+
+static hs_status md_x(dnnl_memory_desc_t *md, size_t n)
+{
+    dnnl_dim_t d[1] = {(dnnl_dim_t)n};
+    return md_tag(md, 1, d, dnnl_x);
+}
+
+hs_status hs_dg_bind(hs_dg *g, void *const *slot_ptr, unsigned long version)
+{
+    hs_status st = HS_OK;
+    if (g->bound_version == version && version != 0)
+        return HS_OK;
+    for (size_t i = 0; i < g->nslotmems; i++)
+        HS_DNNL(dnnl_memory_set_data_handle(g->slotmems[i].mem, slot_ptr[g->slotmems[i].slot]));
+    g->bound_version = version;
+    return HS_OK;
+fail:
+    return st;
+}
+
+static hs_status run_ops(hs_dg *g, const hs_dg_op *ops, size_t n)
+{
+    hs_status st = HS_OK;
+    for (size_t i = 0; i < n; i++)
+        HS_DNNL(dnnl_primitive_execute(ops[i].prim, g->stream, ops[i].nargs, ops[i].args));
+    return HS_OK;
+fail:
+    return st;
+}
+
+hs_status hs_dg_forward(hs_dg *g)
+{
+    hs_status st = run_ops(g, g->pre, g->npre);
+    if (!st)
+        st = run_ops(g, g->fwd, g->nfwd);
+    if (!st) {
+        HS_DNNL(dnnl_stream_wait(g->stream));
+    }
+    return st;
+fail:
+    return st;
+}
+
+hs_status hs_dg_backward(hs_dg *g)
+{
+    hs_status st = HS_OK;
+    if (!g->train)
+        return hs_fail(HS_ERR_ARG, "backward on an inference graph");
+    for (size_t k = g->ngroups; k-- > 0;) {
+        size_t end = k + 1 < g->ngroups ? g->bwd_group[k + 1] : g->nbwd;
+        st = run_ops(g, g->bwd + g->bwd_group[k], end - g->bwd_group[k]);
+        if (st)
+            return st;
+    }
+    st = run_ops(g, g->post, g->npost);
+    if (st)
+        return st;
+    HS_DNNL(dnnl_stream_wait(g->stream));
+    return HS_OK;
+fail:
+    return st;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Layers                                                                    */
+/* ------------------------------------------------------------------------- */
+
+/* Whether oneDNN fell back to its slow reference implementation. */
+static int is_reference_impl(const_dnnl_primitive_desc_t pd)
+{
+    const char *info = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info) != dnnl_success || !info)
+        return 0;
+    return strncmp(info, "ref", 3) == 0;
+}
+
+static dnnl_dim_t md_dim(const dnnl_memory_desc_t *md, int i)
+{
+    return md->dims[i];
+}
+
+hs_status hs_dg_conv3x3(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t cout, float *w,
+                        float *b, float *dw, float *db, int y_slot, int dy_slot, int dx_slot)
+{
+    hs_status st = HS_OK;
+    dnnl_primitive_desc_t fpd = NULL, bwpd = NULL, bdpd = NULL;
+    dnnl_convolution_desc_t cd;
+    dnnl_memory_desc_t w_plain, w_any, b_md, y_any;
+    dnnl_dim_t N = md_dim(&x->md, 0), cin = md_dim(&x->md, 1), H = md_dim(&x->md, 2),
+               W = md_dim(&x->md, 3), co = (dnnl_dim_t)cout;
+    dnnl_dim_t wd[4] = {co, cin, 3, 3}, yd[4] = {N, co, H, W};
+    dnnl_dims_t strides = {1, 1}, pad = {1, 1};
+    if ((st = md_tag(&w_plain, 4, wd, dnnl_oihw)) || (st = md_tag(&w_any, 4, wd, dnnl_format_tag_any)) ||
+        (st = md_x(&b_md, cout)) || (st = md_tag(&y_any, 4, yd, dnnl_format_tag_any)))
+        goto fail;
+
+    HS_DNNL(dnnl_convolution_forward_desc_init(&cd, g->train ? dnnl_forward_training : dnnl_forward_inference,
+                                               dnnl_convolution_direct, &x->md, &w_any, &b_md, &y_any,
+                                               strides, pad, pad));
+    HS_DNNL(dnnl_primitive_desc_create(&fpd, &cd, NULL, g->eng, NULL));
+    if (is_reference_impl(fpd)) {
+        /* channel counts that are not a multiple of the SIMD block make oneDNN pick plain
+         * formats it has no fast kernel for: ask for the blocked format (padded channels) */
+        dnnl_memory_desc_t y_blk;
+        if ((st = md_tag(&y_blk, 4, yd, dnnl_nChw8c)))
+            goto fail;
+        HS_DNNL(dnnl_convolution_forward_desc_init(&cd, g->train ? dnnl_forward_training : dnnl_forward_inference,
+                                                   dnnl_convolution_direct, &x->md, &w_any, &b_md, &y_blk,
+                                                   strides, pad, pad));
+        dnnl_primitive_desc_t alt = NULL;
+        if (dnnl_primitive_desc_create(&alt, &cd, NULL, g->eng, NULL) == dnnl_success) {
+            if (is_reference_impl(alt)) {
+                dnnl_primitive_desc_destroy(alt);
+            } else {
+                dnnl_primitive_desc_destroy(fpd);
+                fpd = alt;
+            }
+        }
+    }
+    const dnnl_memory_desc_t *fw_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *fy_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *fx_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0);
+    if (!dnnl_memory_desc_equal(fx_md, &x->md)) {
+        st = hs_fail(HS_ERR_BACKEND, "oneDNN convolution changed its source format");
+        goto fail;
+    }
+    y->md = *fy_md;
+    y->slot = y_slot;
+    dnnl_memory_t xm = NULL, wm = NULL, bm = NULL, ym = NULL;
+    if ((st = slot_mem(g, &xm, &x->md, x->slot)) || (st = weights_in(g, &wm, &w_plain, w, fw_md)) ||
+        (st = hs_dg_external(g, &bm, &b_md, b)) || (st = slot_mem(g, &ym, &y->md, y_slot)))
+        goto fail;
+    dnnl_primitive_t fp = NULL;
+    if ((st = make_prim(g, &fp, fpd)))
+        goto fail;
+    {
+        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm},
+                                {DNNL_ARG_DST, ym}};
+        if ((st = push_op(g, LIST_FWD, fp, 4, a)))
+            goto fail;
+    }
+    if (!g->train)
+        goto done;
+
+    if ((st = begin_bwd_group(g)))
+        goto fail;
+    dnnl_memory_t dym = NULL;
+    if ((st = slot_mem(g, &dym, &y->md, dy_slot)))
+        goto fail;
+    /* weights gradient: with the activations' formats if oneDNN has a fast kernel for them;
+     * else (the first layer's plain input) let it choose the source format and reorder the
+     * input once per step into a oneDNN-owned buffer. */
+    HS_DNNL(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &x->md, &w_any,
+                                                        &b_md, &y->md, strides, pad, pad));
+    HS_DNNL(dnnl_primitive_desc_create(&bwpd, &cd, NULL, g->eng, fpd));
+    if (is_reference_impl(bwpd)) {
+        dnnl_memory_desc_t x_any;
+        dnnl_dim_t xd[4] = {N, cin, H, W};
+        if ((st = md_tag(&x_any, 4, xd, dnnl_format_tag_any)))
+            goto fail;
+        dnnl_primitive_desc_destroy(bwpd);
+        bwpd = NULL;
+        HS_DNNL(dnnl_convolution_backward_weights_desc_init(&cd, dnnl_convolution_direct, &x_any, &w_any,
+                                                            &b_md, &y->md, strides, pad, pad));
+        HS_DNNL(dnnl_primitive_desc_create(&bwpd, &cd, NULL, g->eng, fpd));
+    }
+    {
+        const dnnl_memory_desc_t *bx_md = dnnl_primitive_desc_query_md(bwpd, dnnl_query_src_md, 0);
+        const dnnl_memory_desc_t *dw_md = dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_weights_md, 0);
+        const dnnl_memory_desc_t *bdy_md = dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_dst_md, 0);
+        if (!dnnl_memory_desc_equal(bdy_md, &y->md)) {
+            st = hs_fail(HS_ERR_BACKEND, "oneDNN convolution (weights gradient) changed a format");
+            goto fail;
+        }
+        dnnl_memory_t dwm = NULL, dbm = NULL, bxm = xm;
+        dnnl_primitive_t p = NULL;
+        if (!dnnl_memory_desc_equal(bx_md, &x->md)) {
+            if ((st = own_mem(g, &bxm, bx_md)) || (st = add_reorder(g, LIST_BWD, xm, &x->md, bxm, bx_md)))
+                goto fail;
+        }
+        if ((st = weights_out(g, &dwm, &w_plain, dw, dw_md)) || (st = hs_dg_external(g, &dbm, &b_md, db)) ||
+            (st = make_prim(g, &p, bwpd)))
+            goto fail;
+        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, bxm}, {DNNL_ARG_DIFF_DST, dym},
+                                {DNNL_ARG_DIFF_WEIGHTS, dwm}, {DNNL_ARG_DIFF_BIAS, dbm}};
+        if ((st = push_op(g, LIST_BWD, p, 4, a)))
+            goto fail;
+    }
+    if (dx_slot >= 0) {
+        HS_DNNL(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &x->md, &w_any,
+                                                         &y->md, strides, pad, pad));
+        HS_DNNL(dnnl_primitive_desc_create(&bdpd, &cd, NULL, g->eng, fpd));
+        const dnnl_memory_desc_t *bw_md = dnnl_primitive_desc_query_md(bdpd, dnnl_query_weights_md, 0);
+        const dnnl_memory_desc_t *bdx_md = dnnl_primitive_desc_query_md(bdpd, dnnl_query_diff_src_md, 0);
+        const dnnl_memory_desc_t *bdy_md = dnnl_primitive_desc_query_md(bdpd, dnnl_query_diff_dst_md, 0);
+        if (!dnnl_memory_desc_equal(bdx_md, &x->md) || !dnnl_memory_desc_equal(bdy_md, &y->md)) {
+            st = hs_fail(HS_ERR_BACKEND, "oneDNN convolution (data gradient) changed a format");
+            goto fail;
+        }
+        dnnl_memory_t bwm = NULL, dxm = NULL;
+        dnnl_primitive_t p = NULL;
+        if ((st = weights_in(g, &bwm, &w_plain, w, bw_md)) || (st = slot_mem(g, &dxm, &x->md, dx_slot)) ||
+            (st = make_prim(g, &p, bdpd)))
+            goto fail;
+        dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_WEIGHTS, bwm}, {DNNL_ARG_DIFF_SRC, dxm}};
+        if ((st = push_op(g, LIST_BWD, p, 3, a)))
+            goto fail;
+    }
+done:
+fail:
+    if (fpd)
+        dnnl_primitive_desc_destroy(fpd);
+    if (bwpd)
+        dnnl_primitive_desc_destroy(bwpd);
+    if (bdpd)
+        dnnl_primitive_desc_destroy(bdpd);
+    return st;
+}
+
+hs_status hs_dg_batchnorm(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, float *gamma,
+                          float *beta, float *dgamma, float *dbeta, float *mean_var, double eps,
+                          int fuse_relu, int y_slot, int dy_slot, int dx_slot)
+{
+    hs_status st = HS_OK;
+    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
+    dnnl_batch_normalization_desc_t bd;
+    dnnl_memory_desc_t c_md;
+    size_t C = (size_t)md_dim(&x->md, 1);
+    unsigned flags = dnnl_use_scale | dnnl_use_shift;
+    if (fuse_relu)
+        flags |= dnnl_fuse_norm_relu;
+    if (!g->train)
+        flags |= dnnl_use_global_stats;
+    if (g->train && y_slot == x->slot)
+        return hs_fail(HS_ERR_ARG, "batch norm: training output must not overwrite its input");
+    if ((st = md_x(&c_md, C)))
+        goto fail;
+    HS_DNNL(dnnl_batch_normalization_forward_desc_init(
+        &bd, g->train ? dnnl_forward_training : dnnl_forward_inference, &x->md, (float)eps, flags));
+    HS_DNNL(dnnl_primitive_desc_create(&fpd, &bd, NULL, g->eng, NULL));
+    y->md = *dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
+    y->slot = y_slot;
+    dnnl_memory_t xm = NULL, ym = NULL, gm = NULL, bm = NULL, mm = NULL, vm = NULL, wsm = NULL;
+    dnnl_primitive_t fp = NULL;
+    if ((st = slot_mem(g, &xm, &x->md, x->slot)) || (st = slot_mem(g, &ym, &y->md, y_slot)) ||
+        (st = hs_dg_external(g, &gm, &c_md, gamma)) || (st = hs_dg_external(g, &bm, &c_md, beta)) ||
+        (st = hs_dg_external(g, &mm, &c_md, mean_var)) ||
+        (st = hs_dg_external(g, &vm, &c_md, mean_var + C)) || (st = make_prim(g, &fp, fpd)))
+        goto fail;
+    int nargs = 6;
+    dnnl_exec_arg_t a[7] = {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DST, ym}, {DNNL_ARG_SCALE, gm},
+                            {DNNL_ARG_SHIFT, bm}, {DNNL_ARG_MEAN, mm}, {DNNL_ARG_VARIANCE, vm}};
+    if (fuse_relu && g->train) {
+        if ((st = own_mem(g, &wsm, dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0))))
+            goto fail;
+        a[nargs].arg = DNNL_ARG_WORKSPACE;
+        a[nargs].memory = wsm;
+        nargs++;
+    }
+    if ((st = push_op(g, LIST_FWD, fp, nargs, a)))
+        goto fail;
+    if (!g->train)
+        goto done;
+
+    if ((st = begin_bwd_group(g)))
+        goto fail;
+    HS_DNNL(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &y->md, &x->md, (float)eps,
+                                                        flags));
+    HS_DNNL(dnnl_primitive_desc_create(&bpd, &bd, NULL, g->eng, fpd));
+    {
+        dnnl_memory_t dym = NULL, dxm = NULL, dgm = NULL, dbm = NULL;
+        dnnl_primitive_t p = NULL;
+        if ((st = slot_mem(g, &dym, &y->md, dy_slot)) || (st = slot_mem(g, &dxm, &x->md, dx_slot)) ||
+            (st = hs_dg_external(g, &dgm, &c_md, dgamma)) || (st = hs_dg_external(g, &dbm, &c_md, dbeta)) ||
+            (st = make_prim(g, &p, bpd)))
+            goto fail;
+        int nb = 9;
+        dnnl_exec_arg_t b[10] = {{DNNL_ARG_SRC, xm},         {DNNL_ARG_MEAN, mm},
+                                 {DNNL_ARG_VARIANCE, vm},    {DNNL_ARG_DIFF_DST, dym},
+                                 {DNNL_ARG_SCALE, gm},       {DNNL_ARG_SHIFT, bm},
+                                 {DNNL_ARG_DIFF_SRC, dxm},   {DNNL_ARG_DIFF_SCALE, dgm},
+                                 {DNNL_ARG_DIFF_SHIFT, dbm}};
+        if (wsm) {
+            b[nb].arg = DNNL_ARG_WORKSPACE;
+            b[nb].memory = wsm;
+            nb++;
+        }
+        if ((st = push_op(g, LIST_BWD, p, nb, b)))
+            goto fail;
+    }
+done:
+fail:
+    if (fpd)
+        dnnl_primitive_desc_destroy(fpd);
+    if (bpd)
+        dnnl_primitive_desc_destroy(bpd);
+    return st;
+}
+
+hs_status hs_dg_relu(hs_dg *g, const hs_dg_tensor *x, int dslot)
+{
+    hs_status st = HS_OK;
+    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
+    dnnl_eltwise_desc_t ed;
+    HS_DNNL(dnnl_eltwise_forward_desc_init(&ed, g->train ? dnnl_forward_training : dnnl_forward_inference,
+                                           dnnl_eltwise_relu_use_dst_for_bwd, &x->md, 0.f, 0.f));
+    HS_DNNL(dnnl_primitive_desc_create(&fpd, &ed, NULL, g->eng, NULL));
+    dnnl_memory_t xm = NULL;
+    dnnl_primitive_t fp = NULL;
+    if ((st = slot_mem(g, &xm, &x->md, x->slot)) || (st = make_prim(g, &fp, fpd)))
+        goto fail;
+    {
+        dnnl_exec_arg_t a[2] = {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DST, xm}};
+        if ((st = push_op(g, LIST_FWD, fp, 2, a)))
+            goto fail;
+    }
+    if (!g->train)
+        goto done;
+    if ((st = begin_bwd_group(g)))
+        goto fail;
+    HS_DNNL(dnnl_eltwise_backward_desc_init(&ed, dnnl_eltwise_relu_use_dst_for_bwd, &x->md, &x->md, 0.f, 0.f));
+    HS_DNNL(dnnl_primitive_desc_create(&bpd, &ed, NULL, g->eng, fpd));
+    {
+        dnnl_memory_t dm = NULL;
+        dnnl_primitive_t p = NULL;
+        if ((st = slot_mem(g, &dm, &x->md, dslot)) || (st = make_prim(g, &p, bpd)))
+            goto fail;
+        dnnl_exec_arg_t a[3] = {{DNNL_ARG_DST, xm}, {DNNL_ARG_DIFF_DST, dm}, {DNNL_ARG_DIFF_SRC, dm}};
+        if ((st = push_op(g, LIST_BWD, p, 3, a)))
+            goto fail;
+    }
+done:
+fail:
+    if (fpd)
+        dnnl_primitive_desc_destroy(fpd);
+    if (bpd)
+        dnnl_primitive_desc_destroy(bpd);
+    return st;
+}
+
+hs_status hs_dg_maxpool2(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, int y_slot, int dy_slot,
+                         int dx_slot)
+{
+    hs_status st = HS_OK;
+    dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
+    dnnl_pooling_desc_t pdsc;
+    dnnl_memory_desc_t y_any;
+    dnnl_dim_t yd[4] = {md_dim(&x->md, 0), md_dim(&x->md, 1), md_dim(&x->md, 2) / 2, md_dim(&x->md, 3) / 2};
+    dnnl_dims_t two = {2, 2}, zero = {0, 0};
+    if ((st = md_tag(&y_any, 4, yd, dnnl_format_tag_any)))
+        goto fail;
+    HS_DNNL(dnnl_pooling_forward_desc_init(&pdsc, g->train ? dnnl_forward_training : dnnl_forward_inference,
+                                           dnnl_pooling_max, &x->md, &y_any, two, two, zero, zero));
+    HS_DNNL(dnnl_primitive_desc_create(&fpd, &pdsc, NULL, g->eng, NULL));
+    y->md = *dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
+    y->slot = y_slot;
+    dnnl_memory_t xm = NULL, ym = NULL, wsm = NULL;
+    dnnl_primitive_t fp = NULL;
+    if ((st = slot_mem(g, &xm, &x->md, x->slot)) || (st = slot_mem(g, &ym, &y->md, y_slot)) ||
+        (st = make_prim(g, &fp, fpd)))
+        goto fail;
+    int nargs = 2;
+    dnnl_exec_arg_t a[3] = {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DST, ym}};
+    if (g->train) {
+        if ((st = own_mem(g, &wsm, dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0))))
+            goto fail;
+        a[2].arg = DNNL_ARG_WORKSPACE;
+        a[2].memory = wsm;
+        nargs = 3;
+    }
+    if ((st = push_op(g, LIST_FWD, fp, nargs, a)))
+        goto fail;
+    if (!g->train)
+        goto done;
+    if ((st = begin_bwd_group(g)))
+        goto fail;
+    HS_DNNL(dnnl_pooling_backward_desc_init(&pdsc, dnnl_pooling_max, &x->md, &y->md, two, two, zero, zero));
+    HS_DNNL(dnnl_primitive_desc_create(&bpd, &pdsc, NULL, g->eng, fpd));
+    {
+        dnnl_memory_t dym = NULL, dxm = NULL;
+        dnnl_primitive_t p = NULL;
+        if ((st = slot_mem(g, &dym, &y->md, dy_slot)) || (st = slot_mem(g, &dxm, &x->md, dx_slot)) ||
+            (st = make_prim(g, &p, bpd)))
+            goto fail;
+        dnnl_exec_arg_t b[3] = {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_DIFF_SRC, dxm}, {DNNL_ARG_WORKSPACE, wsm}};
+        if ((st = push_op(g, LIST_BWD, p, 3, b)))
+            goto fail;
+    }
+done:
+fail:
+    if (fpd)
+        dnnl_primitive_desc_destroy(fpd);
+    if (bpd)
+        dnnl_primitive_desc_destroy(bpd);
+    return st;
+}
+
+hs_status hs_dg_linear(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t out, float *w,
+                       float *b, float *dw, float *db, int y_slot, int dy_slot, int dx_slot)
+{
+    hs_status st = HS_OK;
+    dnnl_primitive_desc_t fpd = NULL, bwpd = NULL, bdpd = NULL;
+    dnnl_inner_product_desc_t ipd;
+    dnnl_memory_desc_t w_plain, w_any, b_md, y_md;
+    int nd = x->md.ndims;
+    dnnl_dim_t N = md_dim(&x->md, 0), o = (dnnl_dim_t)out;
+    if (nd == 4) {
+        dnnl_dim_t wd[4] = {o, md_dim(&x->md, 1), md_dim(&x->md, 2), md_dim(&x->md, 3)};
+        if ((st = md_tag(&w_plain, 4, wd, dnnl_oihw)) || (st = md_tag(&w_any, 4, wd, dnnl_format_tag_any)))
+            goto fail;
+    } else if (nd == 2) {
+        dnnl_dim_t wd[2] = {o, md_dim(&x->md, 1)};
+        if ((st = md_tag(&w_plain, 2, wd, dnnl_oi)) || (st = md_tag(&w_any, 2, wd, dnnl_format_tag_any)))
+            goto fail;
+    } else {
+        return hs_fail(HS_ERR_ARG, "linear layer: input must be 2-D or 4-D");
+    }
+    if ((st = md_x(&b_md, out)) || (st = hs_dg_md_nc(&y_md, (size_t)N, out)))
+        goto fail;
+    HS_DNNL(dnnl_inner_product_forward_desc_init(&ipd, g->train ? dnnl_forward_training : dnnl_forward_inference,
+                                                 &x->md, &w_any, &b_md, &y_md));
+    HS_DNNL(dnnl_primitive_desc_create(&fpd, &ipd, NULL, g->eng, NULL));
+    if (!dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0), &x->md)) {
+        st = hs_fail(HS_ERR_BACKEND, "oneDNN inner product changed its source format");
+        goto fail;
+    }
+    y->md = y_md;
+    y->slot = y_slot;
+    dnnl_memory_t xm = NULL, wm = NULL, bm = NULL, ym = NULL;
+    dnnl_primitive_t fp = NULL;
+    if ((st = slot_mem(g, &xm, &x->md, x->slot)) ||
+        (st = weights_in(g, &wm, &w_plain, w, dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0))) ||
+        (st = hs_dg_external(g, &bm, &b_md, b)) || (st = slot_mem(g, &ym, &y_md, y_slot)) ||
+        (st = make_prim(g, &fp, fpd)))
+        goto fail;
+    {
+        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm},
+                                {DNNL_ARG_DST, ym}};
+        if ((st = push_op(g, LIST_FWD, fp, 4, a)))
+            goto fail;
+    }
+    if (!g->train)
+        goto done;
+    if ((st = begin_bwd_group(g)))
+        goto fail;
+    dnnl_memory_t dym = NULL;
+    if ((st = slot_mem(g, &dym, &y_md, dy_slot)))
+        goto fail;
+    HS_DNNL(dnnl_inner_product_backward_weights_desc_init(&ipd, &x->md, &w_any, &b_md, &y_md));
+    HS_DNNL(dnnl_primitive_desc_create(&bwpd, &ipd, NULL, g->eng, fpd));
+    {
+        if (!dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(bwpd, dnnl_query_src_md, 0), &x->md)) {
+            st = hs_fail(HS_ERR_BACKEND, "oneDNN inner product (weights gradient) changed a format");
+            goto fail;
+        }
+        dnnl_memory_t dwm = NULL, dbm = NULL;
+        dnnl_primitive_t p = NULL;
+        if ((st = weights_out(g, &dwm, &w_plain, dw,
+                              dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_weights_md, 0))) ||
+            (st = hs_dg_external(g, &dbm, &b_md, db)) || (st = make_prim(g, &p, bwpd)))
+            goto fail;
+        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, dym},
+                                {DNNL_ARG_DIFF_WEIGHTS, dwm}, {DNNL_ARG_DIFF_BIAS, dbm}};
+        if ((st = push_op(g, LIST_BWD, p, 4, a)))
+            goto fail;
+    }
+    if (dx_slot >= 0) {
+        HS_DNNL(dnnl_inner_product_backward_data_desc_init(&ipd, &x->md, &w_any, &y_md));
+        HS_DNNL(dnnl_primitive_desc_create(&bdpd, &ipd, NULL, g->eng, fpd));
+        if (!dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(bdpd, dnnl_query_diff_src_md, 0), &x->md)) {
+            st = hs_fail(HS_ERR_BACKEND, "oneDNN inner product (data gradient) changed a format");
+            goto fail;
+        }
+        dnnl_memory_t bwm = NULL, dxm = NULL;
+        dnnl_primitive_t p = NULL;
+        if ((st = weights_in(g, &bwm, &w_plain, w, dnnl_primitive_desc_query_md(bdpd, dnnl_query_weights_md, 0))) ||
+            (st = slot_mem(g, &dxm, &x->md, dx_slot)) || (st = make_prim(g, &p, bdpd)))
+            goto fail;
+        dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_WEIGHTS, bwm}, {DNNL_ARG_DIFF_SRC, dxm}};
+        if ((st = push_op(g, LIST_BWD, p, 3, a)))
+            goto fail;
+    }
+done:
+fail:
+    if (fpd)
+        dnnl_primitive_desc_destroy(fpd);
+    if (bwpd)
+        dnnl_primitive_desc_destroy(bwpd);
+    if (bdpd)
+        dnnl_primitive_desc_destroy(bdpd);
+    return st;
+}
+
+hs_status hs_dg_reorder(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, const dnnl_memory_desc_t *y_md,
+                        int y_slot, int dy_slot, int dx_slot)
+{
+    hs_status st = HS_OK;
+    dnnl_memory_t xm = NULL, ym = NULL;
+    y->md = *y_md;
+    y->slot = y_slot;
+    if ((st = slot_mem(g, &xm, &x->md, x->slot)) || (st = slot_mem(g, &ym, y_md, y_slot)) ||
+        (st = add_reorder(g, LIST_FWD, xm, &x->md, ym, y_md)))
+        return st;
+    if (!g->train || dx_slot < 0)
+        return HS_OK;
+    if ((st = begin_bwd_group(g)))
+        return st;
+    dnnl_memory_t dym = NULL, dxm = NULL;
+    if ((st = slot_mem(g, &dym, y_md, dy_slot)) || (st = slot_mem(g, &dxm, &x->md, dx_slot)) ||
+        (st = add_reorder(g, LIST_BWD, dym, y_md, dxm, &x->md)))
+        return st;
+    return HS_OK;
+}

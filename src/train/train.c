@@ -1,0 +1,612 @@
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "hypersimplex/train.h"
+#include "train/checkpoint.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+hs_train_config hs_train_config_default(void)
+{
+    hs_train_config c;
+    memset(&c, 0, sizeof c);
+    c.dataset = HS_DATA_FASHION_MNIST;
+    c.loss = hs_loss_opts_default(HS_LOSS_HYPERSIMPLEX);
+    c.batch_size = 1024;
+    c.epochs = 20;
+    c.width = 64;
+    c.hidden = 512;
+    c.seed = 0;
+    c.lr = 1e-4;
+    c.val_fraction = 0.1;
+    c.augment = 1;
+    c.eval_batch = 1000;
+    return c;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static int file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+static const char *reg_name(hs_regularization r)
+{
+    switch (r) {
+    case HS_REG_L2: return "l2";
+    case HS_REG_KL: return "kl";
+    case HS_REG_ENTROPY: return "entropy";
+    }
+    return "unknown";
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+/* JSON has no NaN: null instead. */
+static void json_num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.17g", v);
+    else
+        fputs("null", f);
+}
+
+static hs_status validate(const hs_train_config *c)
+{
+    if (!c->out_dir || !*c->out_dir)
+        return hs_fail(HS_ERR_NULL, "training: no output directory given");
+    if (c->batch_size < 1 || c->batch_size > ((size_t)1 << 20))
+        return hs_fail(HS_ERR_SIZE, "training: batch size %zu out of range [1, 2^20]", c->batch_size);
+    if (c->epochs < 1 || c->epochs > 1000000)
+        return hs_fail(HS_ERR_SIZE, "training: epochs %zu out of range [1, 10^6]", c->epochs);
+    if (c->width < 1 || c->width > 4096)
+        return hs_fail(HS_ERR_SIZE, "training: width %zu out of range [1, 4096]", c->width);
+    if (c->hidden < 1 || c->hidden > 65536)
+        return hs_fail(HS_ERR_SIZE, "training: hidden %zu out of range [1, 65536]", c->hidden);
+    if (!(c->lr > 0) || !isfinite(c->lr))
+        return hs_fail(HS_ERR_ARG, "training: learning rate %g must be finite and > 0", c->lr);
+    if (!(c->val_fraction >= 0 && c->val_fraction < 1))
+        return hs_fail(HS_ERR_ARG, "training: validation fraction %g outside [0, 1)", c->val_fraction);
+    if (c->eval_batch < 1 || c->eval_batch > ((size_t)1 << 20))
+        return hs_fail(HS_ERR_SIZE, "training: evaluation batch %zu out of range", c->eval_batch);
+    if (c->threads < 0)
+        return hs_fail(HS_ERR_ARG, "training: threads %d < 0", c->threads);
+    if (c->loss.kind == HS_LOSS_HYPERSIMPLEX && (!(c->loss.tau > 0) || !isfinite(c->loss.tau)))
+        return hs_fail(HS_ERR_TAU, "training: tau %g must be finite and > 0", c->loss.tau);
+    if (c->loss.tau_class || c->loss.class_prior)
+        return hs_fail(HS_ERR_ARG, "training: per-class tau and class_prior are not options of a run "
+                                   "(the prior is computed from the training labels)");
+    return HS_OK;
+}
+
+static hs_status ensure_dir(const char *dir)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return hs_fail(HS_ERR_IO, "cannot create directory %s: %s", dir, strerror(errno));
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return hs_fail(HS_ERR_IO, "%s is not a directory", dir);
+    return HS_OK;
+}
+
+typedef struct run_info {
+    size_t n_train, n_val, n_test, nparams;
+    hs_net_shape shape;
+} run_info;
+
+static hs_status write_config(const char *dir, const hs_train_config *c, const run_info *ri)
+{
+    char *path = path_join(dir, "config.json");
+    if (!path)
+        return hs_fail(HS_ERR_NOMEM, "out of memory");
+    hs_atomic_file af;
+    hs_status st = hs_atomic_open(&af, path);
+    free(path);
+    if (st)
+        return st;
+    FILE *f = af.f;
+    fprintf(f, "{\n  \"version\": ");
+    json_str(f, hs_version());
+    fprintf(f, ",\n  \"dataset\": ");
+    json_str(f, hs_data_kind_name(c->dataset));
+    fprintf(f, ",\n  \"data_dir\": ");
+    json_str(f, c->data_dir ? c->data_dir : hs_data_default_dir(c->dataset));
+    fprintf(f, ",\n  \"loss\": ");
+    json_str(f, hs_loss_kind_name(c->loss.kind));
+    fprintf(f, ",\n  \"tau\": ");
+    json_num(f, c->loss.tau);
+    fprintf(f, ",\n  \"k_policy\": ");
+    json_str(f, hs_k_policy_name(c->loss.k_policy));
+    fprintf(f, ",\n  \"k_fraction\": ");
+    json_num(f, c->loss.k_fraction);
+    fprintf(f, ",\n  \"regularization\": ");
+    json_str(f, reg_name(c->loss.reg));
+    fprintf(f, ",\n  \"batch_size\": %zu,\n  \"epochs\": %zu,\n  \"width\": %zu,\n  \"hidden\": %zu,\n",
+            c->batch_size, c->epochs, c->width, c->hidden);
+    fprintf(f, "  \"seed\": %llu,\n  \"lr\": ", (unsigned long long)c->seed);
+    json_num(f, c->lr);
+    fprintf(f, ",\n  \"adam_beta1\": 0.9,\n  \"adam_beta2\": 0.999,\n  \"adam_eps\": 1e-08,\n");
+    fprintf(f, "  \"val_fraction\": ");
+    json_num(f, c->val_fraction);
+    fprintf(f, ",\n  \"train_limit\": %zu,\n  \"test_limit\": %zu,\n  \"augment\": %s,\n", c->train_limit,
+            c->test_limit, c->augment ? "true" : "false");
+    fprintf(f, "  \"threads\": %d,\n  \"eval_batch\": %zu,\n", c->threads, c->eval_batch);
+    fprintf(f, "  \"image\": [%zu, %zu, %zu],\n  \"classes\": %zu,\n", ri->shape.channels, ri->shape.height,
+            ri->shape.width, ri->shape.classes);
+    fprintf(f, "  \"n_train\": %zu,\n  \"n_val\": %zu,\n  \"n_test\": %zu,\n  \"parameters\": %zu\n}\n",
+            ri->n_train, ri->n_val, ri->n_test, ri->nparams);
+    return hs_atomic_commit(&af);
+}
+
+static void acc_out(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.6f", v);
+    else
+        fputs("nan", f);
+}
+
+static hs_status write_metrics(const char *dir, const hs_epoch_metrics *rows, size_t n)
+{
+    char *path = path_join(dir, "metrics.csv");
+    if (!path)
+        return hs_fail(HS_ERR_NOMEM, "out of memory");
+    hs_atomic_file af;
+    hs_status st = hs_atomic_open(&af, path);
+    free(path);
+    if (st)
+        return st;
+    fprintf(af.f, "epoch,train_loss,val_accuracy,test_accuracy,seconds\n");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(af.f, "%zu,%.17g,", rows[i].epoch, rows[i].train_loss);
+        acc_out(af.f, rows[i].val_accuracy);
+        fputc(',', af.f);
+        acc_out(af.f, rows[i].test_accuracy);
+        fprintf(af.f, ",%.3f\n", rows[i].seconds);
+    }
+    return hs_atomic_commit(&af);
+}
+
+static void summarize(hs_train_result *r, const hs_epoch_metrics *rows, size_t n)
+{
+    r->epochs_done = n;
+    r->best_val_epoch = n ? n - 1 : 0;
+    r->best_val_accuracy = NAN;
+    r->max_test_accuracy = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (isfinite(rows[i].val_accuracy) &&
+            (!isfinite(r->best_val_accuracy) || rows[i].val_accuracy > r->best_val_accuracy)) {
+            r->best_val_accuracy = rows[i].val_accuracy;
+            r->best_val_epoch = i;
+        }
+        if (rows[i].test_accuracy > r->max_test_accuracy) {
+            r->max_test_accuracy = rows[i].test_accuracy;
+            r->max_test_epoch = i;
+        }
+    }
+    r->test_at_best_val = n ? rows[r->best_val_epoch].test_accuracy : NAN;
+    r->final_test_accuracy = n ? rows[n - 1].test_accuracy : NAN;
+    if (!n)
+        r->max_test_accuracy = NAN;
+}
+
+static hs_status write_summary(const char *dir, const hs_train_config *c, const hs_train_result *r,
+                               const hs_epoch_metrics *rows)
+{
+    char *path = path_join(dir, "summary.json");
+    if (!path)
+        return hs_fail(HS_ERR_NOMEM, "out of memory");
+    hs_atomic_file af;
+    hs_status st = hs_atomic_open(&af, path);
+    free(path);
+    if (st)
+        return st;
+    FILE *f = af.f;
+    double total = 0;
+    for (size_t i = 0; i < r->epochs_done; i++)
+        total += rows[i].seconds;
+    fprintf(f, "{\n  \"dataset\": ");
+    json_str(f, hs_data_kind_name(c->dataset));
+    fprintf(f, ",\n  \"loss\": ");
+    json_str(f, hs_loss_kind_name(c->loss.kind));
+    fprintf(f, ",\n  \"batch_size\": %zu,\n  \"seed\": %llu,\n  \"width\": %zu,\n  \"epochs\": %zu,\n",
+            c->batch_size, (unsigned long long)c->seed, c->width, r->epochs_done);
+    fprintf(f, "  \"best_val_epoch\": %zu,\n  \"best_val_accuracy\": ", r->best_val_epoch);
+    json_num(f, r->best_val_accuracy);
+    fprintf(f, ",\n  \"test_accuracy_at_best_val\": ");
+    json_num(f, r->test_at_best_val);
+    fprintf(f, ",\n  \"max_test_accuracy\": ");
+    json_num(f, r->max_test_accuracy);
+    fprintf(f, ",\n  \"max_test_epoch\": %zu,\n  \"final_test_accuracy\": ", r->max_test_epoch);
+    json_num(f, r->final_test_accuracy);
+    fprintf(f, ",\n  \"final_train_loss\": ");
+    json_num(f, r->epochs_done ? rows[r->epochs_done - 1].train_loss : NAN);
+    fprintf(f, ",\n  \"total_epoch_seconds\": %.3f\n}\n", total);
+    return hs_atomic_commit(&af);
+}
+
+/* Accuracy of the network in evaluation mode on images idx[0..n) of d. */
+static hs_status evaluate(double *acc, hs_net *net, const hs_dataset *d, hs_data_kind kind,
+                          const size_t *idx, size_t n, size_t eb, float *x, int32_t *y, float *logits)
+{
+    size_t C = d->classes, correct = 0;
+    if (n == 0) {
+        *acc = NAN;
+        return HS_OK;
+    }
+    for (size_t i = 0; i < n; i += eb) {
+        size_t b = n - i < eb ? n - i : eb;
+        hs_status st = hs_make_batch(x, y, d, kind, idx + i, b, 0, 0, 0);
+        if (!st)
+            st = hs_net_forward(net, logits, x, b, 0);
+        if (st)
+            return st;
+        for (size_t r = 0; r < b; r++) {
+            const float *z = logits + r * C;
+            size_t best = 0;
+            for (size_t c = 1; c < C; c++)
+                if (z[c] > z[best])
+                    best = c;
+            correct += (int32_t)best == y[r];
+        }
+    }
+    *acc = (double)correct / (double)n;
+    return HS_OK;
+}
+
+static int all_finite(const float *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(p[i]))
+            return 0;
+    return 1;
+}
+
+typedef struct run_state {
+    hs_dataset train, test;
+    size_t *train_idx, *val_idx, *test_idx, *perm;
+    size_t n_train, n_val, n_test;
+    double *prior;
+    int32_t *lab_tmp;
+    hs_net *net;
+    float *m, *v;
+    float *x, *logits, *dlogits;
+    int32_t *y;
+    hs_epoch_metrics *rows;
+    char *ckpt_path;
+    hs_ckpt ck;
+} run_state;
+
+static void free_state(run_state *s)
+{
+    hs_dataset_free(&s->train);
+    hs_dataset_free(&s->test);
+    free(s->train_idx), free(s->val_idx), free(s->test_idx), free(s->perm), free(s->prior);
+    free(s->lab_tmp);
+    hs_net_free(s->net);
+    free(s->m), free(s->v), free(s->x), free(s->logits), free(s->dlogits), free(s->y), free(s->rows);
+    free(s->ckpt_path);
+    hs_ckpt_free(&s->ck);
+}
+
+static hs_ckpt_fingerprint fingerprint(const hs_train_config *c, const hs_net_shape *sh)
+{
+    hs_ckpt_fingerprint f;
+    memset(&f, 0, sizeof f);
+    f.dataset = (uint32_t)c->dataset;
+    f.loss_kind = (uint32_t)c->loss.kind;
+    f.k_policy = (uint32_t)c->loss.k_policy;
+    f.reg = (uint32_t)c->loss.reg;
+    f.tau = c->loss.tau;
+    f.k_fraction = c->loss.k_fraction;
+    f.lr = c->lr;
+    f.val_fraction = c->val_fraction;
+    f.batch_size = c->batch_size;
+    f.seed = c->seed;
+    f.train_limit = c->train_limit;
+    f.test_limit = c->test_limit;
+    f.width = c->width;
+    f.hidden = c->hidden;
+    f.augment = (uint32_t)(c->augment != 0);
+    f.classes = (uint32_t)sh->classes;
+    f.channels = sh->channels;
+    f.height = sh->height;
+    f.img_width = sh->width;
+    return f;
+}
+
+static hs_status save_epoch(run_state *s, const hs_train_config *c, const hs_ckpt_fingerprint *fp,
+                            size_t epochs_done, uint64_t steps)
+{
+    hs_ckpt out;
+    memset(&out, 0, sizeof out);
+    out.fp = *fp;
+    out.epochs_done = epochs_done;
+    out.steps = steps;
+    out.nparams = hs_net_param_count(s->net);
+    out.nbufs = hs_net_buffer_count(s->net);
+    out.params = hs_net_params(s->net);
+    out.m = s->m;
+    out.v = s->v;
+    out.buffers = hs_net_buffers(s->net);
+    out.nrows = epochs_done;
+    out.rows = s->rows;
+    hs_status st = hs_ckpt_write(s->ckpt_path, &out);
+    if (!st)
+        st = write_metrics(c->out_dir, s->rows, epochs_done);
+    return st;
+}
+
+hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_train_callback cb,
+                       void *user)
+{
+    if (!result || !cfg)
+        return hs_fail(HS_ERR_NULL, "hs_train_run: NULL argument");
+    memset(result, 0, sizeof *result);
+    hs_status st = validate(cfg);
+    if (st)
+        return st;
+    run_state s;
+    memset(&s, 0, sizeof s);
+    hs_nn_set_threads(cfg->threads);
+
+    if ((st = ensure_dir(cfg->out_dir)))
+        return st;
+    s.ckpt_path = path_join(cfg->out_dir, "checkpoint.bin");
+    char *summary_path = path_join(cfg->out_dir, "summary.json");
+    char *metrics_path = path_join(cfg->out_dir, "metrics.csv");
+    if (!s.ckpt_path || !summary_path || !metrics_path) {
+        st = hs_fail(HS_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    int have_ckpt = file_exists(s.ckpt_path);
+    if (!cfg->resume && (have_ckpt || file_exists(summary_path) || file_exists(metrics_path))) {
+        st = hs_fail(HS_ERR_ARG, "%s already holds a training run: resume it or choose another "
+                                 "output directory", cfg->out_dir);
+        goto out;
+    }
+
+    /* data */
+    if ((st = hs_dataset_load(&s.train, &s.test, cfg->dataset, cfg->data_dir)))
+        goto out;
+    if (cfg->train_limit && (st = hs_dataset_subset(&s.train, cfg->train_limit, cfg->seed)))
+        goto out;
+    if (cfg->test_limit && (st = hs_dataset_subset(&s.test, cfg->test_limit, cfg->seed)))
+        goto out;
+    size_t N = s.train.count;
+    s.train_idx = malloc(N * sizeof *s.train_idx);
+    s.val_idx = malloc(N * sizeof *s.val_idx);
+    s.perm = malloc(N * sizeof *s.perm);
+    s.test_idx = malloc((s.test.count ? s.test.count : 1) * sizeof *s.test_idx);
+    if (!s.train_idx || !s.val_idx || !s.perm || !s.test_idx) {
+        st = hs_fail(HS_ERR_NOMEM, "out of memory for index lists");
+        goto out;
+    }
+    if ((st = hs_split_stratified(s.train_idx, &s.n_train, s.val_idx, &s.n_val, &s.train, cfg->val_fraction,
+                                  cfg->seed)))
+        goto out;
+    if (s.n_train == 0) {
+        st = hs_fail(HS_ERR_SIZE, "no training images left after the validation split");
+        goto out;
+    }
+    s.n_test = s.test.count;
+    for (size_t i = 0; i < s.n_test; i++)
+        s.test_idx[i] = i;
+
+    hs_loss_opts lopts = cfg->loss;
+    size_t C = s.train.classes;
+    if (lopts.kind == HS_LOSS_HYPERSIMPLEX && lopts.k_policy == HS_K_PRIOR) {
+        s.prior = malloc(C * sizeof *s.prior);
+        s.lab_tmp = malloc(s.n_train * sizeof *s.lab_tmp);
+        if (!s.prior || !s.lab_tmp) {
+            st = hs_fail(HS_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        for (size_t i = 0; i < s.n_train; i++)
+            s.lab_tmp[i] = s.train.labels[s.train_idx[i]];
+        if ((st = hs_class_prior_from_labels(s.prior, s.lab_tmp, s.n_train, C)))
+            goto out;
+        lopts.class_prior = s.prior;
+    }
+
+    /* network and optimizer */
+    hs_net_shape shape = {s.train.channels, s.train.height, s.train.width, C, cfg->width, cfg->hidden};
+    if ((st = hs_net_create(&s.net, &shape)) || (st = hs_net_init(s.net, cfg->seed)))
+        goto out;
+    size_t np = hs_net_param_count(s.net), nb = hs_net_buffer_count(s.net);
+    size_t img = shape.channels * shape.height * shape.width;
+    size_t bmax = cfg->batch_size > cfg->eval_batch ? cfg->batch_size : cfg->eval_batch;
+    s.m = calloc(np, sizeof(float));
+    s.v = calloc(np, sizeof(float));
+    s.x = malloc(bmax * img * sizeof(float));
+    s.y = malloc(bmax * sizeof(int32_t));
+    s.logits = malloc(bmax * C * sizeof(float));
+    s.dlogits = malloc(bmax * C * sizeof(float));
+    s.rows = calloc(cfg->epochs, sizeof *s.rows);
+    if (!s.m || !s.v || !s.x || !s.y || !s.logits || !s.dlogits || !s.rows) {
+        st = hs_fail(HS_ERR_NOMEM, "out of memory for the training buffers");
+        goto out;
+    }
+    hs_ckpt_fingerprint fp = fingerprint(cfg, &shape);
+    size_t start_epoch = 0;
+    uint64_t steps = 0;
+    if (cfg->resume && have_ckpt) {
+        if ((st = hs_ckpt_read(&s.ck, s.ckpt_path)))
+            goto out;
+        const char *diff = hs_ckpt_fingerprint_diff(&s.ck.fp, &fp);
+        if (diff) {
+            st = hs_fail(HS_ERR_ARG, "%s was written by a run with another %s: resume with the same "
+                                     "options (only --epochs may change)", s.ckpt_path, diff);
+            goto out;
+        }
+        if (s.ck.nparams != np || s.ck.nbufs != nb) {
+            st = hs_fail(HS_ERR_FORMAT, "%s: %llu parameters, the network has %zu", s.ckpt_path,
+                         (unsigned long long)s.ck.nparams, np);
+            goto out;
+        }
+        if (s.ck.epochs_done > cfg->epochs) {
+            st = hs_fail(HS_ERR_ARG, "%s holds %llu epochs, more than the %zu asked for", s.ckpt_path,
+                         (unsigned long long)s.ck.epochs_done, cfg->epochs);
+            goto out;
+        }
+        memcpy(hs_net_params(s.net), s.ck.params, np * sizeof(float));
+        memcpy(s.m, s.ck.m, np * sizeof(float));
+        memcpy(s.v, s.ck.v, np * sizeof(float));
+        memcpy(hs_net_buffers(s.net), s.ck.buffers, nb * sizeof(float));
+        memcpy(s.rows, s.ck.rows, s.ck.nrows * sizeof *s.rows);
+        start_epoch = (size_t)s.ck.epochs_done;
+        steps = s.ck.steps;
+        if (start_epoch == cfg->epochs) {
+            summarize(result, s.rows, start_epoch);
+            result->already_complete = file_exists(summary_path);
+            if (!result->already_complete)
+                st = write_summary(cfg->out_dir, cfg, result, s.rows);
+            goto out;
+        }
+    }
+    /* extending a finished run (more --epochs): it is no longer complete */
+    if (file_exists(summary_path) && remove(summary_path) != 0) {
+        st = hs_fail(HS_ERR_IO, "cannot remove %s: %s", summary_path, strerror(errno));
+        goto out;
+    }
+    run_info ri = {s.n_train, s.n_val, s.n_test, np, shape};
+    if ((st = write_config(cfg->out_dir, cfg, &ri)))
+        goto out;
+
+    hs_adam adam = hs_adam_default();
+    adam.lr = cfg->lr;
+    hs_train_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.epochs = cfg->epochs;
+    ev.start_epoch = start_epoch;
+    ev.n_train = s.n_train, ev.n_val = s.n_val, ev.n_test = s.n_test;
+    ev.epoch = start_epoch;
+    ev.kind = HS_TRAIN_START;
+    if (cb)
+        cb(&ev, user);
+    double train_time = 0;
+    size_t train_images = 0;
+    float *P = hs_net_params(s.net), *G = hs_net_grads(s.net);
+    for (size_t e = start_epoch; e < cfg->epochs; e++) {
+        double t0 = now_s();
+        memcpy(s.perm, s.train_idx, s.n_train * sizeof *s.perm);
+        hs_shuffle_indices(s.perm, s.n_train, cfg->seed, e);
+        double loss_sum = 0;
+        size_t seen = 0;
+        for (size_t i = 0; i < s.n_train; i += cfg->batch_size) {
+            size_t b = s.n_train - i < cfg->batch_size ? s.n_train - i : cfg->batch_size;
+            double loss = 0;
+            if ((st = hs_make_batch(s.x, s.y, &s.train, cfg->dataset, s.perm + i, b, cfg->augment, cfg->seed, e)) ||
+                (st = hs_net_forward(s.net, s.logits, s.x, b, 1)))
+                goto out;
+            st = hs_loss_multiclass_f(&loss, s.dlogits, s.logits, s.y, b, C, &lopts);
+            if (st == HS_ERR_NONFINITE || (!st && !isfinite(loss))) {
+                st = hs_fail(HS_ERR_DIVERGED,
+                             "training diverged: epoch %zu, step %llu: the %s loss is not finite "
+                             "(NaN/Inf logits or loss); stopped. The last good checkpoint (%zu epochs) "
+                             "is kept in %s",
+                             e, (unsigned long long)steps + 1, hs_loss_kind_name(lopts.kind), e, cfg->out_dir);
+                goto out;
+            }
+            if (st || (st = hs_net_backward(s.net, s.dlogits)) ||
+                (st = hs_adam_step(P, s.m, s.v, G, np, &adam, ++steps)))
+                goto out;
+            loss_sum += loss * (double)b;
+            seen += b;
+            ev.kind = HS_TRAIN_BATCH;
+            ev.epoch = e;
+            ev.images_done = seen;
+            ev.loss = loss_sum / (double)seen;
+            if (cb)
+                cb(&ev, user);
+        }
+        double t1 = now_s();
+        train_time += t1 - t0;
+        train_images += seen;
+        if (!all_finite(P, np) || !all_finite(hs_net_buffers(s.net), nb)) {
+            st = hs_fail(HS_ERR_DIVERGED, "training diverged: epoch %zu: parameters are not finite; "
+                                          "stopped. The last good checkpoint (%zu epochs) is kept in %s",
+                         e, e, cfg->out_dir);
+            goto out;
+        }
+        hs_epoch_metrics *row = &s.rows[e];
+        row->epoch = e;
+        row->train_loss = loss_sum / (double)seen;
+        if ((st = evaluate(&row->val_accuracy, s.net, &s.train, cfg->dataset, s.val_idx, s.n_val, cfg->eval_batch,
+                           s.x, s.y, s.logits)) ||
+            (st = evaluate(&row->test_accuracy, s.net, &s.test, cfg->dataset, s.test_idx, s.n_test,
+                           cfg->eval_batch, s.x, s.y, s.logits)))
+            goto out;
+        row->seconds = now_s() - t0;
+        if ((st = save_epoch(&s, cfg, &fp, e + 1, steps)))
+            goto out;
+        ev.kind = HS_TRAIN_EPOCH;
+        ev.metrics = row;
+        if (cb)
+            cb(&ev, user);
+        ev.metrics = NULL;
+    }
+    summarize(result, s.rows, cfg->epochs);
+    result->train_seconds = train_time;
+    result->train_images_per_second = train_time > 0 ? (double)train_images / train_time : 0;
+    st = write_summary(cfg->out_dir, cfg, result, s.rows);
+out:
+    free(summary_path);
+    free(metrics_path);
+    free_state(&s);
+    return st;
+}
+
+hs_status hs_train_checkpoint_info(size_t *epochs_done, uint64_t *steps, hs_epoch_metrics *rows,
+                                   size_t max_rows, const char *path)
+{
+    if (!path)
+        return hs_fail(HS_ERR_NULL, "hs_train_checkpoint_info: NULL path");
+    hs_ckpt c;
+    hs_status st = hs_ckpt_read(&c, path);
+    if (st)
+        return st;
+    if (epochs_done)
+        *epochs_done = (size_t)c.epochs_done;
+    if (steps)
+        *steps = c.steps;
+    if (rows)
+        for (size_t i = 0; i < max_rows && i < c.nrows; i++)
+            rows[i] = c.rows[i];
+    hs_ckpt_free(&c);
+    return HS_OK;
+}

@@ -1,0 +1,183 @@
+/* Tests of `hypersimplex project`: output values, the VJP, and bad input (exit status 2, an
+ * error naming line and column, no output file touched). Runs the built executable. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char dir[256];
+
+static void write_file(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* Reads a file of the temp dir into buf ("" if missing). */
+static void read_file(const char *name, char *buf, size_t cap)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+/* Runs the CLI with args (a shell fragment) in the temp dir; stdout -> out.txt, stderr ->
+ * err.txt. Returns the exit status. */
+static int run(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' project %s > out.txt 2> err.txt", dir, HS_CLI_PATH,
+             args);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/hs_cli_project_XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void parse_line(const char *line, double *v, size_t *n)
+{
+    *n = 0;
+    const char *c = line;
+    while (*c && *c != '\n') {
+        char *end;
+        v[(*n)++] = strtod(c, &end);
+        c = *end == ',' ? end + 1 : end;
+    }
+}
+
+static void test_values_and_vjp(void **state)
+{
+    (void)state;
+    write_file("z.txt", "# comment line\n1, 2, 3, 4\n\n0.5 0.1 -2\n");
+    assert_int_equal(run("--k 2 z.txt"), 0);
+    char out[4096];
+    read_file("out.txt", out, sizeof out);
+    assert_string_equal(out, "0,0,1,1\n1,1,0\n");
+
+    write_file("z1.txt", "1,2,3,4\n");
+    write_file("g1.txt", "1,0,0,0\n0,0,1,-1\n"); /* wrong number of vectors */
+    assert_int_equal(run("--k 1.5 --tau 2 --vjp g1.txt z1.txt"), 2);
+    write_file("g1.txt", "0,0,1,-1\n");
+    assert_int_equal(run("--k 1.5 --tau 2 --vjp g1.txt z1.txt"), 0);
+    read_file("out.txt", out, sizeof out);
+    /* z/tau = (.5, 1, 1.5, 2), theta = 1: p = (0, 0, .5, 1); S = {3}: VJP = (g - g_3)/tau on S */
+    assert_string_equal(out, "0,0,0.5,1\n\n0,0,0,0\n");
+
+    /* a case with two free coordinates, checked against the formula */
+    write_file("z2.txt", "0.3,0.1,5,-5\n");
+    write_file("g2.txt", "1,3,7,9\n");
+    assert_int_equal(run("--k 1.6 --vjp g2.txt --vjp-output vjp.txt --output p.txt z2.txt"), 0);
+    char pbuf[512], vbuf[512];
+    read_file("p.txt", pbuf, sizeof pbuf);
+    read_file("vjp.txt", vbuf, sizeof vbuf);
+    double p[8], v[8];
+    size_t np, nv;
+    parse_line(pbuf, p, &np);
+    parse_line(vbuf, v, &nv);
+    assert_int_equal(np, 4);
+    assert_int_equal(nv, 4);
+    assert_true(fabs(p[0] + p[1] + p[2] + p[3] - 1.6) < 1e-15);
+    assert_true(p[2] == 1 && p[3] == 0);
+    assert_true(fabs(v[0] - (1 - 2)) < 1e-15 && fabs(v[1] - (3 - 2)) < 1e-15);
+    assert_true(v[2] == 0 && v[3] == 0);
+
+    /* float mode and the reference solver agree with the default */
+    assert_int_equal(run("--k 2 --dtype float z.txt"), 0);
+    read_file("out.txt", out, sizeof out);
+    assert_string_equal(out, "0,0,1,1\n1,1,0\n");
+    assert_int_equal(run("--k 2 --solver pav < z.txt"), 0);
+    read_file("out.txt", out, sizeof out);
+    assert_string_equal(out, "0,0,1,1\n1,1,0\n");
+
+    assert_int_equal(run("--help"), 0);
+    read_file("out.txt", out, sizeof out);
+    assert_non_null(strstr(out, "--tau T"));
+    assert_non_null(strstr(out, "(default 1)"));
+}
+
+/* Each bad input: exit 2, "error: " with the location, and the output file not replaced. */
+static void expect_bad(const char *input, const char *args, const char *message)
+{
+    write_file("bad.txt", input);
+    write_file("keep.txt", "previous content\n");
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s --output keep.txt bad.txt", args);
+    int rc = run(cmd);
+    char err[2048], keep[256];
+    read_file("err.txt", err, sizeof err);
+    read_file("keep.txt", keep, sizeof keep);
+    if (rc != 2 || strncmp(err, "error: ", 7) != 0 || !strstr(err, message))
+        fail_msg("input '%s' args '%s': exit %d, stderr '%s' (want '%s')", input, args, rc, err,
+                 message);
+    assert_string_equal(keep, "previous content\n");
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    expect_bad("1,2,3\n4,x,6\n", "--k 1", "bad.txt:2:3: 'x' is not a number");
+    expect_bad("1,2,nan\n", "--k 1", "bad.txt:1:5: 'nan' is not a finite number");
+    expect_bad("1,2,inf\n", "--k 1", "not a finite number");
+    expect_bad("1,2,1e999\n", "--k 1", "not a finite number");
+    expect_bad("1,,2\n", "--k 1", "bad.txt:1:3: empty field");
+    expect_bad("1,2,\n", "--k 1", "ends with a comma");
+    expect_bad("1,2\n", "--k 3", "bad.txt:1: k = 3 is larger");
+    expect_bad("", "--k 1", "no vectors");
+    expect_bad("# only a comment\n", "--k 1", "no vectors");
+    expect_bad("1,2,1e39\n", "--k 1 --dtype float", "outside the float range");
+    expect_bad("1,2\n", "--k 1 --tau 0", "--tau");
+    expect_bad("1,2\n", "--k -1", "--k");
+    expect_bad("1,2\n", "--k abc", "--k");
+    expect_bad("1,2\n", "", "--k is required");
+    expect_bad("1,2\n", "--k 1 --dtype half", "--dtype");
+    expect_bad("1,2\n", "--k 1 --reg l3", "--reg");
+    expect_bad("1,2\n", "--k 1 --bogus", "unknown option");
+    expect_bad("1,2\n", "--k 1 --vjp missing.txt", "missing.txt");
+    /* a missing input file */
+    assert_int_equal(run("--k 1 nowhere.txt"), 2);
+    char err[512];
+    read_file("err.txt", err, sizeof err);
+    assert_non_null(strstr(err, "error: nowhere.txt"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_values_and_vjp),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,727 @@
+/* Tests of the gbrt layer: the HyperSimplex objective against finite differences, the
+ * Gauss-Newton hessian against the operator's Jacobian, strict table readers (errors with
+ * line and column), the exact AUC (hand cases with ties, brute force, XGBoost's metric),
+ * a short real run, and the command line. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+#include <xgboost/c_api.h>
+
+#include "hypersimplex.h"
+#include "hypersimplex/gbrt.h"
+
+static const char *letter_csv = HS_TEST_DATA_DIR "/gbrt_letter_2500.csv";
+
+static uint64_t rng_state = 42;
+static double urand(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) * 0x1.0p-53;
+}
+
+/* |a - b| <= tol, with both values in the failure message. */
+#define assert_near(a, b, tol)                                                           \
+    do {                                                                                 \
+        double a_ = (double)(a), b_ = (double)(b);                                       \
+        if (!(fabs(a_ - b_) <= (tol)))                                                   \
+            fail_msg("%s = %.17g, expected %s = %.17g (tolerance %g)", #a, a_, #b, b_,   \
+                     (double)(tol));                                                     \
+    } while (0)
+
+/* Writes text to a fresh temporary file whose name ends in suffix; returns the path. */
+static char *temp_file(const char *suffix, const char *text)
+{
+    static int counter;
+    char *path = malloc(256);
+    assert_non_null(path);
+    snprintf(path, 256, "/tmp/hs_test_gbrt_%ld_%d%s", (long)getpid(), counter++, suffix);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    size_t n = strlen(text);
+    assert_int_equal((size_t)write(fd, text, n), n);
+    close(fd);
+    return path;
+}
+
+/* ------------------------------------------------------------------------- */
+/* The objective                                                             */
+/* ------------------------------------------------------------------------- */
+
+static double loss_at(const double *m, const float *y, size_t n, double tau, double *work,
+                      double *p_out)
+{
+    hs_gbrt_objective_info info;
+    assert_int_equal(hs_gbrt_hs_objective_d(NULL, NULL, &info, m, y, n, tau, HS_GBRT_HESS_ONES,
+                                            work),
+                     HS_OK);
+    if (p_out)
+        memcpy(p_out, work, n * sizeof *p_out);
+    return info.loss;
+}
+
+static void test_objective_finite_differences(void **state)
+{
+    (void)state;
+    const double taus[] = {0.3, 1.0, 2.5};
+    for (size_t ti = 0; ti < 3; ti++) {
+        const size_t n = 60;
+        const double tau = taus[ti];
+        double m[60], grad[60], hess[60], work[120], p0[60], pp[60], pm[60];
+        float y[60];
+        for (size_t i = 0; i < n; i++) {
+            m[i] = 3.0 * (urand() - 0.5);
+            y[i] = urand() < 0.35 ? 1.0f : 0.0f;
+        }
+        y[0] = 1.0f;
+        y[1] = 0.0f;
+        hs_gbrt_objective_info info;
+        assert_int_equal(hs_gbrt_hs_objective_d(grad, hess, &info, m, y, n, tau,
+                                                HS_GBRT_HESS_ONES, work),
+                         HS_OK);
+        memcpy(p0, work, sizeof p0);
+        assert_true(info.n_free > 2 && info.n_free < n);
+        double k = 0;
+        for (size_t i = 0; i < n; i++)
+            k += y[i];
+        assert_near(info.k, k, 0);
+        const double h = 1e-6;
+        size_t checked = 0;
+        for (size_t j = 0; j < n; j++) {
+            double keep = m[j];
+            m[j] = keep + h;
+            double lp = loss_at(m, y, n, tau, work, pp);
+            m[j] = keep - h;
+            double lm = loss_at(m, y, n, tau, work, pm);
+            m[j] = keep;
+            /* Skip a step that crosses a kink: some coordinate changes its clamp state. */
+            int kink = 0;
+            for (size_t i = 0; i < n; i++) {
+                int s0 = p0[i] <= 0 ? 0 : p0[i] >= 1 ? 2 : 1;
+                int s1 = pp[i] <= 0 ? 0 : pp[i] >= 1 ? 2 : 1;
+                int s2 = pm[i] <= 0 ? 0 : pm[i] >= 1 ? 2 : 1;
+                kink |= s0 != s1 || s0 != s2;
+            }
+            if (kink)
+                continue;
+            double fd = (lp - lm) / (2 * h);
+            double an = grad[j] / (double)n; /* grad is n * dL/dm */
+            if (fabs(fd - an) > 1e-7 + 1e-5 * fabs(an))
+                fail_msg("tau %g coordinate %zu: finite difference %.10g, gradient %.10g", tau,
+                         j, fd, an);
+            checked++;
+        }
+        assert_true(checked > n / 2);
+    }
+}
+
+/* The GN rule must equal n * diag(J^T (2/n) J), with J read column by column from the
+ * operator's own JVP; the float path must agree with the double path. */
+static void test_objective_hessians(void **state)
+{
+    (void)state;
+    const size_t n = 40;
+    const double tau = 0.7;
+    double m[40], grad[40], hess[40], work[80], col[40], e[40];
+    float y[40], mf[40], gf[40], hf[40];
+    for (size_t i = 0; i < n; i++) {
+        m[i] = 2.0 * (urand() - 0.5);
+        mf[i] = (float)m[i];
+        m[i] = (double)mf[i];
+        y[i] = i % 3 == 0 ? 1.0f : 0.0f;
+    }
+    hs_gbrt_objective_info info;
+    assert_int_equal(hs_gbrt_hs_objective_d(grad, hess, &info, m, y, n, tau, HS_GBRT_HESS_GN,
+                                            work),
+                     HS_OK);
+    double p[40];
+    memcpy(p, work, sizeof p);
+    hs_proj d = hs_proj_make(1, n, info.k, tau);
+    for (size_t i = 0; i < n; i++) {
+        memset(e, 0, sizeof e);
+        e[i] = 1;
+        assert_int_equal(hs_project_jvp_d(col, p, e, &d), HS_OK);
+        double s = 0;
+        for (size_t j = 0; j < n; j++)
+            s += col[j] * col[j];
+        double expect = (double)n * (2.0 / (double)n) * s;
+        assert_near(hess[i], expect, 1e-12 * (1 + expect));
+    }
+    /* ones and const */
+    assert_int_equal(hs_gbrt_hs_objective_d(grad, hess, &info, m, y, n, tau, HS_GBRT_HESS_ONES,
+                                            work),
+                     HS_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_near(hess[i], 1.0, 0);
+    assert_int_equal(hs_gbrt_hs_objective_d(grad, hess, &info, m, y, n, tau, HS_GBRT_HESS_CONST,
+                                            work),
+                     HS_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_near(hess[i], 2.0 / (tau * tau), 1e-12);
+    /* float path */
+    hs_gbrt_objective_info fi;
+    assert_int_equal(hs_gbrt_hs_objective_f(gf, hf, &fi, mf, y, n, tau, HS_GBRT_HESS_CONST,
+                                            work),
+                     HS_OK);
+    assert_near(fi.loss, info.loss, 1e-12);
+    for (size_t i = 0; i < n; i++) {
+        assert_near((double)gf[i], grad[i], 1e-6 * (1 + fabs(grad[i])));
+        assert_near((double)hf[i], hess[i], 1e-6 * hess[i]);
+    }
+    /* At equal margins every p is k/n and the gradient is (2/tau)(k/n - y). */
+    for (size_t i = 0; i < n; i++)
+        m[i] = 0.25;
+    assert_int_equal(hs_gbrt_hs_objective_d(grad, hess, &info, m, y, n, tau, HS_GBRT_HESS_ONES,
+                                            work),
+                     HS_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_near(grad[i], 2.0 / tau * (info.k / (double)n - (double)y[i]), 1e-12);
+}
+
+/* Large n takes the parallel passes: compare with the operator called directly. */
+static void test_objective_large(void **state)
+{
+    (void)state;
+    const size_t n = 200000;
+    const double tau = 0.5;
+    float *mf = malloc(n * sizeof *mf), *y = malloc(n * sizeof *y);
+    float *gf = malloc(n * sizeof *gf), *hf = malloc(n * sizeof *hf);
+    double *m = malloc(n * sizeof *m), *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g);
+    double *work = malloc(2 * n * sizeof *work);
+    assert_true(mf && y && gf && hf && m && p && g && work);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        y[i] = urand() < 0.3 ? 1.0f : 0.0f;
+        k += y[i] == 1.0f;
+        mf[i] = (float)(urand() + 0.5 * y[i]);
+        m[i] = (double)mf[i];
+    }
+    hs_gbrt_objective_info info;
+    assert_int_equal(hs_gbrt_hs_objective_f(gf, hf, &info, mf, y, n, tau, HS_GBRT_HESS_GN, work),
+                     HS_OK);
+    hs_proj d = hs_proj_make(1, n, (double)k, tau);
+    double theta;
+    size_t nfree;
+    assert_int_equal(hs_project_d(p, &theta, &nfree, m, &d), HS_OK);
+    double loss = 0;
+    for (size_t i = 0; i < n; i++) {
+        loss += (p[i] - y[i]) * (p[i] - y[i]);
+        g[i] = 2.0 * (p[i] - y[i]) / (double)n;
+    }
+    assert_int_equal(hs_project_vjp_d(g, p, g, &d), HS_OK);
+    assert_near(info.loss, loss / (double)n, 1e-12);
+    assert_near(info.theta, theta, 0);
+    assert_int_equal(info.n_free, nfree);
+    const double gn = 2.0 / (tau * tau) * (1.0 - 1.0 / (double)nfree);
+    for (size_t i = 0; i < n; i++) {
+        double want = (double)n * g[i];
+        if (fabs((double)gf[i] - want) > 1e-6 * (1 + fabs(want)))
+            fail_msg("row %zu: gradient %.9g, expected %.9g", i, (double)gf[i], want);
+        double wh = p[i] > 0 && p[i] < 1 ? gn : 0.0;
+        if (fabs((double)hf[i] - wh) > 1e-6 * wh)
+            fail_msg("row %zu: hessian %.9g, expected %.9g", i, (double)hf[i], wh);
+    }
+    free(mf);
+    free(y);
+    free(gf);
+    free(hf);
+    free(m);
+    free(p);
+    free(g);
+    free(work);
+}
+
+static void test_objective_errors(void **state)
+{
+    (void)state;
+    double m[4] = {0, 1, 2, 3}, g[4], h[4], w[8];
+    float y0[4] = {0, 0, 0, 0}, y2[4] = {0, 1, 2, 0}, y[4] = {0, 1, 1, 0};
+    hs_gbrt_objective_info info;
+    assert_int_equal(hs_gbrt_hs_objective_d(g, h, &info, m, y0, 4, 1.0, HS_GBRT_HESS_ONES, w),
+                     HS_ERR_LABEL);
+    assert_int_equal(hs_gbrt_hs_objective_d(g, h, &info, m, y2, 4, 1.0, HS_GBRT_HESS_ONES, w),
+                     HS_ERR_LABEL);
+    assert_non_null(strstr(hs_last_error(), "label 2"));
+    assert_int_equal(hs_gbrt_hs_objective_d(g, h, &info, m, y, 4, 0.0, HS_GBRT_HESS_ONES, w),
+                     HS_ERR_TAU);
+    assert_int_equal(hs_gbrt_hs_objective_d(g, h, &info, m, y, 4, 1.0, (hs_gbrt_hessian)7, w),
+                     HS_ERR_ARG);
+    m[2] = NAN;
+    assert_int_equal(hs_gbrt_hs_objective_d(g, h, &info, m, y, 4, 1.0, HS_GBRT_HESS_ONES, w),
+                     HS_ERR_NONFINITE);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Readers                                                                   */
+/* ------------------------------------------------------------------------- */
+
+/* Parses text (written to a temporary file named *suffix) and expects failure st whose
+ * message contains "PATH:where" and the fragment. */
+static void expect_error(const char *suffix, const char *text, hs_status st, const char *where,
+                         const char *fragment)
+{
+    char *path = temp_file(suffix, text);
+    hs_table t;
+    hs_status got = hs_table_read(&t, path, HS_TABLE_AUTO);
+    if (got != st)
+        fail_msg("%s: expected status %d, got %d (%s)", text, (int)st, (int)got, hs_last_error());
+    char want[320];
+    snprintf(want, sizeof want, "%s:%s", path, where);
+    if (!strstr(hs_last_error(), want) || !strstr(hs_last_error(), fragment))
+        fail_msg("message '%s' lacks '%s' or '%s'", hs_last_error(), want, fragment);
+    unlink(path);
+    free(path);
+}
+
+static void test_csv_reader(void **state)
+{
+    (void)state;
+    char *path = temp_file(".csv", "label,a, b ,c\r\n1,0.5,2,-3e2\r\n0, 1 ,0,7\r\n\r\n\n");
+    hs_table t;
+    assert_int_equal(hs_table_read(&t, path, HS_TABLE_AUTO), HS_OK);
+    assert_int_equal(t.rows, 2);
+    assert_int_equal(t.cols, 3);
+    assert_int_equal(t.nnz, 6); /* zeros are stored: they are values, not missing */
+    assert_true(t.labels[0] == 1.0f && t.labels[1] == 0.0f);
+    assert_true(t.values[0] == 0.5f && t.values[2] == -300.0f && t.values[3] == 1.0f);
+    assert_int_equal(t.indices[5], 2);
+    assert_int_equal(hs_table_positives(&t), 1);
+    hs_table_free(&t);
+    unlink(path);
+    free(path);
+
+    /* empty and NA feature fields are missing values: not stored */
+    path = temp_file(".csv", "label,a,b,c\n1,NA,2,\n0,,NA,5\n1,1,2,3\n");
+    assert_int_equal(hs_table_read(&t, path, HS_TABLE_AUTO), HS_OK);
+    assert_int_equal(t.rows, 3);
+    assert_int_equal(t.cols, 3);
+    assert_int_equal(t.nnz, 5);
+    assert_int_equal(t.indptr[1], 1);
+    assert_int_equal(t.indices[0], 1);
+    assert_int_equal(t.indptr[2], 2);
+    assert_int_equal(t.indices[1], 2);
+    assert_true(t.values[1] == 5.0f);
+    hs_table_free(&t);
+    unlink(path);
+    free(path);
+
+    expect_error(".csv", "label,a,b\n1,2,3\n0,2,x7\n", HS_ERR_FORMAT, "3:5:",
+                 "field 3 ('b'): 'x7' is not a finite number");
+    expect_error(".csv", "label,a,b\n1,2,3\n0,2\n", HS_ERR_FORMAT, "3:4:",
+                 "2 fields, the header has 3");
+    expect_error(".csv", "label,a,b\n1,2,3,4\n", HS_ERR_FORMAT, "2:7:",
+                 "4 fields, the header has 3");
+    expect_error(".csv", "label,a\n1,2\n2,3\n", HS_ERR_FORMAT, "3:1:", "label '2' is not 0 or 1");
+    expect_error(".csv", "label,a\n1,2\n,3\n", HS_ERR_FORMAT, "3:1:", "empty (the label");
+    expect_error(".csv", "label,a\n1,2\nNA,3\n", HS_ERR_FORMAT, "3:1:", "'NA' is not a finite");
+    expect_error(".csv", "label,a\n1,2\n0,na\n", HS_ERR_FORMAT, "3:3:", "'na' is not a finite");
+    expect_error(".csv", "label,a\n1,nan\n", HS_ERR_FORMAT, "2:3:", "'nan' is not a finite");
+    expect_error(".csv", "label,a\n1,1e999\n", HS_ERR_FORMAT, "2:3:", "'1e999' is not a finite");
+    expect_error(".csv", "1,2\n0,3\n", HS_ERR_FORMAT, "1:1:", "expected a header line");
+    expect_error(".csv", "label,a\n1,2\n\n0,3\n", HS_ERR_FORMAT, "3:1:", "empty line");
+    expect_error(".csv", "label,\"a\"\n1,2\n", HS_ERR_FORMAT, "1:7:", "quoted");
+    expect_error(".csv", "label,a\n", HS_ERR_FORMAT, "2:1:", "no data rows");
+    expect_error(".csv", "", HS_ERR_FORMAT, "1:1:", "empty file");
+
+    hs_table u;
+    assert_int_equal(hs_table_read(&u, "/nonexistent/x.csv", HS_TABLE_AUTO), HS_ERR_IO);
+    assert_non_null(strstr(hs_last_error(), "/nonexistent/x.csv"));
+}
+
+static void test_libsvm_reader(void **state)
+{
+    (void)state;
+    char *path = temp_file(".svm", "# comment line\n+1 1:0.5 4:2 # trailing\n-1 2:-1\n0\n1 3:1e-3\n");
+    hs_table t;
+    assert_int_equal(hs_table_read(&t, path, HS_TABLE_AUTO), HS_OK);
+    assert_int_equal(t.rows, 4);
+    assert_int_equal(t.cols, 5);
+    assert_int_equal(t.nnz, 4);
+    assert_true(t.labels[0] == 1.0f && t.labels[1] == 0.0f && t.labels[2] == 0.0f &&
+                t.labels[3] == 1.0f);
+    assert_int_equal(t.indptr[2], 3);
+    assert_int_equal(t.indptr[3], 3);
+    assert_int_equal(t.indices[1], 4);
+    hs_table_free(&t);
+    unlink(path);
+    free(path);
+
+    /* gzip-compressed input reads the same */
+    char gzpath[128];
+    snprintf(gzpath, sizeof gzpath, "/tmp/hs_test_gbrt_%ld.svm.gz", (long)getpid());
+    gzFile gz = gzopen(gzpath, "wb");
+    assert_non_null(gz);
+    assert_true(gzputs(gz, "1 1:2 3:4\n0 2:1\n") > 0);
+    assert_int_equal(gzclose(gz), Z_OK);
+    assert_int_equal(hs_table_read(&t, gzpath, HS_TABLE_LIBSVM), HS_OK);
+    assert_int_equal(t.rows, 2);
+    assert_true(t.values[1] == 4.0f);
+    hs_table_free(&t);
+    unlink(gzpath);
+
+    expect_error(".svm", "1 1:2\n2 1:3\n", HS_ERR_FORMAT, "2:1:", "label '2' is not binary");
+    expect_error(".svm", "1 1:2\n0 1:3 5\n", HS_ERR_FORMAT, "2:7:", "'5' is not index:value");
+    expect_error(".svm", "1 3:2 2:1\n", HS_ERR_FORMAT, "1:7:", "feature index 2 after 3");
+    expect_error(".svm", "1 3:2 3:1\n", HS_ERR_FORMAT, "1:7:", "feature index 3 after 3");
+    expect_error(".svm", "1 qid:3 1:1\n", HS_ERR_FORMAT, "1:3:", "qid");
+    expect_error(".svm", "1 1:2\n0 x:3\n", HS_ERR_FORMAT, "2:3:", "not a non-negative integer");
+    expect_error(".svm", "1 1:2\n0 4:abc\n", HS_ERR_FORMAT, "2:5:", "value in '4:abc'");
+    expect_error(".svm", "1 1:2\n0 :3\n", HS_ERR_FORMAT, "2:3:", "no feature index");
+    expect_error(".svm", "yes 1:2\n", HS_ERR_FORMAT, "1:1:", "label 'yes' is not a number");
+    expect_error(".svm", "1 1:2\n\n0 1:1\n", HS_ERR_FORMAT, "2:1:", "empty line");
+}
+
+static void test_split(void **state)
+{
+    (void)state;
+    hs_table all, a, b, c, d;
+    assert_int_equal(hs_table_read(&all, letter_csv, HS_TABLE_AUTO), HS_OK);
+    assert_int_equal(all.rows, 2500);
+    assert_int_equal(all.cols, 16);
+    assert_int_equal(hs_table_split(&a, &b, &all, 0.2, 7), HS_OK);
+    assert_int_equal(a.rows, 2000);
+    assert_int_equal(b.rows, 500);
+    assert_int_equal(a.nnz + b.nnz, all.nnz);
+    assert_int_equal(hs_table_positives(&a) + hs_table_positives(&b), hs_table_positives(&all));
+    assert_int_equal(hs_table_split(&c, &d, &all, 0.2, 7), HS_OK);
+    assert_memory_equal(d.values, b.values, b.nnz * sizeof(float));
+    hs_table_free(&c);
+    hs_table_free(&d);
+    assert_int_equal(hs_table_split(&c, &d, &all, 0.2, 8), HS_OK);
+    assert_true(memcmp(d.values, b.values, b.nnz * sizeof(float)) != 0);
+    hs_table_free(&c);
+    hs_table_free(&d);
+    assert_int_equal(hs_table_split(&c, &d, &all, 1.0, 7), HS_ERR_ARG);
+    hs_table_free(&a);
+    hs_table_free(&b);
+    hs_table_free(&all);
+}
+
+/* ------------------------------------------------------------------------- */
+/* AUC and the t-test                                                        */
+/* ------------------------------------------------------------------------- */
+
+static double brute_auc(const float *s, const float *y, size_t n)
+{
+    double w = 0, pairs = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            if (y[i] == 1.0f && y[j] == 0.0f) {
+                pairs += 1;
+                w += s[i] > s[j] ? 1.0 : s[i] == s[j] ? 0.5 : 0.0;
+            }
+    return w / pairs;
+}
+
+static void test_auc_hand_cases(void **state)
+{
+    (void)state;
+    double a;
+    float s1[] = {0.1f, 0.4f, 0.35f, 0.8f}, y1[] = {0, 0, 1, 1};
+    assert_int_equal(hs_auc(&a, s1, y1, 4), HS_OK);
+    assert_near(a, 0.75, 1e-15);
+    float s2[] = {1, 1, 2, 2}, y2[] = {0, 1, 0, 1};
+    assert_int_equal(hs_auc(&a, s2, y2, 4), HS_OK);
+    assert_near(a, 0.5, 1e-15);
+    float s3[] = {3, 3, 3, 3, 3}, y3[] = {1, 0, 0, 1, 0};
+    assert_int_equal(hs_auc(&a, s3, y3, 5), HS_OK);
+    assert_near(a, 0.5, 1e-15);
+    /* positives {2, 1}, negatives {1, 0, 1}: (1 + 1 + 1) + (0.5 + 1 + 0.5) = 5 of 6 */
+    float s4[] = {2, 1, 1, 0, 1}, y4[] = {1, 1, 0, 0, 0};
+    assert_int_equal(hs_auc(&a, s4, y4, 5), HS_OK);
+    assert_near(a, 5.0 / 6, 1e-15);
+    float s5[] = {-1, 2}, y5[] = {1, 0};
+    assert_int_equal(hs_auc(&a, s5, y5, 2), HS_OK);
+    assert_near(a, 0.0, 0);
+    /* random scores with many ties against the O(n^2) definition */
+    enum { N = 700 };
+    static float s[N], y[N];
+    for (size_t i = 0; i < N; i++) {
+        y[i] = urand() < 0.3 ? 1.0f : 0.0f;
+        s[i] = (float)floor(10 * urand() + 3 * y[i]);
+    }
+    assert_int_equal(hs_auc(&a, s, y, N), HS_OK);
+    assert_near(a, brute_auc(s, y, N), 1e-12);
+    /* errors */
+    float one[] = {1, 1};
+    assert_int_equal(hs_auc(&a, s1, one, 2), HS_ERR_LABEL);
+    float bad[] = {0, 2};
+    assert_int_equal(hs_auc(&a, s1, bad, 2), HS_ERR_LABEL);
+    float nan_s[] = {0, NAN};
+    assert_int_equal(hs_auc(&a, s1, y1, 2), HS_ERR_LABEL); /* y1[0..2) is one class */
+    assert_int_equal(hs_auc(&a, nan_s, y5, 2), HS_ERR_NONFINITE);
+}
+
+static void test_auc_against_xgboost(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    static float s[N], y[N];
+    for (int trial = 0; trial < 3; trial++) {
+        for (size_t i = 0; i < N; i++) {
+            y[i] = urand() < 0.2 + 0.2 * trial ? 1.0f : 0.0f;
+            double v = urand() + 0.4 * y[i];
+            /* trial 0: continuous; 1: coarse ties; 2: heavy ties */
+            s[i] = trial == 0 ? (float)v : (float)(floor(v * (trial == 1 ? 50 : 4)));
+        }
+        double ours, xgb;
+        assert_int_equal(hs_auc(&ours, s, y, N), HS_OK);
+        hs_status st = hs_gbrt_xgb_auc_of_scores(&xgb, s, y, N);
+        if (st)
+            fail_msg("XGBoost auc: %s", hs_last_error());
+        if (fabs(ours - xgb) > 1e-9)
+            fail_msg("trial %d: our AUC %.9f, XGBoost's %.9f", trial, ours, xgb);
+    }
+}
+
+/* ------------------------------------------------------------------------- */
+/* Training on real data                                                     */
+/* ------------------------------------------------------------------------- */
+
+static int count_rounds(const hs_gbrt_round *r, void *user)
+{
+    int *n = user;
+    (*n)++;
+    assert_true(r->round == *n);
+    assert_true(isfinite(r->train_loss));
+    return 0;
+}
+
+static void check_real_run(hs_gbrt_loss loss, hs_gbrt_hessian hess)
+{
+    hs_table all, train, valid;
+    assert_int_equal(hs_table_read(&all, letter_csv, HS_TABLE_AUTO), HS_OK);
+    assert_int_equal(hs_table_split(&train, &valid, &all, 0.25, 3), HS_OK);
+    hs_gbrt_params p = hs_gbrt_params_default();
+    p.loss = loss;
+    p.hessian = hess;
+    p.rounds = 40;
+    p.threads = 2;
+    p.max_depth = 4;
+    hs_gbrt_model *m = NULL;
+    hs_gbrt_result res;
+    int calls = 0;
+    hs_status st = hs_gbrt_train(&m, &res, &train, &valid, &p, count_rounds, &calls);
+    if (st)
+        fail_msg("training: %s", hs_last_error());
+    assert_int_equal(calls, 40);
+    assert_int_equal(res.rounds_done, 40);
+    assert_true(res.best_round >= 1 && res.best_round <= 40);
+    /* A constant predictor has AUC 0.5 and accuracy max(prior) ~ 0.51 here. */
+    if (!(res.valid_auc > 0.9 && res.valid_acc > 0.8))
+        fail_msg("loss %d: valid AUC %.4f, accuracy %.4f", (int)loss, res.valid_auc,
+                 res.valid_acc);
+    /* XGBoost's own metric on the kept model agrees with ours. With the HyperSimplex loss
+     * both see the same margins (identity link); with binary:logistic XGBoost ranks its float
+     * sigmoid probabilities, where distinct margins can round to the same value (a few more
+     * ties), so the agreement is looser there. */
+    double tol = loss == HS_GBRT_LOGISTIC ? 1e-6 : 1e-12;
+    if (fabs(res.valid_auc - res.valid_auc_xgb) > tol)
+        fail_msg("our AUC %.9f, XGBoost's %.9f", res.valid_auc, res.valid_auc_xgb);
+    /* The kept model reproduces the best round: AUC and accuracy from fresh predictions. */
+    float *margin = malloc(valid.rows * sizeof *margin);
+    float *lab = malloc(valid.rows * sizeof *lab);
+    assert_non_null(margin);
+    assert_non_null(lab);
+    assert_int_equal(hs_gbrt_predict_margin(margin, m, &valid), HS_OK);
+    double auc;
+    assert_int_equal(hs_auc(&auc, margin, valid.labels, valid.rows), HS_OK);
+    assert_near(auc, res.valid_auc, 1e-12);
+    assert_int_equal(hs_gbrt_predict_label(lab, m, &valid), HS_OK);
+    size_t ok = 0;
+    for (size_t i = 0; i < valid.rows; i++)
+        ok += lab[i] == valid.labels[i];
+    assert_near((double)ok / (double)valid.rows, res.valid_acc, 1e-12);
+    /* XGBoost's metric on the same predictions, through the scores path. */
+    double xgb;
+    assert_int_equal(hs_gbrt_xgb_auc_of_scores(&xgb, margin, valid.labels, valid.rows), HS_OK);
+    assert_near(xgb, auc, 1e-9);
+    /* Saving: JSON with our decision rule stored as attributes. */
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/hs_test_gbrt_%ld_model.json", (long)getpid());
+    assert_int_equal(hs_gbrt_save(m, path), HS_OK);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[1 << 20];
+    size_t got = fread(buf, 1, sizeof buf - 1, f);
+    buf[got] = '\0';
+    fclose(f);
+    assert_true(got > 100 && buf[0] == '{');
+    assert_non_null(strstr(buf, "\"hs_theta\""));
+    assert_non_null(strstr(buf, loss == HS_GBRT_LOGISTIC ? "\"logistic\"" : "\"hypersimplex\""));
+    /* XGBoost itself loads the file and predicts the same margins; the decision threshold
+     * travels with the model. */
+    BoosterHandle b = NULL;
+    DMatrixHandle dm = NULL;
+    assert_int_equal(XGBoosterCreate(NULL, 0, &b), 0);
+    if (XGBoosterLoadModel(b, path) != 0)
+        fail_msg("XGBoosterLoadModel: %s", XGBGetLastError());
+    assert_int_equal(XGDMatrixCreateFromCSREx(valid.indptr, (const unsigned *)valid.indices,
+                                              valid.values, valid.rows + 1, valid.nnz,
+                                              valid.cols, &dm),
+                     0);
+    bst_ulong plen = 0;
+    const float *pred = NULL;
+    assert_int_equal(XGBoosterPredict(b, dm, 1, 0, 0, &plen, &pred), 0);
+    assert_int_equal(plen, valid.rows);
+    for (size_t i = 0; i < valid.rows; i++)
+        assert_near(pred[i], margin[i], 1e-6 * (1 + fabs(margin[i])));
+    const char *theta_attr = NULL;
+    int found = 0;
+    assert_int_equal(XGBoosterGetAttr(b, "hs_theta", &theta_attr, &found), 0);
+    assert_true(found);
+    assert_near(strtod(theta_attr, NULL), res.theta, 0);
+    XGDMatrixFree(dm);
+    XGBoosterFree(b);
+    unlink(path);
+    assert_int_equal(hs_gbrt_save(m, "/nonexistent/dir/model.json"), HS_ERR_IO);
+    free(margin);
+    free(lab);
+    hs_gbrt_free(m);
+    hs_table_free(&train);
+    hs_table_free(&valid);
+    hs_table_free(&all);
+}
+
+static void test_real_run_logistic(void **state)
+{
+    (void)state;
+    check_real_run(HS_GBRT_LOGISTIC, HS_GBRT_HESS_ONES);
+}
+
+static void test_real_run_hypersimplex(void **state)
+{
+    (void)state;
+    check_real_run(HS_GBRT_HYPERSIMPLEX, HS_GBRT_HESS_ONES);
+    check_real_run(HS_GBRT_HYPERSIMPLEX, HS_GBRT_HESS_GN);
+}
+
+static void test_early_stopping_and_errors(void **state)
+{
+    (void)state;
+    hs_table all, train, valid;
+    assert_int_equal(hs_table_read(&all, letter_csv, HS_TABLE_AUTO), HS_OK);
+    assert_int_equal(hs_table_split(&train, &valid, &all, 0.25, 5), HS_OK);
+    hs_gbrt_params p = hs_gbrt_params_default();
+    p.rounds = 400;
+    p.eta = 1.0;
+    p.threads = 2;
+    p.early_stopping = 3;
+    hs_gbrt_model *m = NULL;
+    hs_gbrt_result res;
+    assert_int_equal(hs_gbrt_train(&m, &res, &train, &valid, &p, NULL, NULL), HS_OK);
+    assert_true(res.rounds_done < 400);
+    assert_int_equal(res.rounds_done, res.best_round + 3);
+    hs_gbrt_free(m);
+    /* errors: early stopping without validation; bad parameters; one-class training set */
+    assert_int_equal(hs_gbrt_train(&m, &res, &train, NULL, &p, NULL, NULL), HS_ERR_ARG);
+    assert_null(m);
+    p.early_stopping = 0;
+    p.tau = -1;
+    assert_int_equal(hs_gbrt_train(&m, &res, &train, &valid, &p, NULL, NULL), HS_ERR_ARG);
+    p.tau = 1;
+    for (size_t i = 0; i < train.rows; i++)
+        train.labels[i] = 1.0f;
+    assert_int_equal(hs_gbrt_train(&m, &res, &train, &valid, &p, NULL, NULL), HS_ERR_LABEL);
+    /* An XGBoost failure comes back as HS_ERR_BACKEND with XGBoost's message. */
+    train.labels[0] = 0.0f;
+    p.max_bin = 2;
+    p.loss = HS_GBRT_LOGISTIC;
+    train.labels[1] = 3.0f; /* binary:logistic rejects labels outside [0, 1] */
+    hs_status st = hs_gbrt_train(&m, &res, &train, &valid, &p, NULL, NULL);
+    assert_int_equal(st, HS_ERR_BACKEND);
+    assert_non_null(strstr(hs_last_error(), "XGBoosterUpdateOneIter failed"));
+    hs_table_free(&train);
+    hs_table_free(&valid);
+    hs_table_free(&all);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Command line                                                              */
+/* ------------------------------------------------------------------------- */
+
+/* Runs the CLI with a shell command line; returns its exit status, output in out. */
+static int run_cli(char *out, size_t cap, const char *fmt, ...)
+{
+    char args[1024], cmd[1400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s gbrt %s 2>&1", HS_CLI_PATH, args);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t got = fread(out, 1, cap - 1, f);
+    out[got] = '\0';
+    int status = pclose(f);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_cli(void **state)
+{
+    (void)state;
+    static char out[1 << 16];
+    assert_int_equal(run_cli(out, sizeof out, "--help"), 0);
+    assert_non_null(strstr(out, "--early-stopping"));
+    assert_int_equal(run_cli(out, sizeof out, "--train %s --loss nope", letter_csv), 2);
+    assert_non_null(strstr(out, "error: --loss"));
+    assert_int_equal(run_cli(out, sizeof out, ""), 2);
+    char *bad = temp_file(".csv", "label,a\n1,2\n0,x\n");
+    assert_int_equal(run_cli(out, sizeof out, "--train %s", bad), 2);
+    assert_non_null(strstr(out, ":3:3:"));
+    unlink(bad);
+    free(bad);
+    char runs[128];
+    snprintf(runs, sizeof runs, "/tmp/hs_test_gbrt_%ld_runs.csv", (long)getpid());
+    assert_int_equal(run_cli(out, sizeof out, "--train %s --loss logistic,hs:newton", letter_csv),
+                     2);
+    assert_non_null(strstr(out, "hessian 'newton'"));
+    assert_int_equal(run_cli(out, sizeof out,
+                             "--train %s --loss both --repeats 2 --rounds 15 --threads 2 "
+                             "--test-fraction 0.2 --log-every 0 --runs-out %s",
+                             letter_csv, runs),
+                     0);
+    assert_non_null(strstr(out, "paired_t hypersimplex:ones - logistic: mean"));
+    assert_non_null(strstr(out, "summary logistic             test_auc 0.9"));
+    FILE *f = fopen(runs, "r");
+    assert_non_null(f);
+    int lines = 0, ch;
+    while ((ch = fgetc(f)) != EOF)
+        lines += ch == '\n';
+    fclose(f);
+    assert_int_equal(lines, 5); /* header + 2 seeds x 2 losses */
+    unlink(runs);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_objective_finite_differences),
+        cmocka_unit_test(test_objective_hessians),
+        cmocka_unit_test(test_objective_large),
+        cmocka_unit_test(test_objective_errors),
+        cmocka_unit_test(test_csv_reader),
+        cmocka_unit_test(test_libsvm_reader),
+        cmocka_unit_test(test_split),
+        cmocka_unit_test(test_auc_hand_cases),
+        cmocka_unit_test(test_auc_against_xgboost),
+        cmocka_unit_test(test_real_run_logistic),
+        cmocka_unit_test(test_real_run_hypersimplex),
+        cmocka_unit_test(test_early_stopping_and_errors),
+        cmocka_unit_test(test_cli),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

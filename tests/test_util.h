@@ -1,0 +1,46 @@
+/* Shared by the tests: a small deterministic random generator (splitmix64). */
+#ifndef HS_TEST_UTIL_H
+#define HS_TEST_UTIL_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tu_rng {
+    uint64_t s;
+} tu_rng;
+
+static inline tu_rng tu_rng_make(uint64_t seed)
+{
+    tu_rng r = {seed * 0x9E3779B97F4A7C15ull + 1};
+    return r;
+}
+
+static inline uint64_t tu_next(tu_rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, 1). */
+static inline double tu_uniform(tu_rng *r)
+{
+    return (double)(tu_next(r) >> 11) * 0x1.0p-53;
+}
+
+/* Uniform integer in [0, n). */
+static inline size_t tu_below(tu_rng *r, size_t n)
+{
+    return n ? (size_t)(tu_next(r) % n) : 0;
+}
+
+/* Standard normal (Box-Muller). */
+static inline double tu_normal(tu_rng *r)
+{
+    double u = tu_uniform(r), v = tu_uniform(r);
+    return sqrt(-2.0 * log(1.0 - u)) * cos(6.283185307179586 * v);
+}
+
+#endif
