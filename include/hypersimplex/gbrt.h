@@ -155,6 +155,7 @@ typedef struct hs_gbrt_round {
     double train_loss;    /* HyperSimplex L or mean log-loss on the training set */
     double valid_auc;     /* NAN without a validation set */
     double valid_acc;     /* NAN without a validation set */
+    size_t n_free;        /* HyperSimplex: free-set size |S| of the training projection */
     double t_objective;   /* seconds computing the gradient/hessian (0 for logistic: inside
                              XGBoost's update) */
     double t_boost;       /* seconds in XGBoosterBoostOneIter / XGBoosterUpdateOneIter */

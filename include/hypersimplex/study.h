@@ -71,6 +71,10 @@ HS_API hs_status hs_run_read_metrics(hs_run_curve *run, const char *metrics_path
  * table sorted. HS_ERR_ARG if a run with the same identity is already present. */
 HS_API hs_status hs_results_add(hs_results *r, hs_run_curve *run);
 
+/* Keeps only the first `epochs` epochs of every run (runs that are shorter are unchanged):
+ * the study as it stood after `epochs` epochs. HS_ERR_ARG if epochs == 0. */
+HS_API hs_status hs_results_truncate(hs_results *r, size_t epochs);
+
 HS_API void hs_run_curve_free(hs_run_curve *run);
 HS_API void hs_results_free(hs_results *r);
 

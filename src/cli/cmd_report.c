@@ -31,6 +31,8 @@ static void usage(FILE *f)
             "                    (default hypersimplex if present, else all non-baseline losses)\n"
             "  --alpha A         significance level of the '*' mark        (default 0.10)\n"
             "  --sd              print mean ± standard deviation            (default off)\n"
+            "  --first-epochs N  use only the first N epochs of every run (the study as it\n"
+            "                    stood after N epochs)                      (default: all)\n"
             "  --title TEXT      first heading                              (default \"Batch-size study\")\n"
             "  --out FILE        write the Markdown to FILE (atomically)     (default stdout)\n"
             "  --plots DIR       write plot data and DIR/plots.gp, then run gnuplot in DIR to draw\n"
@@ -101,18 +103,20 @@ static int write_file(const char *path, const char *text)
 int cmd_report(int argc, char **argv)
 {
     enum { OPT_SELECT = 256, OPT_BASELINE, OPT_COMPARE, OPT_ALPHA, OPT_SD, OPT_TITLE, OPT_OUT, OPT_PLOTS,
-           OPT_NO_GNUPLOT };
+           OPT_NO_GNUPLOT, OPT_FIRST };
     static const struct option longopts[] = {
         {"select", required_argument, NULL, OPT_SELECT},   {"baseline", required_argument, NULL, OPT_BASELINE},
         {"compare", required_argument, NULL, OPT_COMPARE}, {"alpha", required_argument, NULL, OPT_ALPHA},
         {"sd", no_argument, NULL, OPT_SD},                 {"title", required_argument, NULL, OPT_TITLE},
         {"out", required_argument, NULL, OPT_OUT},         {"plots", required_argument, NULL, OPT_PLOTS},
-        {"no-gnuplot", no_argument, NULL, OPT_NO_GNUPLOT}, {"help", no_argument, NULL, 'h'},
+        {"no-gnuplot", no_argument, NULL, OPT_NO_GNUPLOT}, {"first-epochs", required_argument, NULL, OPT_FIRST},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     hs_select_rule rule = HS_SELECT_MAX_TEST;
     const char *baseline = "cross_entropy", *out = NULL, *plots = NULL, *compare = NULL;
     hs_markdown_opts mo = hs_markdown_opts_default();
     int gnuplot = 1;
+    size_t first_epochs = 0;
     optind = 1;
     opterr = 0;
     int c;
@@ -141,6 +145,10 @@ int cmd_report(int argc, char **argv)
         case OPT_OUT: out = optarg; break;
         case OPT_PLOTS: plots = optarg; break;
         case OPT_NO_GNUPLOT: gnuplot = 0; break;
+        case OPT_FIRST:
+            if (cli_parse_size("--first-epochs", optarg, 1, (size_t)1 << 30, &first_epochs))
+                return 2;
+            break;
         case 'h': usage(stdout); return 0;
         case ':': cli_error("%s needs a value (see hypersimplex report --help)", argv[optind - 1]); return 2;
         default: cli_error("unknown option '%s' (see hypersimplex report --help)", argv[optind - 1]); return 2;
@@ -189,6 +197,8 @@ int cmd_report(int argc, char **argv)
         free(cmp_copy);
         return exit_for(s);
     }
+    if (first_epochs)
+        hs_results_truncate(&res, first_epochs);
     s = hs_study_compute(&st, &res, rule, baseline);
     if (s) {
         cli_status_error(input, s);

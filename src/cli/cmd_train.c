@@ -51,39 +51,41 @@ typedef struct progress_ctx {
     cli_progress bar;
     int started;
     int quiet;
-    size_t n_train;
+    size_t n_train, start_epoch;
     char label[64];
 } progress_ctx;
 
+/* One bar over the whole run (rate and ETA include evaluation); one line per epoch. */
 static void on_event(const hs_train_event *ev, void *user)
 {
     progress_ctx *p = user;
     if (ev->kind == HS_TRAIN_START) {
         p->started = 1;
         p->n_train = ev->n_train;
+        p->start_epoch = ev->start_epoch;
         if (!p->quiet) {
-            printf("training on %zu images, validating on %zu, testing on %zu; epochs %zu..%zu\n",
-                   ev->n_train, ev->n_val, ev->n_test, ev->start_epoch, ev->epochs - 1);
+            printf("training on %zu images, validating on %zu, testing on %zu; epochs %zu..%zu of %zu\n",
+                   ev->n_train, ev->n_val, ev->n_test, ev->start_epoch + 1, ev->epochs, ev->epochs);
             fflush(stdout);
         }
         snprintf(p->label, sizeof p->label, "epoch %zu/%zu", ev->start_epoch + 1, ev->epochs);
-        cli_progress_start(&p->bar, p->label, "img", (double)ev->n_train);
+        cli_progress_start(&p->bar, p->label, "img",
+                           (double)ev->n_train * (double)(ev->epochs - ev->start_epoch));
         return;
     }
     if (p->quiet)
         return;
+    double base = (double)p->n_train * (double)(ev->epoch - p->start_epoch);
     if (ev->kind == HS_TRAIN_BATCH) {
         snprintf(p->label, sizeof p->label, "epoch %zu/%zu loss %.4f", ev->epoch + 1, ev->epochs, ev->loss);
-        cli_progress_update(&p->bar, (double)ev->images_done);
+        cli_progress_update(&p->bar, base + (double)ev->images_done);
         return;
     }
     const hs_epoch_metrics *m = ev->metrics;
-    cli_progress_end(&p->bar);
+    cli_progress_end(&p->bar); /* clears the bar line on a terminal; the next update redraws it */
     printf("epoch %zu/%zu  train_loss %.6f  val_acc %.4f  test_acc %.4f  %.1f s\n", m->epoch + 1, ev->epochs,
            m->train_loss, m->val_accuracy, m->test_accuracy, m->seconds);
     fflush(stdout);
-    snprintf(p->label, sizeof p->label, "epoch %zu/%zu", ev->epoch + 2, ev->epochs);
-    cli_progress_start(&p->bar, p->label, "img", (double)p->n_train);
 }
 
 static int parse_reg(const char *text, hs_regularization *out)

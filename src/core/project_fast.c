@@ -30,7 +30,7 @@
 #include "core/rows.h"
 
 /* Rows up to this length skip sampling: one gather pass is as cheap as anything else. */
-enum { SMALL_ROW = 16384, SAMPLE_MAX = 4096, NEWTON_PASSES = 6 };
+enum { SMALL_ROW = 512, SAMPLE_MAX = 4096, NEWTON_PASSES = 6 };
 /* Sums are accumulated in blocks of this many terms and then added up, which keeps their
  * rounding error near (SUM_BLOCK + n / SUM_BLOCK) eps instead of n eps. */
 enum { SUM_BLOCK = 1024 };
@@ -53,7 +53,7 @@ typedef struct l2_root {
 
 size_t hs_l2_work_len(size_t n)
 {
-    return n + 3 * SAMPLE_MAX;
+    return 2 * n + SAMPLE_MAX; /* contiguous copy, candidates, sample */
 }
 
 static inline double load(hs_row_view v, size_t i)
@@ -145,29 +145,37 @@ static size_t classify_row(double *w, l2_state *st, hs_row_view z, double tau, d
  * ones, plus the non-finite check. Vectorized, blocked sums. */
 typedef struct row_eval {
     double one, nfree, sum, bad;
+    /* The partition at t holds on (dn, up): up is the nearest breakpoint above t at which an
+     * element changes class, dn the nearest below. */
+    double dn, up;
 } row_eval;
 
 static inline __attribute__((always_inline)) void block_eval(const double *b, size_t len, double t,
                                                              double tau, double ref,
                                                              double inv_tau, row_eval *o)
 {
-    double e1 = 0, ef = 0, es = 0, bad = 0;
-    /* 0/1 as doubles and products instead of branches: this form vectorizes fully */
-#pragma omp simd reduction(+ : e1, ef, es, bad)
+    double e1 = 0, ef = 0, es = 0, bad = 0, dn = -INFINITY, up = INFINITY;
     for (size_t i = 0; i < len; i++) {
-        double v = b[i];
+        double v = b[i], a = v - tau;
         double x = v * inv_tau;
         bad += x - x; /* NaN iff v is NaN/Inf or v/tau overflows */
-        double one = v - tau >= t ? 1.0 : 0.0;
+        double one = a >= t ? 1.0 : 0.0;
         double fr = (v > t ? 1.0 : 0.0) - one; /* tau > 0: a one is also above t */
         e1 += one;
         ef += fr;
         es += fr * (v - ref);
+        /* moving up, a one turns free at a, a free one turns 0 at v; moving down the reverse */
+        double u = a >= t ? a : (v > t ? v : INFINITY);
+        double w = v <= t ? v : (a < t ? a : -INFINITY);
+        up = u < up ? u : up;
+        dn = w > dn ? w : dn;
     }
     o->one += e1;
     o->nfree += ef;
     o->sum += es;
     o->bad += bad;
+    o->up = up < o->up ? up : o->up;
+    o->dn = dn > o->dn ? dn : o->dn;
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -182,31 +190,48 @@ __attribute__((target("avx2"))) static void block_eval_avx2(const double *b, siz
 {
     const __m256d vt = _mm256_set1_pd(t), vtau = _mm256_set1_pd(tau);
     const __m256d vref = _mm256_set1_pd(ref), vinv = _mm256_set1_pd(inv_tau);
-    const __m256d one = _mm256_set1_pd(1.0);
-    __m256d e1 = _mm256_setzero_pd(), ef = e1, es = e1, bad = e1;
+    const __m256d one = _mm256_set1_pd(1.0), inf = _mm256_set1_pd(INFINITY);
+    const __m256d ninf = _mm256_set1_pd(-INFINITY);
+    __m256d e1 = _mm256_setzero_pd(), ef = e1, es = e1, bad = e1, up = inf, dn = ninf;
     size_t i = 0;
     for (; i + 4 <= len; i += 4) {
-        __m256d v = _mm256_loadu_pd(b + i);
+        __m256d v = _mm256_loadu_pd(b + i), a = _mm256_sub_pd(v, vtau);
         __m256d x = _mm256_mul_pd(v, vinv);
         bad = _mm256_add_pd(bad, _mm256_sub_pd(x, x));
-        __m256d is_one = _mm256_and_pd(_mm256_cmp_pd(_mm256_sub_pd(v, vtau), vt, _CMP_GE_OQ), one);
-        __m256d above = _mm256_and_pd(_mm256_cmp_pd(v, vt, _CMP_GT_OQ), one);
-        __m256d fr = _mm256_sub_pd(above, is_one);
+        __m256d m_one = _mm256_cmp_pd(a, vt, _CMP_GE_OQ);
+        __m256d m_above = _mm256_cmp_pd(v, vt, _CMP_GT_OQ);
+        __m256d is_one = _mm256_and_pd(m_one, one);
+        __m256d fr = _mm256_sub_pd(_mm256_and_pd(m_above, one), is_one);
         e1 = _mm256_add_pd(e1, is_one);
         ef = _mm256_add_pd(ef, fr);
         es = _mm256_add_pd(es, _mm256_mul_pd(fr, _mm256_sub_pd(v, vref)));
+        /* nearest class-changing breakpoints above and below t (see block_eval) */
+        __m256d u = _mm256_blendv_pd(_mm256_blendv_pd(inf, v, m_above), a, m_one);
+        __m256d m_a_below = _mm256_cmp_pd(a, vt, _CMP_LT_OQ);
+        __m256d w = _mm256_blendv_pd(_mm256_blendv_pd(ninf, a, m_a_below), v,
+                                     _mm256_cmp_pd(v, vt, _CMP_LE_OQ));
+        up = _mm256_min_pd(up, u);
+        dn = _mm256_max_pd(dn, w);
     }
-    double l1[4], lf[4], ls[4], lb[4];
+    double l1[4], lf[4], ls[4], lb[4], lu[4], ld[4];
     _mm256_storeu_pd(l1, e1);
     _mm256_storeu_pd(lf, ef);
     _mm256_storeu_pd(ls, es);
     _mm256_storeu_pd(lb, bad);
-    row_eval tail = {0, 0, 0, 0};
+    _mm256_storeu_pd(lu, up);
+    _mm256_storeu_pd(ld, dn);
+    row_eval tail = {0, 0, 0, 0, -INFINITY, INFINITY};
     block_eval(b + i, len - i, t, tau, ref, inv_tau, &tail);
     o->one += (l1[0] + l1[1]) + (l1[2] + l1[3]) + tail.one;
     o->nfree += (lf[0] + lf[1]) + (lf[2] + lf[3]) + tail.nfree;
     o->sum += (ls[0] + ls[1]) + (ls[2] + ls[3]) + tail.sum;
     o->bad += (lb[0] + lb[1]) + (lb[2] + lb[3]) + tail.bad;
+    for (int j = 0; j < 4; j++) {
+        tail.up = lu[j] < tail.up ? lu[j] : tail.up;
+        tail.dn = ld[j] > tail.dn ? ld[j] : tail.dn;
+    }
+    o->up = tail.up < o->up ? tail.up : o->up;
+    o->dn = tail.dn > o->dn ? tail.dn : o->dn;
 }
 #endif
 
@@ -226,7 +251,7 @@ static int use_avx2(void)
 static row_eval eval_row(hs_row_view z, double t, double tau, double ref)
 {
     double buf[SUM_BLOCK], inv_tau = 1.0 / tau;
-    row_eval o = {0, 0, 0, 0};
+    row_eval o = {0, 0, 0, 0, -INFINITY, INFINITY};
     int avx2 = use_avx2();
     for (size_t b0 = 0; b0 < z.n; b0 += SUM_BLOCK) {
         size_t len = z.n - b0 < SUM_BLOCK ? z.n - b0 : SUM_BLOCK;
@@ -521,9 +546,25 @@ hs_status hs_l2_fast_row(double *ref, double *d, size_t *n_free, hs_row_view z, 
         return HS_OK;
     }
 
+    /* Strided or float rows are copied once to contiguous doubles: every pass below then
+     * streams through memory with vector loads. */
+    double *cand = work + n;
+    if (z.is_float && z.stride == 1) {
+        for (size_t i = 0; i < n; i++) /* a plain loop: vectorizes */
+            work[i] = (double)((const float *)z.base)[i];
+        z.base = work;
+        z.is_float = 0;
+    } else if (z.is_float || z.stride != 1) {
+        for (size_t i = 0; i < n; i++)
+            work[i] = load(z, i);
+        z.base = work;
+        z.is_float = 0;
+        z.stride = 1;
+    }
+
     /* 1. A regular sample gives a starting point near the root. */
-    size_t m = SAMPLE_MAX;
-    double *sample = work + n;
+    size_t m = n / 16 < SAMPLE_MAX ? n / 16 : SAMPLE_MAX;
+    double *sample = work + 2 * n;
     double smin = INFINITY, smax = -INFINITY, schk = 0;
     for (size_t i = 0; i < m; i++) {
         double v = load(z, (size_t)((double)i * (double)n / (double)m));
@@ -565,6 +606,14 @@ hs_status hs_l2_fast_row(double *ref, double *d, size_t *n_free, hs_row_view z, 
         if (e.nfree == 0)
             break; /* Newton has no slope here */
         double dn = (e.sum - tau * (k - e.one)) / e.nfree, next = st.ref + dn;
+        if (next > e.dn && next < e.up) {
+            /* No element changes class between t and next: the partition at next is the one
+             * next was computed from, so next is the exact root. */
+            *ref = st.ref;
+            *d = dn;
+            refine_if_imprecise_eval(ref, d, z, e, k, tau);
+            return HS_OK;
+        }
         if (!(next > st.tL && next < st.tR))
             break;
         prev_one = e.one;
@@ -580,14 +629,14 @@ hs_status hs_l2_fast_row(double *ref, double *d, size_t *n_free, hs_row_view z, 
         st.tL = isinf(st.tL) ? zmin - tau : st.tL;
         st.tR = isinf(st.tR) ? zmax : st.tR;
     }
-    size_t len = classify_row(work, &st, z, tau, &bad);
+    size_t len = classify_row(cand, &st, z, tau, &bad);
     *ref = st.ref;
-    l2_root r = solve_candidates(work, &len, &st, k, tau);
+    l2_root r = solve_candidates(cand, &len, &st, k, tau);
     *d = r.d;
     if (r.flat) {
         center_flat_root(ref, d, z, tau, r.t);
     } else {
-        recenter(ref, d, work, len, &st, k, tau);
+        recenter(ref, d, cand, len, &st, k, tau);
         refine_if_imprecise(ref, d, z, &st, k, tau);
     }
     return HS_OK;

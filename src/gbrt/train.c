@@ -316,6 +316,7 @@ hs_status hs_gbrt_train(hs_gbrt_model **model, hs_gbrt_result *result, const hs_
                 goto done;
             t_obj = now_seconds() - tb;
             rec.train_loss = info.loss;
+            rec.n_free = info.n_free;
             theta = info.theta;
         } else {
             rec.train_loss = mean_logloss(tm, train->labels, n);

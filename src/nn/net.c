@@ -15,7 +15,7 @@
 /* Activation slots (see the slot plan in build_graph). */
 enum {
     SLOT_X, SLOT_A1, SLOT_A2, SLOT_A3, SLOT_T, SLOT_Q1, SLOT_Q2, SLOT_Q3, SLOT_Q4,
-    SLOT_R1, SLOT_R2, SLOT_H, SLOT_DH, SLOT_L, SLOT_DL, NSLOTS
+    SLOT_R1, SLOT_R2, SLOT_F, SLOT_DF, SLOT_H, SLOT_DH, SLOT_L, SLOT_DL, NSLOTS
 };
 
 enum { NPARAM_T = 20, NBUF_T = 8, MAX_PLANS = 6, NBN = 4 };
@@ -281,9 +281,10 @@ hs_status hs_net_init(hs_net *net, uint64_t seed)
 
 /* Slot plan (training). Forward:
  *   X -conv1-> A1 -bn1+relu-> A2 -conv2-> A3 -bn2+relu-> T -pool-> Q1
- *   -conv3-> Q2 -bn3+relu-> Q3 -conv4-> Q4 -bn4+relu-> T -pool-> R1 -fc1-> H (relu) -fc2-> L
+ *   -conv3-> Q2 -bn3+relu-> Q3 -conv4-> Q4 -bn4+relu-> T -pool-> R1 -plain-> F -fc1-> H (relu)
+ *   -fc2-> L
  * Backward (reverse), each gradient overwriting an activation that is no longer needed:
- *   DL -> DH -> R2 -> T -> T -> Q4 -> Q4 -> Q2 -> T -> T -> A3 -> A3 -> (conv1 weights). */
+ *   DL -> DH -> DF -> R2 -> T -> T -> Q4 -> Q4 -> Q2 -> T -> T -> A3 -> A3 -> (conv1 weights). */
 static hs_status build_graph(hs_net *net, hs_dg *g, size_t B, int train)
 {
     const hs_net_shape *s = &net->shape;
@@ -293,7 +294,8 @@ static hs_status build_graph(hs_net *net, hs_dg *g, size_t B, int train)
     hs_status st = hs_dg_init(g, net->eng, net->stream, train, B, NSLOTS);
     if (st)
         return st;
-    hs_dg_tensor x, c1, b1, c2, t2, p2, c3, b3, c4, t4, p4, h, lg;
+    hs_dg_tensor x, c1, b1, c2, t2, p2, c3, b3, c4, t4, p4, f, h, lg;
+    dnnl_memory_desc_t f_md;
     x.slot = SLOT_X;
     if ((st = hs_dg_md_nchw(&x.md, B, s->channels, s->height, s->width)))
         return st;
@@ -321,8 +323,12 @@ static hs_status build_graph(hs_net *net, hs_dg *g, size_t B, int train)
         (st = hs_dg_batchnorm(g, &t4, &c4, PW(14), PW(15), GW(14), GW(15), mv[3], eps, 1, SLOT_T, SLOT_T,
                               SLOT_T)) ||
         (st = hs_dg_maxpool2(g, &p4, &t4, SLOT_R1, SLOT_R2, SLOT_T)) ||
-        (st = hs_dg_linear(g, &h, &p4, s->hidden, PW(16), PW(17), GW(16), GW(17), SLOT_H, SLOT_DH,
-                           SLOT_R2)) ||
+        /* the flatten in plain NCHW order: fc1 then runs on plain weights (no reorders of its
+         * large weight matrix and gradient every step) */
+        (st = hs_dg_md_nchw(&f_md, B, K, s->height / 4, s->width / 4)) ||
+        (st = hs_dg_reorder(g, &f, &p4, &f_md, SLOT_F, SLOT_DF, SLOT_R2)) ||
+        (st = hs_dg_linear(g, &h, &f, s->hidden, PW(16), PW(17), GW(16), GW(17), SLOT_H, SLOT_DH,
+                           SLOT_DF)) ||
         (st = hs_dg_relu(g, &h, SLOT_DH)) ||
         (st = hs_dg_linear(g, &lg, &h, s->classes, PW(18), PW(19), GW(18), GW(19), SLOT_L, SLOT_DL,
                            SLOT_DH)))

@@ -133,6 +133,18 @@ hs_status hs_results_add(hs_results *r, hs_run_curve *run)
     return HS_OK;
 }
 
+hs_status hs_results_truncate(hs_results *r, size_t epochs)
+{
+    if (!r)
+        return hs_fail(HS_ERR_NULL, "hs_results_truncate: NULL results");
+    if (epochs == 0)
+        return hs_fail(HS_ERR_ARG, "cannot keep 0 epochs of a run");
+    for (size_t i = 0; i < r->n_runs; i++)
+        if (r->runs[i].epochs > epochs)
+            r->runs[i].epochs = epochs;
+    return HS_OK;
+}
+
 /* ---- parsing ---- */
 
 static uint64_t fnv(uint64_t h, const void *data, size_t n)
@@ -302,6 +314,8 @@ static hs_status parse_fraction(double *out, const char *name, size_t line, cons
 static hs_status parse_rows(run_map *m, char *text, size_t len, const char *name)
 {
     char *cursor = text, *end = text + len;
+    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3))
+        cursor += 3; /* a UTF-8 byte order mark, as some spreadsheet programs write */
     size_t lineno = 0;
     char *line = hs_next_line(&cursor, end, &lineno);
     if (!line || !*line)
