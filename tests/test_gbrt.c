@@ -509,7 +509,7 @@ static void check_real_run(hs_gbrt_loss loss, hs_gbrt_hessian hess)
     p.loss = loss;
     p.hessian = hess;
     p.rounds = 40;
-    p.threads = 2;
+    p.threads = 1;
     p.max_depth = 4;
     hs_gbrt_model *m = NULL;
     hs_gbrt_result res;
@@ -618,7 +618,7 @@ static void test_early_stopping_and_errors(void **state)
     hs_gbrt_params p = hs_gbrt_params_default();
     p.rounds = 400;
     p.eta = 1.0;
-    p.threads = 2;
+    p.threads = 1;
     p.early_stopping = 3;
     hs_gbrt_model *m = NULL;
     hs_gbrt_result res;
@@ -690,7 +690,7 @@ static void test_cli(void **state)
                      2);
     assert_non_null(strstr(out, "hessian 'newton'"));
     assert_int_equal(run_cli(out, sizeof out,
-                             "--train %s --loss both --repeats 2 --rounds 15 --threads 2 "
+                             "--train %s --loss both --repeats 2 --rounds 15 --threads 1 "
                              "--test-fraction 0.2 --log-every 0 --runs-out %s",
                              letter_csv, runs),
                      0);

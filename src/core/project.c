@@ -141,7 +141,7 @@ typedef struct row_failure {
 static void note_failure(row_failure *f, size_t row, hs_status s)
 {
 #ifdef HS_HAVE_OPENMP
-#pragma omp critical(hs_row_failure)
+#pragma omp critical
 #endif
     {
         if (f->status == HS_OK || row < f->row) {

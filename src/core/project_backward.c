@@ -209,7 +209,7 @@ static hs_status jac_apply(void *out, const void *p, const void *g, const hs_pro
         if (jac_row_dispatch(out, p, g, hs_row_offset(d, row), d->elem_stride, d->n,
                              hs_row_tau(d, row), d->reg, is_float)) {
 #ifdef HS_HAVE_OPENMP
-#pragma omp critical(hs_jac_bad_row)
+#pragma omp critical
 #endif
             if (bad_row < 0 || r < bad_row)
                 bad_row = r;

@@ -337,8 +337,12 @@ hs_status hs_gbrt_train(hs_gbrt_model **model, hs_gbrt_result *result, const hs_
                 if ((st = predict_margin(&vm, booster, dvalid, valid->rows, 0)))
                     goto done;
                 memcpy(vmargin, vm, valid->rows * sizeof *vmargin);
-                if ((st = hs_auc(&rec.valid_auc, vmargin, valid->labels, valid->rows)))
+                if ((st = hs_auc(&rec.valid_auc, vmargin, valid->labels, valid->rows))) {
+                    char msg[400];
+                    snprintf(msg, sizeof msg, "%s", hs_last_error());
+                    st = hs_fail(st, "validation set: %s", msg);
                     goto done;
+                }
                 rec.valid_acc = accuracy(vmargin, valid->labels, valid->rows, p->loss, p->tau,
                                          theta);
                 rec.t_eval = now_seconds() - te;
