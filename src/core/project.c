@@ -151,6 +151,32 @@ static void note_failure(row_failure *f, size_t row, hs_status s)
     }
 }
 
+/* Runs fn(row, scratch, ctx) for every row, over `nt` threads, each thread with its own
+ * scratch of scratch_len doubles; failures are collected in *fail (smallest row wins). */
+typedef hs_status (*row_fn)(size_t row, double *scratch, void *ctx);
+
+static void for_each_row(const hs_proj *d, int nt, size_t scratch_len, row_fn fn, void *ctx,
+                         row_failure *fail)
+{
+    (void)nt;
+#ifdef HS_HAVE_OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+        double *scratch = malloc(scratch_len * sizeof *scratch);
+        long long rows = (long long)d->rows;
+#ifdef HS_HAVE_OPENMP
+#pragma omp for schedule(dynamic, 1)
+#endif
+        for (long long r = 0; r < rows; r++) {
+            hs_status s = scratch ? fn((size_t)r, scratch, ctx) : HS_ERR_NOMEM;
+            if (s != HS_OK)
+                note_failure(fail, (size_t)r, s);
+        }
+        free(scratch);
+    }
+}
+
 /* Message for a row that failed: finds the first non-finite element for NONFINITE. */
 static hs_status report_failure(const row_failure *f, const void *z, const hs_proj *d,
                                 int is_float)
@@ -175,6 +201,23 @@ static hs_status report_failure(const row_failure *f, const void *z, const hs_pr
     return hs_fail(f->status, "row %zu: %s", f->row, hs_status_string(f->status));
 }
 
+/* Phase 1 of the fast path for one row: its threshold as (reference point, offset). */
+typedef struct fast_ctx {
+    const void *z;
+    const hs_proj *d;
+    int is_float;
+    double *t;
+    size_t *nf;
+} fast_ctx;
+
+static hs_status fast_row(size_t row, double *work, void *vctx)
+{
+    fast_ctx *c = vctx;
+    return hs_l2_fast_row(&c->t[2 * row], &c->t[2 * row + 1], &c->nf[row],
+                          hs_row_of(c->z, c->d, row, c->is_float), hs_row_k(c->d, row),
+                          hs_row_tau(c->d, row), work);
+}
+
 /* Fast L2 path in two phases: every row's threshold first (reading z only), then p. So on
  * any error nothing has been written, even when p aliases z. */
 static hs_status project_l2_fast(void *p, double *theta, size_t *n_free, const void *z,
@@ -189,30 +232,8 @@ static hs_status project_l2_fast(void *p, double *theta, size_t *n_free, const v
     }
     row_failure fail = {0, HS_OK};
     int nt = hs_thread_count(d, d->rows * d->n);
-#ifdef HS_HAVE_OPENMP
-#pragma omp parallel num_threads(nt)
-#endif
-    {
-        double *work = malloc(hs_l2_work_len(d->n) * sizeof *work);
-        long long rows = (long long)d->rows;
-#ifdef HS_HAVE_OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-        for (long long r = 0; r < rows; r++) {
-            size_t row = (size_t)r;
-            if (!work) {
-                note_failure(&fail, row, HS_ERR_NOMEM);
-                continue;
-            }
-            hs_status s = hs_l2_fast_row(&t[2 * row], &t[2 * row + 1], &nf[row],
-                                         hs_row_of(z, d, row, is_float), hs_row_k(d, row),
-                                         hs_row_tau(d, row), work);
-            if (s != HS_OK)
-                note_failure(&fail, row, s);
-        }
-        free(work);
-    }
-    (void)nt;
+    fast_ctx ctx = {z, d, is_float, t, nf};
+    for_each_row(d, nt, hs_l2_work_len(d->n), fast_row, &ctx, &fail);
     if (fail.status != HS_OK) {
         free(t);
         free(nf);
@@ -237,6 +258,42 @@ static hs_status project_l2_fast(void *p, double *theta, size_t *n_free, const v
     return HS_OK;
 }
 
+/* One row of the reference or a variant solver, on a contiguous copy x = z / tau. */
+typedef struct copy_ctx {
+    void *p;
+    double *theta;
+    size_t *n_free;
+    const void *z;
+    const hs_proj *d;
+    int is_float;
+} copy_ctx;
+
+static hs_status copy_row(size_t row, double *x, void *vctx)
+{
+    copy_ctx *c = vctx;
+    const hs_proj *d = c->d;
+    hs_row_view v = hs_row_of(c->z, d, row, c->is_float);
+    double tau = hs_row_tau(d, row), k = hs_row_k(d, row), th = 0;
+    size_t nf = 0;
+    for (size_t j = 0; j < d->n; j++)
+        x[j] = hs_row_load(v, j) / tau;
+    hs_status s;
+    if (d->reg == HS_REG_KL)
+        s = hs_kl_solve_row(x, &th, &nf, x, d->n, k);
+    else if (d->reg == HS_REG_ENTROPY)
+        s = hs_entropy_solve_row(x, &th, &nf, x, d->n, k);
+    else
+        s = hs_l2_pav_row(x, &th, &nf, x, d->n, k);
+    if (s != HS_OK)
+        return s;
+    hs_row_store_all(c->p, d, row, c->is_float, x);
+    if (c->theta)
+        c->theta[row] = th;
+    if (c->n_free)
+        c->n_free[row] = nf;
+    return HS_OK;
+}
+
 /* Reference and variant solvers work on a contiguous copy of x = z / tau per row. They are
  * preceded by a finiteness check of all rows so that an error leaves p untouched. */
 static hs_status project_by_copy(void *p, double *theta, size_t *n_free, const void *z,
@@ -257,47 +314,8 @@ static hs_status project_by_copy(void *p, double *theta, size_t *n_free, const v
     if (fail.status != HS_OK)
         return report_failure(&fail, z, d, is_float);
 
-    int nt = hs_thread_count(d, d->rows * d->n);
-#ifdef HS_HAVE_OPENMP
-#pragma omp parallel num_threads(nt)
-#endif
-    {
-        double *x = malloc(d->n * sizeof *x);
-        long long rows = (long long)d->rows;
-#ifdef HS_HAVE_OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-        for (long long r = 0; r < rows; r++) {
-            size_t row = (size_t)r;
-            if (!x) {
-                note_failure(&fail, row, HS_ERR_NOMEM);
-                continue;
-            }
-            hs_row_view v = hs_row_of(z, d, row, is_float);
-            double tau = hs_row_tau(d, row), k = hs_row_k(d, row), th = 0;
-            size_t nf = 0;
-            for (size_t j = 0; j < d->n; j++)
-                x[j] = hs_row_load(v, j) / tau;
-            hs_status s;
-            if (d->reg == HS_REG_KL)
-                s = hs_kl_solve_row(x, &th, &nf, x, d->n, k);
-            else if (d->reg == HS_REG_ENTROPY)
-                s = hs_entropy_solve_row(x, &th, &nf, x, d->n, k);
-            else
-                s = hs_l2_pav_row(x, &th, &nf, x, d->n, k);
-            if (s != HS_OK) {
-                note_failure(&fail, row, s);
-                continue;
-            }
-            hs_row_store_all(p, d, row, is_float, x);
-            if (theta)
-                theta[row] = th;
-            if (n_free)
-                n_free[row] = nf;
-        }
-        free(x);
-    }
-    (void)nt;
+    copy_ctx ctx = {p, theta, n_free, z, d, is_float};
+    for_each_row(d, hs_thread_count(d, d->rows * d->n), d->n, copy_row, &ctx, &fail);
     if (fail.status != HS_OK)
         return report_failure(&fail, z, d, is_float);
     return HS_OK;

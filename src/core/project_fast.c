@@ -62,6 +62,21 @@ static inline double load(hs_row_view v, size_t i)
     return v.is_float ? (double)((const float *)v.base)[off] : ((const double *)v.base)[off];
 }
 
+/* Elements [b0, b0 + len) of the row as contiguous doubles: the row itself when it is a
+ * contiguous double array, else a converted copy in buf. */
+static const double *row_block(hs_row_view z, size_t b0, size_t len, double *buf)
+{
+    if (!z.is_float && z.stride == 1)
+        return (const double *)z.base + b0;
+    if (z.is_float && z.stride == 1)
+        for (size_t i = 0; i < len; i++) /* a plain loop: vectorizes */
+            buf[i] = (double)((const float *)z.base)[b0 + i];
+    else
+        for (size_t i = 0; i < len; i++)
+            buf[i] = load(z, b0 + i);
+    return buf;
+}
+
 /* Statistics of one block against the bracket, in a loop the compiler vectorizes:
  * counts of settled ones and settled free, the sum of the free ones relative to ref, and a
  * check value that is NaN iff some z is NaN/Inf or z/tau overflows. */
@@ -117,15 +132,7 @@ static size_t classify_row(double *w, l2_state *st, hs_row_view z, double tau, d
     size_t m = 0;
     for (size_t b0 = 0; b0 < z.n; b0 += SUM_BLOCK) {
         size_t len = z.n - b0 < SUM_BLOCK ? z.n - b0 : SUM_BLOCK;
-        const double *b = buf;
-        if (!z.is_float && z.stride == 1)
-            b = (const double *)z.base + b0;
-        else if (z.is_float && z.stride == 1)
-            for (size_t i = 0; i < len; i++)
-                buf[i] = (double)((const float *)z.base)[b0 + i];
-        else
-            for (size_t i = 0; i < len; i++)
-                buf[i] = load(z, b0 + i);
+        const double *b = row_block(z, b0, len, buf);
         block_stats ob = {0, 0, 0, 0}; /* per-block partial sums keep rounding small */
         block_scan(b, len, st, tau, inv_tau, &ob);
         o.c1 += ob.c1;
@@ -255,15 +262,7 @@ static row_eval eval_row(hs_row_view z, double t, double tau, double ref)
     int avx2 = use_avx2();
     for (size_t b0 = 0; b0 < z.n; b0 += SUM_BLOCK) {
         size_t len = z.n - b0 < SUM_BLOCK ? z.n - b0 : SUM_BLOCK;
-        const double *b = buf;
-        if (!z.is_float && z.stride == 1)
-            b = (const double *)z.base + b0;
-        else if (z.is_float && z.stride == 1)
-            for (size_t i = 0; i < len; i++)
-                buf[i] = (double)((const float *)z.base)[b0 + i];
-        else
-            for (size_t i = 0; i < len; i++)
-                buf[i] = load(z, b0 + i);
+        const double *b = row_block(z, b0, len, buf);
 #ifdef HS_HAVE_AVX2_PATH
         if (avx2) {
             block_eval_avx2(b, len, t, tau, ref, inv_tau, &o);
