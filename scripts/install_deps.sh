@@ -6,6 +6,6 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
   build-essential cmake pkg-config \
-  libcmocka-dev zlib1g-dev libgsl-dev libdnnl-dev libopenblas-dev libxgboost-dev \
+  libcmocka-dev zlib1g-dev libgsl-dev libdnnl-dev libxgboost-dev \
   gnuplot-nox dataset-fashion-mnist \
   python3 python3-numpy python3-torch python3-pytest

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,6 +121,29 @@ static void test_values_and_vjp(void **state)
     assert_string_equal(out, "0,0,1,1\n1,1,0\n");
     assert_int_equal(run("--k 2 --solver pav < z.txt"), 0);
     read_file("out.txt", out, sizeof out);
+    assert_string_equal(out, "0,0,1,1\n1,1,0\n");
+
+    /* --output to a FIFO writes through it (no rename over it); to a symlink replaces the
+     * link's target and keeps the link. */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cd '%s' && mkfifo fifo && (timeout 10 cat fifo > from_fifo 2>/dev/null &) && "
+             "'%s' project --k 2 --output fifo z.txt && sleep 0.2", dir, HS_CLI_PATH);
+    assert_int_equal(system(cmd), 0);
+    struct stat st;
+    char path[512];
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    read_file("from_fifo", out, sizeof out);
+    assert_string_equal(out, "0,0,1,1\n1,1,0\n");
+    write_file("target.txt", "old\n");
+    snprintf(cmd, sizeof cmd, "cd '%s' && ln -s target.txt link.txt", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run("--k 2 --output link.txt z.txt"), 0);
+    snprintf(path, sizeof path, "%s/link.txt", dir);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    read_file("target.txt", out, sizeof out);
     assert_string_equal(out, "0,0,1,1\n1,1,0\n");
 
     assert_int_equal(run("--help"), 0);

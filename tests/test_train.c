@@ -226,6 +226,45 @@ static void test_divergence_keeps_checkpoint(void **state)
     assert_false(exists(path));
 }
 
+static void write_file(const char *path, const void *data, size_t n);
+
+/* A truncated or corrupted checkpoint is rejected on resume (HS_ERR_FORMAT), never loaded. */
+static void test_corrupt_checkpoint_rejected(void **state)
+{
+    (void)state;
+    char dir[512], path[600];
+    dir_path(dir, sizeof dir, "corrupt");
+    hs_train_config c = small_config(dir, HS_LOSS_CROSS_ENTROPY);
+    c.epochs = 1;
+    c.train_limit = 200;
+    hs_train_result r;
+    assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_OK);
+    file_in(path, sizeof path, dir, "checkpoint.bin");
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    enum { CAP = 1 << 22 };
+    unsigned char *buf = malloc(CAP);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, CAP, f);
+    fclose(f);
+    assert_true(n > 100 && n < CAP);
+    c.epochs = 2;
+    c.resume = 1;
+    buf[n / 2] ^= 0x01; /* one flipped bit */
+    write_file(path, buf, n);
+    assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_ERR_FORMAT);
+    assert_non_null(strstr(hs_last_error(), "checksum"));
+    buf[n / 2] ^= 0x01;
+    write_file(path, buf, n - 9); /* truncated */
+    assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_ERR_FORMAT);
+    write_file(path, "HSNNCKPX", 8);
+    assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_ERR_FORMAT);
+    write_file(path, buf, n); /* intact again: resumes */
+    assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_OK);
+    assert_int_equal(r.epochs_done, 2);
+    free(buf);
+}
+
 static void write_file(const char *path, const void *data, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -407,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_bad_data_rejected),
         cmocka_unit_test(test_divergence_keeps_checkpoint),
         cmocka_unit_test(test_resume_identical),
+        cmocka_unit_test(test_corrupt_checkpoint_rejected),
         cmocka_unit_test(test_cli_kill_and_resume),
         cmocka_unit_test(test_short_real_training),
     };

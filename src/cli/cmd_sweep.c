@@ -50,7 +50,7 @@ typedef struct axis {
 } axis;
 
 typedef struct sweep_opts {
-    char *preset, *name, *runs_dir, *results, *train_cmd;
+    char *name, *runs_dir, *results, *train_cmd;
     str_list datasets, losses, batches, seeds;
     long epochs;
     size_t n_sets;
@@ -188,7 +188,6 @@ static int apply(pool *p, sweep_opts *o, int id, const char *value, const char *
 {
     const char *opt = where ? where : "";
     switch (id) {
-    case OPT_PRESET: o->preset = pool_dup(p, value); break;
     case OPT_NAME:
         if (!*value || strchr(value, '/') || !strcmp(value, ".") || !strcmp(value, "..")) {
             cli_error("%s--name: '%s' must be a plain directory name", opt, value);
@@ -299,8 +298,8 @@ static const char *const paper_pairs[] = {
 /* Chosen from measured CPU times of `hypersimplex train` on this 2-core machine (see
  * docs/study.md): about 6.5 s (batch 32) and 5.2 s (batch 512) of CPU per epoch at width 16
  * with 9000 training images, so 24 runs x 20 epochs take about 2800 CPU seconds: 24 minutes
- * with two jobs on two idle cores. The batch sizes keep the paper's ratio batch / training
- * set (0.36 % and 5.7 %, the paper's 128 and 4096 of 60000: 0.21 % and 6.8 %). */
+ * with two jobs on two idle cores. The batch sizes are close to the paper's ratios batch /
+ * training set (0.36 % and 5.7 %; the paper's 128 and 4096 of 60000: 0.21 % and 6.8 %). */
 static const char *const small_pairs[] = {
     "dataset", "fashion-mnist",
     "losses", "cross_entropy,hinge,mse,hypersimplex",

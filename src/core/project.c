@@ -160,7 +160,7 @@ static void for_each_row(const hs_proj *d, int nt, size_t scratch_len, row_fn fn
 {
     (void)nt;
 #ifdef HS_HAVE_OPENMP
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
     {
         double *scratch = malloc(scratch_len * sizeof *scratch);
@@ -241,7 +241,7 @@ static hs_status project_l2_fast(void *p, double *theta, size_t *n_free, const v
     }
     long long rows = (long long)d->rows;
 #ifdef HS_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
 #endif
     for (long long r = 0; r < rows; r++) {
         size_t row = (size_t)r;

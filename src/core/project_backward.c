@@ -202,7 +202,7 @@ static hs_status jac_apply(void *out, const void *p, const void *g, const hs_pro
     int nt = hs_thread_count(d, d->rows * d->n);
     (void)nt;
 #ifdef HS_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
 #endif
     for (long long r = 0; r < rows; r++) {
         size_t row = (size_t)r;

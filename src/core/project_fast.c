@@ -53,7 +53,8 @@ typedef struct l2_root {
 
 size_t hs_l2_work_len(size_t n)
 {
-    return 2 * n + SAMPLE_MAX; /* contiguous copy, candidates, sample */
+    /* contiguous copy, candidates, and the sample (at most n / 16 elements) */
+    return 2 * n + (n / 16 < SAMPLE_MAX ? n / 16 : SAMPLE_MAX) + 1;
 }
 
 static inline double load(hs_row_view v, size_t i)

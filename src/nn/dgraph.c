@@ -64,6 +64,12 @@ void hs_dg_destroy(hs_dg *g)
     free(g->bwd);
     free(g->bwd_group);
     free(g->post);
+    for (size_t i = 0; i < g->npre_copy; i++)
+        free(g->pre_copy[i].map);
+    for (size_t i = 0; i < g->npost_copy; i++)
+        free(g->post_copy[i].map);
+    free(g->pre_copy);
+    free(g->post_copy);
     free(g->prims);
     free(g->mems);
     free(g->slotmems);
@@ -210,8 +216,77 @@ fail:
     return st;
 }
 
+/* Offset (in elements) of the element at logical position pos in a blocked memory descriptor
+ * (oneDNN's blocking: inner blocks innermost, then the outer strides). */
+static size_t blocked_offset(const dnnl_memory_desc_t *md, const dnnl_dim_t *pos_in)
+{
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    dnnl_dim_t pos[DNNL_MAX_NDIMS];
+    for (int d = 0; d < md->ndims; d++)
+        pos[d] = pos_in[d] + md->padded_offsets[d];
+    dnnl_dim_t off = md->offset0, blk_stride = 1;
+    for (int k = b->inner_nblks - 1; k >= 0; k--) {
+        int d = (int)b->inner_idxs[k];
+        off += (pos[d] % b->inner_blks[k]) * blk_stride;
+        pos[d] /= b->inner_blks[k];
+        blk_stride *= b->inner_blks[k];
+    }
+    for (int d = 0; d < md->ndims; d++)
+        off += pos[d] * b->strides[d];
+    return (size_t)off;
+}
+
+/* Host copy between the plain tensor at `plain` (dims of md, row-major) and the oneDNN-owned
+ * blocked memory m (descriptor md); the padding of m is zeroed once here. */
+static hs_status add_copy(hs_dg *g, int to_blocked, float *plain, dnnl_memory_t m,
+                          const dnnl_memory_desc_t *md)
+{
+    hs_status st = HS_OK;
+    void *h = NULL;
+    HS_DNNL(dnnl_memory_get_data_handle(m, &h));
+    memset(h, 0, dnnl_memory_desc_get_size(md));
+    size_t n = 1;
+    for (int d = 0; d < md->ndims; d++)
+        n *= (size_t)md->dims[d];
+    size_t *map = malloc((n ? n : 1) * sizeof *map);
+    if (!map)
+        return hs_fail(HS_ERR_NOMEM, "out of memory building the oneDNN graph");
+    dnnl_dim_t pos[DNNL_MAX_NDIMS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        map[i] = blocked_offset(md, pos);
+        for (int d = md->ndims - 1; d >= 0; d--) { /* row-major increment */
+            if (++pos[d] < md->dims[d])
+                break;
+            pos[d] = 0;
+        }
+    }
+    hs_dg_copy c = {plain, h, map, n};
+    if (to_blocked) {
+        if ((st = GROW(g->pre_copy, g->npre_copy, g->cappre_copy))) {
+            free(map);
+            return st;
+        }
+        g->pre_copy[g->npre_copy++] = c;
+    } else {
+        if ((st = GROW(g->post_copy, g->npost_copy, g->cappost_copy))) {
+            free(map);
+            return st;
+        }
+        g->post_copy[g->npost_copy++] = c;
+    }
+    return HS_OK;
+fail:
+    return st;
+}
+
+/* Plain blocked descriptors (dnnl_blocked, f32) can be copied by add_copy. */
+static int host_copyable(const dnnl_memory_desc_t *md)
+{
+    return md->format_kind == dnnl_blocked && md->data_type == dnnl_f32 && md->extra.flags == 0;
+}
+
 /* Weights held by the caller in plain layout `plain_md`, needed by a primitive as `want`:
- * either the caller's memory itself or a oneDNN-owned copy refreshed by a reorder in `pre`. */
+ * either the caller's memory itself or a oneDNN-owned copy refreshed before each forward. */
 static hs_status weights_in(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *plain_md,
                             float *ptr, const dnnl_memory_desc_t *want)
 {
@@ -226,7 +301,10 @@ static hs_status weights_in(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc
     st = own_mem(g, &m, want);
     if (st)
         return st;
-    st = add_reorder(g, LIST_PRE, plain, plain_md, m, want);
+    if (host_copyable(want))
+        st = add_copy(g, 1, ptr, m, want);
+    else
+        st = add_reorder(g, LIST_PRE, plain, plain_md, m, want);
     if (st)
         return st;
     *out = m;
@@ -248,7 +326,10 @@ static hs_status weights_out(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_des
     st = own_mem(g, &m, have);
     if (st)
         return st;
-    st = add_reorder(g, LIST_POST, m, have, plain, plain_md);
+    if (host_copyable(have))
+        st = add_copy(g, 0, ptr, m, have);
+    else
+        st = add_reorder(g, LIST_POST, m, have, plain, plain_md);
     if (st)
         return st;
     *out = m;
@@ -313,8 +394,23 @@ fail:
     return st;
 }
 
+static void run_copies(const hs_dg_copy *c, size_t n, int to_blocked)
+{
+    for (size_t k = 0; k < n; k++) {
+        const size_t *map = c[k].map;
+        float *pl = c[k].plain, *bl = c[k].blocked;
+        if (to_blocked)
+            for (size_t i = 0; i < c[k].n; i++)
+                bl[map[i]] = pl[i];
+        else
+            for (size_t i = 0; i < c[k].n; i++)
+                pl[i] = bl[map[i]];
+    }
+}
+
 hs_status hs_dg_forward(hs_dg *g)
 {
+    run_copies(g->pre_copy, g->npre_copy, 1);
     hs_status st = run_ops(g, g->pre, g->npre);
     if (!st)
         st = run_ops(g, g->fwd, g->nfwd);
@@ -341,6 +437,7 @@ hs_status hs_dg_backward(hs_dg *g)
     if (st)
         return st;
     HS_DNNL(dnnl_stream_wait(g->stream));
+    run_copies(g->post_copy, g->npost_copy, 0);
     return HS_OK;
 fail:
     return st;

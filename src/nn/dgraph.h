@@ -39,6 +39,16 @@ typedef struct hs_dg_op {
     dnnl_exec_arg_t args[HS_DG_MAX_ARGS];
 } hs_dg_op;
 
+/* A weight tensor copied between the caller's plain layout and a oneDNN blocked layout by a
+ * plain loop (map[i] = element offset in the blocked buffer of plain element i): no OpenMP
+ * region per small tensor and step. */
+typedef struct hs_dg_copy {
+    float *plain;
+    float *blocked;
+    size_t *map;
+    size_t n;
+} hs_dg_copy;
+
 typedef struct hs_dg_slotmem {
     dnnl_memory_t mem;
     int slot;
@@ -66,6 +76,10 @@ typedef struct hs_dg {
     size_t ngroups, capgroups;
     hs_dg_op *post;         /* gradient reorders after backward */
     size_t npost, cappost;
+    hs_dg_copy *pre_copy;   /* plain -> blocked weights before forward */
+    size_t npre_copy, cappre_copy;
+    hs_dg_copy *post_copy;  /* blocked -> plain gradients after backward */
+    size_t npost_copy, cappost_copy;
 
     dnnl_primitive_t *prims;
     size_t nprims, capprims;
