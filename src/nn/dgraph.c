@@ -285,55 +285,46 @@ static int host_copyable(const dnnl_memory_desc_t *md)
     return md->format_kind == dnnl_blocked && md->data_type == dnnl_f32 && md->extra.flags == 0;
 }
 
-/* Weights held by the caller in plain layout `plain_md`, needed by a primitive as `want`:
- * either the caller's memory itself or a oneDNN-owned copy refreshed before each forward. */
-static hs_status weights_in(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *plain_md,
-                            float *ptr, const dnnl_memory_desc_t *want)
+/* Weights (or their gradient) held by the caller in plain layout `plain_md` at ptr, used by a
+ * primitive in layout `md`: the caller's memory itself when the layouts agree, else a
+ * oneDNN-owned copy, refreshed from ptr before each forward (into_primitive = 1, weights) or
+ * copied back to ptr after each backward (into_primitive = 0, gradients). */
+static hs_status weights_bind(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *plain_md,
+                              float *ptr, const dnnl_memory_desc_t *md, int into_primitive)
 {
     dnnl_memory_t plain = NULL, m = NULL;
     hs_status st = hs_dg_external(g, &plain, plain_md, ptr);
     if (st)
         return st;
-    if (dnnl_memory_desc_equal(plain_md, want)) {
+    if (dnnl_memory_desc_equal(plain_md, md)) {
         *out = plain;
         return HS_OK;
     }
-    st = own_mem(g, &m, want);
+    st = own_mem(g, &m, md);
     if (st)
         return st;
-    if (host_copyable(want))
-        st = add_copy(g, 1, ptr, m, want);
+    if (host_copyable(md))
+        st = add_copy(g, into_primitive, ptr, m, md);
+    else if (into_primitive)
+        st = add_reorder(g, LIST_PRE, plain, plain_md, m, md);
     else
-        st = add_reorder(g, LIST_PRE, plain, plain_md, m, want);
+        st = add_reorder(g, LIST_POST, m, md, plain, plain_md);
     if (st)
         return st;
     *out = m;
     return HS_OK;
 }
 
-/* Gradient the primitive writes as `have`, wanted by the caller in plain layout at ptr. */
+static hs_status weights_in(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *plain_md,
+                            float *ptr, const dnnl_memory_desc_t *want)
+{
+    return weights_bind(g, out, plain_md, ptr, want, 1);
+}
+
 static hs_status weights_out(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *plain_md,
                              float *ptr, const dnnl_memory_desc_t *have)
 {
-    dnnl_memory_t plain = NULL, m = NULL;
-    hs_status st = hs_dg_external(g, &plain, plain_md, ptr);
-    if (st)
-        return st;
-    if (dnnl_memory_desc_equal(plain_md, have)) {
-        *out = plain;
-        return HS_OK;
-    }
-    st = own_mem(g, &m, have);
-    if (st)
-        return st;
-    if (host_copyable(have))
-        st = add_copy(g, 0, ptr, m, have);
-    else
-        st = add_reorder(g, LIST_POST, m, have, plain, plain_md);
-    if (st)
-        return st;
-    *out = m;
-    return HS_OK;
+    return weights_bind(g, out, plain_md, ptr, have, 0);
 }
 
 /* ------------------------------------------------------------------------- */
