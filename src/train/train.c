@@ -128,14 +128,21 @@ typedef struct run_info {
     hs_net_shape shape;
 } run_info;
 
-static hs_status write_config(const char *dir, const hs_train_config *c, const run_info *ri)
+/* Opens dir/name for an atomic write (see util/atomic_file.h). */
+static hs_status open_in_dir(hs_atomic_file *af, const char *dir, const char *name)
 {
-    char *path = path_join(dir, "config.json");
+    char *path = path_join(dir, name);
     if (!path)
         return hs_fail(HS_ERR_NOMEM, "out of memory");
-    hs_atomic_file af;
-    hs_status st = hs_atomic_open(&af, path);
+    hs_status st = hs_atomic_open(af, path);
     free(path);
+    return st;
+}
+
+static hs_status write_config(const char *dir, const hs_train_config *c, const run_info *ri)
+{
+    hs_atomic_file af;
+    hs_status st = open_in_dir(&af, dir, "config.json");
     if (st)
         return st;
     FILE *f = af.f;
@@ -182,12 +189,8 @@ static void acc_out(FILE *f, double v)
 
 static hs_status write_metrics(const char *dir, const hs_epoch_metrics *rows, size_t n)
 {
-    char *path = path_join(dir, "metrics.csv");
-    if (!path)
-        return hs_fail(HS_ERR_NOMEM, "out of memory");
     hs_atomic_file af;
-    hs_status st = hs_atomic_open(&af, path);
-    free(path);
+    hs_status st = open_in_dir(&af, dir, "metrics.csv");
     if (st)
         return st;
     fprintf(af.f, "epoch,train_loss,val_accuracy,test_accuracy,seconds\n");
@@ -227,12 +230,8 @@ static void summarize(hs_train_result *r, const hs_epoch_metrics *rows, size_t n
 static hs_status write_summary(const char *dir, const hs_train_config *c, const hs_train_result *r,
                                const hs_epoch_metrics *rows)
 {
-    char *path = path_join(dir, "summary.json");
-    if (!path)
-        return hs_fail(HS_ERR_NOMEM, "out of memory");
     hs_atomic_file af;
-    hs_status st = hs_atomic_open(&af, path);
-    free(path);
+    hs_status st = open_in_dir(&af, dir, "summary.json");
     if (st)
         return st;
     FILE *f = af.f;
