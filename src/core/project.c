@@ -207,13 +207,12 @@ typedef struct fast_ctx {
     const hs_proj *d;
     int is_float;
     double *t;
-    size_t *nf;
 } fast_ctx;
 
 static hs_status fast_row(size_t row, double *work, void *vctx)
 {
     fast_ctx *c = vctx;
-    return hs_l2_fast_row(&c->t[2 * row], &c->t[2 * row + 1], &c->nf[row],
+    return hs_l2_fast_row(&c->t[2 * row], &c->t[2 * row + 1],
                           hs_row_of(c->z, c->d, row, c->is_float), hs_row_k(c->d, row),
                           hs_row_tau(c->d, row), work);
 }
@@ -224,19 +223,14 @@ static hs_status project_l2_fast(void *p, double *theta, size_t *n_free, const v
                                  const hs_proj *d, int is_float)
 {
     double *t = malloc(2 * d->rows * sizeof *t); /* per row: reference point and offset */
-    size_t *nf = malloc(d->rows * sizeof *nf);
-    if (!t || !nf) {
-        free(t);
-        free(nf);
+    if (!t)
         return hs_fail(HS_ERR_NOMEM, "out of memory (%zu rows)", d->rows);
-    }
     row_failure fail = {0, HS_OK};
     int nt = hs_thread_count(d, d->rows * d->n);
-    fast_ctx ctx = {z, d, is_float, t, nf};
+    fast_ctx ctx = {z, d, is_float, t};
     for_each_row(d, nt, hs_l2_work_len(d->n), fast_row, &ctx, &fail);
     if (fail.status != HS_OK) {
         free(t);
-        free(nf);
         return report_failure(&fail, z, d, is_float);
     }
     long long rows = (long long)d->rows;
@@ -254,7 +248,6 @@ static hs_status project_l2_fast(void *p, double *theta, size_t *n_free, const v
             n_free[row] = written_free;
     }
     free(t);
-    free(nf);
     return HS_OK;
 }
 

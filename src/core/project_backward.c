@@ -158,13 +158,6 @@ __attribute__((target("avx2"))) static int l2_row_avx2_f(void *out, const void *
     return l2_row_avx2(out, p, g, n, tau, 1);
 }
 
-static int cpu_has_avx2(void)
-{
-    static int cached = -1;
-    if (cached < 0)
-        cached = __builtin_cpu_supports("avx2") ? 1 : 0;
-    return cached;
-}
 #define HS_HAVE_AVX2_PATH 1
 #endif
 
@@ -173,7 +166,7 @@ static int jac_row_dispatch(void *out, const void *p, const void *g, ptrdiff_t o
                             size_t n, double tau, hs_regularization reg, int is_float)
 {
 #ifdef HS_HAVE_AVX2_PATH
-    if (es == 1 && reg == HS_REG_L2 && cpu_has_avx2()) {
+    if (es == 1 && reg == HS_REG_L2 && hs_cpu_has_avx2()) {
         char *o = is_float ? (char *)((float *)out + off) : (char *)((double *)out + off);
         const char *pp = is_float ? (const char *)((const float *)p + off)
                                   : (const char *)((const double *)p + off);
@@ -314,7 +307,7 @@ size_t hs_write_clipped(void *p, const void *z, const hs_proj *d, size_t r, int 
 {
     ptrdiff_t off = hs_row_offset(d, r), es = d->elem_stride;
 #ifdef HS_HAVE_AVX2_PATH
-    if (es == 1 && cpu_has_avx2()) {
+    if (es == 1 && hs_cpu_has_avx2()) {
         if (is_float)
             return clip_row_avx2_f((float *)p + off, (const float *)z + off, d->n, ref, t, tau);
         return clip_row_avx2_d((double *)p + off, (const double *)z + off, d->n, ref, t, tau);

@@ -243,24 +243,11 @@ __attribute__((target("avx2"))) static void block_eval_avx2(const double *b, siz
 }
 #endif
 
-/* Whether this CPU runs the AVX2 path (decided once). */
-static int use_avx2(void)
-{
-#ifdef HS_HAVE_AVX2_PATH
-    static int cached = -1;
-    if (cached < 0)
-        cached = __builtin_cpu_supports("avx2") ? 1 : 0;
-    return cached;
-#else
-    return 0;
-#endif
-}
-
 static row_eval eval_row(hs_row_view z, double t, double tau, double ref)
 {
     double buf[SUM_BLOCK], inv_tau = 1.0 / tau;
     row_eval o = {0, 0, 0, 0, -INFINITY, INFINITY};
-    int avx2 = use_avx2();
+    int avx2 = hs_cpu_has_avx2();
     for (size_t b0 = 0; b0 < z.n; b0 += SUM_BLOCK) {
         size_t len = z.n - b0 < SUM_BLOCK ? z.n - b0 : SUM_BLOCK;
         const double *b = row_block(z, b0, len, buf);
@@ -513,12 +500,11 @@ static double solve_buffer(double *w, size_t len, double k, double tau, double l
     return st.ref + r.d;
 }
 
-hs_status hs_l2_fast_row(double *ref, double *d, size_t *n_free, hs_row_view z, double k,
-                         double tau, double *work)
+hs_status hs_l2_fast_row(double *ref, double *d, hs_row_view z, double k, double tau,
+                         double *work)
 {
     size_t n = z.n;
     double bad, zmin, zmax;
-    *n_free = 0;
     *d = 0;
     if (n <= SMALL_ROW || k == 0 || k == (double)n) {
         l2_state all = {-INFINITY, INFINITY, 0, 0, 0, 0};

@@ -19,10 +19,10 @@ typedef struct hs_row_view {
  * reading the row in place, and returns it as t = ref + d: p_i = clip(((z_i - ref) - d)/tau)
  * evaluated this way keeps full precision when |t| >> tau. work: scratch for at least
  * hs_l2_work_len(n) doubles. Returns HS_ERR_NONFINITE if the row holds NaN/Inf or z/tau
- * overflows. *n_free receives |{i : z_i - tau < t < z_i}|. */
+ * overflows. (The free-set size is counted when p is written, in p's own precision.) */
 size_t hs_l2_work_len(size_t n);
-hs_status hs_l2_fast_row(double *ref, double *d, size_t *n_free, hs_row_view z, double k,
-                         double tau, double *work);
+hs_status hs_l2_fast_row(double *ref, double *d, hs_row_view z, double k, double tau,
+                         double *work);
 
 /* Reference L2 solver (the paper's): sort + pool-adjacent-violators on x = z/tau, contiguous.
  * Writes p (n) in the original order; theta from the free coordinates (or a consistent

@@ -14,6 +14,19 @@
 #define HS_MULTIVERSION
 #endif
 
+/* Whether this CPU runs the AVX2 code paths (asked once per translation unit). */
+static inline int hs_cpu_has_avx2(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    static int cached = -1;
+    if (cached < 0)
+        cached = __builtin_cpu_supports("avx2") ? 1 : 0;
+    return cached;
+#else
+    return 0;
+#endif
+}
+
 /* Validates d (layout, enums, every k and tau) with a detailed hs_last_error message. */
 hs_status hs_proj_validate(const hs_proj *d);
 
