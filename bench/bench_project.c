@@ -94,6 +94,132 @@ static double measure(int op, buffers *b, const hs_proj *d, int is_float, size_t
     return m;
 }
 
+/* ---- target check: the n = 1e6 double target under stated cache conditions ---- */
+
+/* Evicts the caches: touches a buffer twice the size of any last-level cache here. */
+static void flush_caches(void)
+{
+    static double *junk;
+    const size_t len = (size_t)8 << 20; /* 64 MiB */
+    if (!junk && !(junk = calloc(len, sizeof *junk)))
+        return;
+    for (size_t i = 0; i < len; i += 8)
+        junk[i] += 1.0;
+}
+
+/* The passes any exact forward+backward has to make, with no solver work at all: read z
+ * (the threshold needs all of it), read z and write p, read p and g (mean over the free
+ * set), read p and g and write dz. A lower bound for what memory allows on this machine. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+__attribute__((target("avx2"))) static double streaming_bound(const double *z, double *p,
+                                                             const double *g, double *dz,
+                                                             size_t n)
+{
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    __m256d s0 = zero, s1 = zero;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 = _mm256_add_pd(s0, _mm256_loadu_pd(z + i));
+        s1 = _mm256_add_pd(s1, _mm256_loadu_pd(z + i + 4));
+    }
+    double l[4];
+    _mm256_storeu_pd(l, _mm256_add_pd(s0, s1));
+    const __m256d t = _mm256_set1_pd(l[0] * 1e-12);
+    for (i = 0; i + 4 <= n; i += 4) {
+        __m256d v = _mm256_sub_pd(_mm256_loadu_pd(z + i), t);
+        _mm256_storeu_pd(p + i, _mm256_min_pd(_mm256_max_pd(v, zero), one));
+    }
+    s0 = s1 = zero;
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256d a = _mm256_loadu_pd(p + i), b = _mm256_loadu_pd(p + i + 4);
+        __m256d ma = _mm256_and_pd(_mm256_cmp_pd(a, zero, _CMP_GT_OQ), _mm256_cmp_pd(a, one, _CMP_LT_OQ));
+        __m256d mb = _mm256_and_pd(_mm256_cmp_pd(b, zero, _CMP_GT_OQ), _mm256_cmp_pd(b, one, _CMP_LT_OQ));
+        s0 = _mm256_add_pd(s0, _mm256_and_pd(ma, _mm256_loadu_pd(g + i)));
+        s1 = _mm256_add_pd(s1, _mm256_and_pd(mb, _mm256_loadu_pd(g + i + 4)));
+    }
+    _mm256_storeu_pd(l, _mm256_add_pd(s0, s1));
+    const __m256d mean = _mm256_set1_pd(l[0] / (double)n);
+    for (i = 0; i + 4 <= n; i += 4) {
+        __m256d a = _mm256_loadu_pd(p + i);
+        __m256d m = _mm256_and_pd(_mm256_cmp_pd(a, zero, _CMP_GT_OQ), _mm256_cmp_pd(a, one, _CMP_LT_OQ));
+        _mm256_storeu_pd(dz + i, _mm256_and_pd(m, _mm256_sub_pd(_mm256_loadu_pd(g + i), mean)));
+    }
+    return l[0];
+}
+#else
+static double streaming_bound(const double *z, double *p, const double *g, double *dz, size_t n)
+{
+    double s = 0, sg = 0;
+    for (size_t i = 0; i < n; i++)
+        s += z[i];
+    for (size_t i = 0; i < n; i++) {
+        double v = z[i] - s * 1e-12;
+        p[i] = v < 0 ? 0 : (v > 1 ? 1 : v);
+    }
+    for (size_t i = 0; i < n; i++)
+        sg += (p[i] > 0 && p[i] < 1) ? g[i] : 0;
+    for (size_t i = 0; i < n; i++)
+        dz[i] = (p[i] > 0 && p[i] < 1) ? g[i] - sg / (double)n : 0;
+    return s;
+}
+#endif
+
+/* Median seconds of memcpy, forward+backward and the streaming bound, each run either hot
+ * (back to back, as in the table) or after evicting the caches. */
+static void target_check(int reps)
+{
+    const size_t n = 1000000, bytes = n * sizeof(double);
+    buffers b = {malloc(bytes), malloc(bytes), malloc(bytes), malloc(bytes), malloc(bytes)};
+    double *t = malloc(3 * 2 * (size_t)reps * sizeof *t);
+    if (!b.z || !b.p || !b.g || !b.dz || !b.copy || !t) {
+        fprintf(stderr, "bench_project: out of memory for the target check\n");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ((double *)b.z)[i] = normal();
+        ((double *)b.g)[i] = normal();
+    }
+    hs_proj d = hs_proj_make(1, n, 0.5 * (double)n, 1.0);
+    d.threads = 1;
+    double med[3][2];
+    volatile double sink = 0;
+    for (int cold = 0; cold <= 1; cold++) {
+        for (int op = 0; op < 3; op++) {
+            double *tt = t + (size_t)(op * 2 + cold) * (size_t)reps;
+            for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
+                if (cold)
+                    flush_caches();
+                double t0 = now();
+                if (op == 2)
+                    sink += streaming_bound(b.z, b.p, b.g, b.dz, n);
+                else
+                    time_op(op == 0 ? OP_MEMCPY : OP_FWD_BWD, &b, &d, 0, bytes);
+                if (r >= 0)
+                    tt[r] = now() - t0;
+            }
+            med[op][cold] = median(tt, reps) * 1e9 / (double)n;
+        }
+    }
+    (void)sink;
+    printf("\nTarget check, n = 1e6, double, 1 row, 1 thread (ns per element, median of %d):\n\n",
+           reps);
+    printf("| caches | memcpy | fast fwd+bwd | ratio | streaming bound | bound / memcpy |\n");
+    printf("|---|---:|---:|---:|---:|---:|\n");
+    printf("| hot (runs back to back, as above) | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
+           med[0][0], med[1][0], med[1][0] / med[0][0], med[2][0], med[2][0] / med[0][0]);
+    printf("| cold (64 MiB evicted before each run) | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
+           med[0][1], med[1][1], med[1][1] / med[0][1], med[2][1], med[2][1] / med[0][1]);
+    printf("\nstreaming bound: the passes an exact forward+backward must make (read z; read z, "
+           "write p; read p, g; read p, g, write dz) with no solver work.\n");
+    free(t);
+    free(b.z);
+    free(b.p);
+    free(b.g);
+    free(b.dz);
+    free(b.copy);
+}
+
 int main(int argc, char **argv)
 {
     double max_n = 1e7;
@@ -201,6 +327,8 @@ int main(int argc, char **argv)
             }
         }
     }
+    if (max_n >= 1e6)
+        target_check(reps < 5 ? 5 : reps);
     if (csv && fclose(csv) != 0) {
         fprintf(stderr, "error: writing %s failed\n", csv_path);
         return 1;

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "core/project_internal.h"
 #include "hypersimplex.h"
 #include "test_util.h"
 
@@ -138,6 +139,44 @@ static void test_long_rows_against_reference(void **state)
                 for (size_t i = 0; i < n; i++)
                     if (fabs(p[i] - q[i]) > 1e-12)
                         fail_msg("n=%zu kind=%d k=%g: p[%zu] fast %.17g PAV %.17g", n, kind,
+                                 ks[ki], i, p[i], q[i]);
+            }
+        }
+        free(z);
+        free(p);
+        free(q);
+    }
+}
+
+/* Rows built so that the solver's sample is unrepresentative (the sampled elements are
+ * shifted far up or down): the sample's bracket misses the root and the repair pass must
+ * still give the exact answer. Also rows where the sample is representative but lies at an
+ * end of the row's range (k tiny or close to n). */
+static void test_misleading_sample(void **state)
+{
+    (void)state;
+    tu_rng r = tu_rng_make(7);
+    const size_t sizes[] = {600, 5000, 100000};
+    for (size_t si = 0; si < 3; si++) {
+        size_t n = sizes[si], m = hs_l2_sample_len(n);
+        assert_true(m > 0);
+        double *z = malloc(n * sizeof *z), *p = malloc(n * sizeof *p), *q = malloc(n * sizeof *q);
+        for (int shift = -1; shift <= 1; shift += 2) {
+            for (size_t i = 0; i < n; i++)
+                z[i] = tu_normal(&r);
+            for (size_t i = 0; i < m; i++) {
+                size_t j = hs_l2_sample_pos(i, m, n);
+                assert_true(j < n && (i == 0 || j > hs_l2_sample_pos(i - 1, m, n)));
+                z[j] += 10.0 * shift;
+            }
+            const double ks[] = {0.5, 1, 0.3 * (double)n, 0.5 * (double)n, (double)n - 1.5};
+            for (size_t ki = 0; ki < 5; ki++) {
+                proj1(p, z, n, ks[ki], 0.7, HS_SOLVER_FAST);
+                proj1(q, z, n, ks[ki], 0.7, HS_SOLVER_SORT_PAV);
+                check_properties(z, p, n, ks[ki], 1e-12);
+                for (size_t i = 0; i < n; i++)
+                    if (fabs(p[i] - q[i]) > 1e-12)
+                        fail_msg("n=%zu shift=%d k=%g: p[%zu] fast %.17g PAV %.17g", n, shift,
                                  ks[ki], i, p[i], q[i]);
             }
         }
@@ -626,6 +665,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_properties_and_reference),
         cmocka_unit_test(test_long_rows_against_reference),
+        cmocka_unit_test(test_misleading_sample),
         cmocka_unit_test(test_extreme_scales),
         cmocka_unit_test(test_tau_to_zero_limit),
         cmocka_unit_test(test_nonexpansive),

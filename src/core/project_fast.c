@@ -5,32 +5,35 @@
  * f being piecewise linear and nonincreasing with breakpoints z_i - tau and z_i.
  *
  * Outline (expected O(n), exact):
- *  1. For long rows, solve the same problem on a regular sample of the row; two sample
- *     solutions with k shifted by about three standard errors give a bracket [tL, tR] that
+ *  1. For long rows, solve the same problem on a stratified random sample of the row; two
+ *     sample solutions with k shifted by four standard errors give a bracket [tL, tR] that
  *     holds the answer with high probability.
  *  2. One pass over the row sorts every element relative to the bracket: always 0, always 1,
  *     always free (its contribution is then linear in t and kept as a count and a sum), or
  *     undetermined (a breakpoint inside the bracket). Only the undetermined ones are copied
- *     to the work buffer. If the bracket turns out not to hold the answer, a second pass with
- *     the full range repairs it (rare, and still exact).
+ *     to the work buffer (a few percent of the row). If the bracket turns out not to hold
+ *     the answer, a second pass with the side that does repairs it (rare, and still exact).
  *  3. Active-set Newton on the candidates: from the partition at a trial t, the root of its
  *     linear piece is the next trial; when two successive trials have the same partition the
  *     root is exact. Each pass also narrows the bracket and drops candidates whose status it
  *     fixes; if Newton leaves the bracket, a candidate's breakpoint is the pivot, so the
  *     candidate set shrinks every pass and the search ends.
+ * So a long row costs one read pass (plus the write of p by the caller) and work on a small
+ * fraction of it.
  *
  * Precision: sums of free coordinates are taken relative to a reference point near the
  * answer, blocked, and the answer is returned as ref + d, so |z|/tau up to ~1e6 keeps
  * sum(p) = k to ~1e-12 k. When the free set at the root is empty, the middle of the flat
  * interval is returned, so that no coordinate sits on a breakpoint. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/project_internal.h"
 #include "core/rows.h"
 
 /* Rows up to this length skip sampling: one gather pass is as cheap as anything else. */
-enum { SMALL_ROW = 512, SAMPLE_MAX = 4096, NEWTON_PASSES = 6 };
+enum { SMALL_ROW = 512, SAMPLE_MAX = 65536 };
 /* Sums are accumulated in blocks of this many terms and then added up, which keeps their
  * rounding error near (SUM_BLOCK + n / SUM_BLOCK) eps instead of n eps. */
 enum { SUM_BLOCK = 1024 };
@@ -53,8 +56,8 @@ typedef struct l2_root {
 
 size_t hs_l2_work_len(size_t n)
 {
-    /* contiguous copy, candidates, and the sample (at most n / 16 elements) */
-    return 2 * n + (n / 16 < SAMPLE_MAX ? n / 16 : SAMPLE_MAX) + 1;
+    /* contiguous copy, candidates (+ spare slots for vector stores), the sample and a copy */
+    return 2 * n + 4 + 2 * hs_l2_sample_len(n) + 1;
 }
 
 static inline double load(hs_row_view v, size_t i)
@@ -63,49 +66,36 @@ static inline double load(hs_row_view v, size_t i)
     return v.is_float ? (double)((const float *)v.base)[off] : ((const double *)v.base)[off];
 }
 
-/* Elements [b0, b0 + len) of the row as contiguous doubles: the row itself when it is a
- * contiguous double array, else a converted copy in buf. */
-static const double *row_block(hs_row_view z, size_t b0, size_t len, double *buf)
-{
-    if (!z.is_float && z.stride == 1)
-        return (const double *)z.base + b0;
-    if (z.is_float && z.stride == 1)
-        for (size_t i = 0; i < len; i++) /* a plain loop: vectorizes */
-            buf[i] = (double)((const float *)z.base)[b0 + i];
-    else
-        for (size_t i = 0; i < len; i++)
-            buf[i] = load(z, b0 + i);
-    return buf;
-}
-
 /* Statistics of one block against the bracket, in a loop the compiler vectorizes:
- * counts of settled ones and settled free, the sum of the free ones relative to ref, and a
- * check value that is NaN iff some z is NaN/Inf or z/tau overflows. */
+ * counts of settled ones and settled free, the sum of the free ones relative to ref, and the
+ * block's minimum and maximum (non-finite values are caught from those and from the
+ * candidates: a NaN fails every comparison and so is always kept as a candidate). */
 typedef struct block_stats {
-    double c1, cf, sf, bad;
+    double c1, cf, sf, lo, hi;
 } block_stats;
 
 static inline __attribute__((always_inline)) void block_scan(const double *b, size_t len,
                                                              const l2_state *st, double tau,
-                                                             double inv_tau, block_stats *o)
+                                                             block_stats *o)
 {
     double tL = st->tL, tR = st->tR, ref = st->ref;
-    double c1 = 0, cf = 0, sf = 0, bad = 0;
-#pragma omp simd reduction(+ : c1, cf, sf, bad)
+    double c1 = 0, cf = 0, sf = 0, lo = o->lo, hi = o->hi;
+#pragma omp simd reduction(+ : c1, cf, sf) reduction(min : lo) reduction(max : hi)
     for (size_t i = 0; i < len; i++) {
         double v = b[i];
-        double x = v * inv_tau;
-        bad += x - x; /* NaN iff v is NaN/Inf or v/tau overflows */
         double one = v - tau >= tR ? 1.0 : 0.0;
         double fr = (v - tau <= tL ? 1.0 : 0.0) * (v >= tR ? 1.0 : 0.0);
         c1 += one;
         cf += fr;
         sf += fr * (v - ref);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
     }
     o->c1 += c1;
     o->cf += cf;
     o->sf += sf;
-    o->bad += bad;
+    o->lo = lo;
+    o->hi = hi;
 }
 
 /* Appends the block's undetermined elements (a breakpoint inside the bracket) to w. */
@@ -123,144 +113,134 @@ static inline __attribute__((always_inline)) size_t block_keep(double *w, size_t
     return m;
 }
 
-/* One pass over the row: candidates for the state's bracket go to w, settled elements into
- * the state. Returns the number of candidates; *bad is NaN iff the row is not usable. */
+/* Portable classification of a contiguous double row (see classify_row). */
 HS_MULTIVERSION
-static size_t classify_row(double *w, l2_state *st, hs_row_view z, double tau, double *bad)
+static size_t classify_plain(double *w, const double *z, size_t n, const l2_state *st,
+                             double tau, block_stats *o)
 {
-    double buf[SUM_BLOCK], inv_tau = 1.0 / tau;
-    block_stats o = {0, 0, 0, 0};
     size_t m = 0;
-    for (size_t b0 = 0; b0 < z.n; b0 += SUM_BLOCK) {
-        size_t len = z.n - b0 < SUM_BLOCK ? z.n - b0 : SUM_BLOCK;
-        const double *b = row_block(z, b0, len, buf);
-        block_stats ob = {0, 0, 0, 0}; /* per-block partial sums keep rounding small */
-        block_scan(b, len, st, tau, inv_tau, &ob);
-        o.c1 += ob.c1;
-        o.cf += ob.cf;
-        o.sf += ob.sf;
-        o.bad += ob.bad;
-        m = block_keep(w, m, b, len, st, tau);
+    for (size_t b0 = 0; b0 < n; b0 += SUM_BLOCK) {
+        size_t len = n - b0 < SUM_BLOCK ? n - b0 : SUM_BLOCK;
+        block_stats ob = {0, 0, 0, o->lo, o->hi}; /* per-block partial sums keep rounding small */
+        block_scan(z + b0, len, st, tau, &ob);
+        o->c1 += ob.c1;
+        o->cf += ob.cf;
+        o->sf += ob.sf;
+        o->lo = ob.lo;
+        o->hi = ob.hi;
+        m = block_keep(w, m, z + b0, len, st, tau);
     }
-    st->n_one += o.c1;
-    st->n_free += o.cf;
-    st->s_free += o.sf;
-    *bad = o.bad;
     return m;
-}
-
-/* Partition of the whole row at t: ones, free count and sum of (z_i - ref) over the free
- * ones, plus the non-finite check. Vectorized, blocked sums. */
-typedef struct row_eval {
-    double one, nfree, sum, bad;
-    /* The partition at t holds on (dn, up): up is the nearest breakpoint above t at which an
-     * element changes class, dn the nearest below. */
-    double dn, up;
-} row_eval;
-
-static inline __attribute__((always_inline)) void block_eval(const double *b, size_t len, double t,
-                                                             double tau, double ref,
-                                                             double inv_tau, row_eval *o)
-{
-    double e1 = 0, ef = 0, es = 0, bad = 0, dn = -INFINITY, up = INFINITY;
-    for (size_t i = 0; i < len; i++) {
-        double v = b[i], a = v - tau;
-        double x = v * inv_tau;
-        bad += x - x; /* NaN iff v is NaN/Inf or v/tau overflows */
-        double one = a >= t ? 1.0 : 0.0;
-        double fr = (v > t ? 1.0 : 0.0) - one; /* tau > 0: a one is also above t */
-        e1 += one;
-        ef += fr;
-        es += fr * (v - ref);
-        /* moving up, a one turns free at a, a free one turns 0 at v; moving down the reverse */
-        double u = a >= t ? a : (v > t ? v : INFINITY);
-        double w = v <= t ? v : (a < t ? a : -INFINITY);
-        up = u < up ? u : up;
-        dn = w > dn ? w : dn;
-    }
-    o->one += e1;
-    o->nfree += ef;
-    o->sum += es;
-    o->bad += bad;
-    o->up = up < o->up ? up : o->up;
-    o->dn = dn > o->dn ? dn : o->dn;
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define HS_HAVE_AVX2_PATH 1
 
-/* block_eval with AVX2 intrinsics: same arithmetic, four lanes at a time (the products with
- * the 0/1 mask are exact, so the lanes' sums match the scalar loop up to summation order). */
-__attribute__((target("avx2"))) static void block_eval_avx2(const double *b, size_t len,
-                                                            double t, double tau, double ref,
-                                                            double inv_tau, row_eval *o)
+/* For each 4-bit mask of kept lanes, the 32-bit lane indices that move the kept doubles to
+ * the front of a vector (a compress, which AVX2 lacks). */
+static const int keep_perm[16][8] = {
+    {0, 1, 2, 3, 4, 5, 6, 7}, {0, 1, 2, 3, 4, 5, 6, 7}, {2, 3, 0, 1, 4, 5, 6, 7},
+    {0, 1, 2, 3, 4, 5, 6, 7}, {4, 5, 0, 1, 2, 3, 6, 7}, {0, 1, 4, 5, 2, 3, 6, 7},
+    {2, 3, 4, 5, 0, 1, 6, 7}, {0, 1, 2, 3, 4, 5, 6, 7}, {6, 7, 0, 1, 2, 3, 4, 5},
+    {0, 1, 6, 7, 2, 3, 4, 5}, {2, 3, 6, 7, 0, 1, 4, 5}, {0, 1, 2, 3, 6, 7, 4, 5},
+    {4, 5, 6, 7, 0, 1, 2, 3}, {0, 1, 4, 5, 6, 7, 2, 3}, {2, 3, 4, 5, 6, 7, 0, 1},
+    {0, 1, 2, 3, 4, 5, 6, 7}};
+
+/* The classification pass with AVX2, one pass for everything: settled counts and sums per
+ * block (same blocking as classify_plain), min/max, and the candidates compressed into w
+ * without branches (a full vector is stored at w + m and m advances by the kept count, so
+ * w needs 3 spare slots). z is a contiguous row of doubles or (is_float) floats. */
+__attribute__((target("avx2,popcnt"))) static size_t classify_avx2(double *w, const void *z,
+                                                                  int is_float, size_t n,
+                                                                  const l2_state *st,
+                                                                  double tau, block_stats *o)
 {
-    const __m256d vt = _mm256_set1_pd(t), vtau = _mm256_set1_pd(tau);
-    const __m256d vref = _mm256_set1_pd(ref), vinv = _mm256_set1_pd(inv_tau);
-    const __m256d one = _mm256_set1_pd(1.0), inf = _mm256_set1_pd(INFINITY);
-    const __m256d ninf = _mm256_set1_pd(-INFINITY);
-    __m256d e1 = _mm256_setzero_pd(), ef = e1, es = e1, bad = e1, up = inf, dn = ninf;
-    size_t i = 0;
-    for (; i + 4 <= len; i += 4) {
-        __m256d v = _mm256_loadu_pd(b + i), a = _mm256_sub_pd(v, vtau);
-        __m256d x = _mm256_mul_pd(v, vinv);
-        bad = _mm256_add_pd(bad, _mm256_sub_pd(x, x));
-        __m256d m_one = _mm256_cmp_pd(a, vt, _CMP_GE_OQ);
-        __m256d m_above = _mm256_cmp_pd(v, vt, _CMP_GT_OQ);
-        __m256d is_one = _mm256_and_pd(m_one, one);
-        __m256d fr = _mm256_sub_pd(_mm256_and_pd(m_above, one), is_one);
-        e1 = _mm256_add_pd(e1, is_one);
-        ef = _mm256_add_pd(ef, fr);
-        es = _mm256_add_pd(es, _mm256_mul_pd(fr, _mm256_sub_pd(v, vref)));
-        /* nearest class-changing breakpoints above and below t (see block_eval) */
-        __m256d u = _mm256_blendv_pd(_mm256_blendv_pd(inf, v, m_above), a, m_one);
-        __m256d m_a_below = _mm256_cmp_pd(a, vt, _CMP_LT_OQ);
-        __m256d w = _mm256_blendv_pd(_mm256_blendv_pd(ninf, a, m_a_below), v,
-                                     _mm256_cmp_pd(v, vt, _CMP_LE_OQ));
-        up = _mm256_min_pd(up, u);
-        dn = _mm256_max_pd(dn, w);
+    const __m256d vtL = _mm256_set1_pd(st->tL), vtR = _mm256_set1_pd(st->tR);
+    const __m256d vtau = _mm256_set1_pd(tau), vref = _mm256_set1_pd(st->ref);
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d lo = _mm256_set1_pd(o->lo), hi = _mm256_set1_pd(o->hi);
+    size_t m = 0;
+    for (size_t b0 = 0; b0 < n; b0 += SUM_BLOCK) {
+        size_t len = n - b0 < SUM_BLOCK ? n - b0 : SUM_BLOCK, i = 0;
+        __m256d c1 = _mm256_setzero_pd(), cf = c1, sf = c1;
+        for (; i + 4 <= len; i += 4) {
+            __m256d v = is_float ? _mm256_cvtps_pd(_mm_loadu_ps((const float *)z + b0 + i))
+                                 : _mm256_loadu_pd((const double *)z + b0 + i);
+            __m256d a = _mm256_sub_pd(v, vtau);
+            __m256d m_one = _mm256_cmp_pd(a, vtR, _CMP_GE_OQ);
+            __m256d m_free = _mm256_and_pd(_mm256_cmp_pd(a, vtL, _CMP_LE_OQ),
+                                           _mm256_cmp_pd(v, vtR, _CMP_GE_OQ));
+            __m256d settled = _mm256_or_pd(_mm256_or_pd(m_one, m_free),
+                                           _mm256_cmp_pd(v, vtL, _CMP_LE_OQ));
+            c1 = _mm256_add_pd(c1, _mm256_and_pd(m_one, one));
+            cf = _mm256_add_pd(cf, _mm256_and_pd(m_free, one));
+            sf = _mm256_add_pd(sf, _mm256_and_pd(m_free, _mm256_sub_pd(v, vref)));
+            lo = _mm256_min_pd(lo, v);
+            hi = _mm256_max_pd(hi, v);
+            int keep = ~_mm256_movemask_pd(settled) & 15;
+            __m256i perm = _mm256_loadu_si256((const __m256i *)keep_perm[keep]);
+            _mm256_storeu_pd(w + m, _mm256_castps_pd(
+                                        _mm256_permutevar8x32_ps(_mm256_castpd_ps(v), perm)));
+            m += (size_t)__builtin_popcount((unsigned)keep);
+        }
+        double l1[4], lf[4], ls[4];
+        _mm256_storeu_pd(l1, c1);
+        _mm256_storeu_pd(lf, cf);
+        _mm256_storeu_pd(ls, sf);
+        double tail[4];
+        size_t nt = len - i;
+        for (size_t j = 0; j < nt; j++)
+            tail[j] = is_float ? (double)((const float *)z)[b0 + i + j]
+                               : ((const double *)z)[b0 + i + j];
+        block_stats ot = {0, 0, 0, o->lo, o->hi};
+        block_scan(tail, nt, st, tau, &ot);
+        m = block_keep(w, m, tail, nt, st, tau);
+        o->c1 += (l1[0] + l1[1]) + (l1[2] + l1[3]) + ot.c1;
+        o->cf += (lf[0] + lf[1]) + (lf[2] + lf[3]) + ot.cf;
+        o->sf += (ls[0] + ls[1]) + (ls[2] + ls[3]) + ot.sf;
+        o->lo = ot.lo;
+        o->hi = ot.hi;
     }
-    double l1[4], lf[4], ls[4], lb[4], lu[4], ld[4];
-    _mm256_storeu_pd(l1, e1);
-    _mm256_storeu_pd(lf, ef);
-    _mm256_storeu_pd(ls, es);
-    _mm256_storeu_pd(lb, bad);
-    _mm256_storeu_pd(lu, up);
-    _mm256_storeu_pd(ld, dn);
-    row_eval tail = {0, 0, 0, 0, -INFINITY, INFINITY};
-    block_eval(b + i, len - i, t, tau, ref, inv_tau, &tail);
-    o->one += (l1[0] + l1[1]) + (l1[2] + l1[3]) + tail.one;
-    o->nfree += (lf[0] + lf[1]) + (lf[2] + lf[3]) + tail.nfree;
-    o->sum += (ls[0] + ls[1]) + (ls[2] + ls[3]) + tail.sum;
-    o->bad += (lb[0] + lb[1]) + (lb[2] + lb[3]) + tail.bad;
+    double llo[4], lhi[4];
+    _mm256_storeu_pd(llo, lo);
+    _mm256_storeu_pd(lhi, hi);
     for (int j = 0; j < 4; j++) {
-        tail.up = lu[j] < tail.up ? lu[j] : tail.up;
-        tail.dn = ld[j] > tail.dn ? ld[j] : tail.dn;
+        o->lo = llo[j] < o->lo ? llo[j] : o->lo;
+        o->hi = lhi[j] > o->hi ? lhi[j] : o->hi;
     }
-    o->up = tail.up < o->up ? tail.up : o->up;
-    o->dn = tail.dn > o->dn ? tail.dn : o->dn;
+    return m;
 }
 #endif
 
-static row_eval eval_row(hs_row_view z, double t, double tau, double ref)
+/* One pass over a contiguous row (doubles, or floats when is_float): candidates for the
+ * state's bracket go to w (which needs n + 3 slots), settled elements into the state.
+ * Returns the number of candidates and the row's min and max; fails with HS_ERR_NONFINITE if
+ * the row holds NaN/Inf or z/tau overflows. */
+static hs_status classify_row(size_t *len, double *w, l2_state *st, const void *z, int is_float,
+                              size_t n, double tau, double *zmin, double *zmax)
 {
-    double buf[SUM_BLOCK], inv_tau = 1.0 / tau;
-    row_eval o = {0, 0, 0, 0, -INFINITY, INFINITY};
-    int avx2 = hs_cpu_has_avx2();
-    for (size_t b0 = 0; b0 < z.n; b0 += SUM_BLOCK) {
-        size_t len = z.n - b0 < SUM_BLOCK ? z.n - b0 : SUM_BLOCK;
-        const double *b = row_block(z, b0, len, buf);
+    block_stats o = {0, 0, 0, INFINITY, -INFINITY};
+    size_t m;
 #ifdef HS_HAVE_AVX2_PATH
-        if (avx2) {
-            block_eval_avx2(b, len, t, tau, ref, inv_tau, &o);
-            continue;
-        }
+    if (hs_cpu_has_avx2())
+        m = classify_avx2(w, z, is_float, n, st, tau, &o);
+    else
 #endif
-        (void)avx2;
-        block_eval(b, len, t, tau, ref, inv_tau, &o);
-    }
-    return o;
+        m = classify_plain(w, (const double *)z, n, st, tau, &o); /* callers convert floats */
+    double chk = (o.lo / tau) * 0.0 + (o.hi / tau) * 0.0;
+#pragma omp simd reduction(+ : chk)
+    for (size_t i = 0; i < m; i++)
+        chk += w[i] * 0.0; /* NaN are always candidates */
+    if (isnan(chk))
+        return HS_ERR_NONFINITE;
+    st->n_one += o.c1;
+    st->n_free += o.cf;
+    st->s_free += o.sf;
+    *len = m;
+    *zmin = o.lo;
+    *zmax = o.hi;
+    return HS_OK;
 }
 
 /* Partition of the candidates at a trial point t, plus the settled constants. */
@@ -271,7 +251,7 @@ typedef struct trial {
 /* Moves candidates settled by the state's bracket into the constants (compacting w), and
  * evaluates the partition of the remaining ones at t. */
 HS_MULTIVERSION
-static void filter_and_eval(double *w, size_t *len, l2_state *st, double tau, double t, trial *e)
+static void filter_and_eval_plain(double *w, size_t *len, l2_state *st, double tau, double t, trial *e)
 {
     double tL = st->tL, tR = st->tR, ref = st->ref;
     double c1 = 0, cf = 0, sf = 0, e1 = 0, ef = 0, es = 0;
@@ -310,6 +290,99 @@ static void filter_and_eval(double *w, size_t *len, l2_state *st, double tau, do
     e->one = st->n_one + e1;
     e->nfree = st->n_free + ef;
     e->sum = st->s_free + es;
+}
+
+#ifdef HS_HAVE_AVX2_PATH
+/* filter_and_eval with AVX2 in one loop: the compress of classify_avx2 runs in place (stores
+ * never pass the element being read). Same comparisons, same blocking of the sums. */
+__attribute__((target("avx2,popcnt"))) static void filter_and_eval_avx2(double *w, size_t *len,
+                                                                       l2_state *st, double tau,
+                                                                       double t, trial *e)
+{
+    const __m256d vtL = _mm256_set1_pd(st->tL), vtR = _mm256_set1_pd(st->tR);
+    const __m256d vtau = _mm256_set1_pd(tau), vref = _mm256_set1_pd(st->ref);
+    const __m256d vt = _mm256_set1_pd(t), one = _mm256_set1_pd(1.0);
+    __m256d c1 = _mm256_setzero_pd(), cf = c1, e1 = c1, ef = c1;
+    double sf = 0, es = 0, tc1 = 0, tcf = 0, te1 = 0, tef = 0;
+    double tL = st->tL, tR = st->tR, ref = st->ref;
+    size_t n = *len, m = 0;
+    for (size_t b0 = 0; b0 < n; b0 += SUM_BLOCK) {
+        size_t b1 = n - b0 < SUM_BLOCK ? n : b0 + SUM_BLOCK, i = b0;
+        __m256d sfv = _mm256_setzero_pd(), esv = sfv;
+        for (; i + 4 <= b1; i += 4) {
+            __m256d v = _mm256_loadu_pd(w + i), a = _mm256_sub_pd(v, vtau);
+            __m256d m_one = _mm256_cmp_pd(a, vtR, _CMP_GE_OQ);
+            __m256d m_free = _mm256_and_pd(_mm256_cmp_pd(a, vtL, _CMP_LE_OQ),
+                                           _mm256_cmp_pd(v, vtR, _CMP_GE_OQ));
+            __m256d settled = _mm256_or_pd(_mm256_or_pd(m_one, m_free),
+                                           _mm256_cmp_pd(v, vtL, _CMP_LE_OQ));
+            __m256d d = _mm256_sub_pd(v, vref);
+            c1 = _mm256_add_pd(c1, _mm256_and_pd(m_one, one));
+            cf = _mm256_add_pd(cf, _mm256_and_pd(m_free, one));
+            sfv = _mm256_add_pd(sfv, _mm256_and_pd(m_free, d));
+            __m256d h_one = _mm256_andnot_pd(settled, _mm256_cmp_pd(a, vt, _CMP_GE_OQ));
+            __m256d h_free = _mm256_andnot_pd(_mm256_or_pd(settled, h_one),
+                                              _mm256_cmp_pd(v, vt, _CMP_GT_OQ));
+            e1 = _mm256_add_pd(e1, _mm256_and_pd(h_one, one));
+            ef = _mm256_add_pd(ef, _mm256_and_pd(h_free, one));
+            esv = _mm256_add_pd(esv, _mm256_and_pd(h_free, d));
+            int keep = ~_mm256_movemask_pd(settled) & 15;
+            __m256i perm = _mm256_loadu_si256((const __m256i *)keep_perm[keep]);
+            _mm256_storeu_pd(w + m, _mm256_castps_pd(
+                                        _mm256_permutevar8x32_ps(_mm256_castpd_ps(v), perm)));
+            m += (size_t)__builtin_popcount((unsigned)keep);
+        }
+        double sb = 0, eb = 0;
+        for (; i < b1; i++) {
+            double z = w[i];
+            int zero = z <= tL, o1 = z - tau >= tR;
+            int fr = (z - tau <= tL) & (z >= tR);
+            int keep = !(zero | o1 | fr);
+            int one_here = keep & (z - tau >= t);
+            int free_here = keep & !one_here & (z > t);
+            tc1 += o1 ? 1.0 : 0.0;
+            tcf += fr ? 1.0 : 0.0;
+            sb += fr ? z - ref : 0.0;
+            te1 += one_here ? 1.0 : 0.0;
+            tef += free_here ? 1.0 : 0.0;
+            eb += free_here ? z - ref : 0.0;
+            w[m] = z;
+            m += (size_t)keep;
+        }
+        double ls[4], le[4];
+        _mm256_storeu_pd(ls, sfv);
+        _mm256_storeu_pd(le, esv);
+        sf += (ls[0] + ls[1]) + (ls[2] + ls[3]) + sb;
+        es += (le[0] + le[1]) + (le[2] + le[3]) + eb;
+    }
+    double l[4];
+    _mm256_storeu_pd(l, c1);
+    tc1 += (l[0] + l[1]) + (l[2] + l[3]);
+    _mm256_storeu_pd(l, cf);
+    tcf += (l[0] + l[1]) + (l[2] + l[3]);
+    _mm256_storeu_pd(l, e1);
+    te1 += (l[0] + l[1]) + (l[2] + l[3]);
+    _mm256_storeu_pd(l, ef);
+    tef += (l[0] + l[1]) + (l[2] + l[3]);
+    *len = m;
+    st->n_one += tc1;
+    st->n_free += tcf;
+    st->s_free += sf;
+    e->one = st->n_one + te1;
+    e->nfree = st->n_free + tef;
+    e->sum = st->s_free + es;
+}
+#endif
+
+static void filter_and_eval(double *w, size_t *len, l2_state *st, double tau, double t, trial *e)
+{
+#ifdef HS_HAVE_AVX2_PATH
+    if (hs_cpu_has_avx2()) {
+        filter_and_eval_avx2(w, len, st, tau, t, e);
+        return;
+    }
+#endif
+    filter_and_eval_plain(w, len, st, tau, t, e);
 }
 
 /* Exact root of f(t) = k given a valid bracket in st and the candidates w[0..*lenp).
@@ -471,20 +544,45 @@ static void refine_if_imprecise(double *ref, double *d, hs_row_view z, const l2_
     }
 }
 
-/* The Newton path sums (z_i - ref) over all free coordinates; if ref is far from the root
- * (|d| >> tau) those terms lose precision, and one more pass relative to the root fixes it. */
-static void refine_if_imprecise_eval(double *ref, double *d, hs_row_view z, row_eval e, double k,
-                                     double tau)
+/* The sample costs about its size m in work, the candidates about n / sqrt(m) (the bracket
+ * narrows as 1 / sqrt(m)): m near n^(2/3) balances the two. */
+size_t hs_l2_sample_len(size_t n)
 {
-    l2_state st = {0, 0, *ref, e.one, e.nfree, e.sum};
-    refine_if_imprecise(ref, d, z, &st, k, tau);
+    if (n <= SMALL_ROW)
+        return 0;
+    size_t m = (size_t)cbrt((double)n * (double)n);
+    m = n / 16 < m ? n / 16 : m;
+    return m < SAMPLE_MAX ? m : SAMPLE_MAX;
 }
 
-static void min_max(hs_row_view z, double *lo, double *hi)
+size_t hs_l2_sample_pos(size_t i, size_t m, size_t n)
 {
+    size_t s0 = (size_t)((double)i * (double)n / (double)m);
+    size_t s1 = (size_t)((double)(i + 1) * (double)n / (double)m);
+    uint64_t h = (uint64_t)i * 0x9E3779B97F4A7C15u;
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9u;
+    h ^= h >> 29;
+    return s0 + (size_t)(((h >> 32) * (uint64_t)(s1 - s0)) >> 32);
+}
+
+/* Stratified sample: one element from each of m equal strata of the row (m <= n / 16).
+ * Unlike a regular grid, this cannot alias with periodic data: the sample's f is an unbiased
+ * estimate of f / (n / m) for every input. Returns min and max of the sample. The elements
+ * are scattered over the row, so they are prefetched some strata ahead. */
+static void take_sample(double *s, size_t m, const void *z, int is_float, size_t n, double *lo,
+                        double *hi)
+{
+    enum { AHEAD = 16 };
+    size_t es = is_float ? sizeof(float) : sizeof(double);
+    const char *zb = (const char *)z;
     double a = INFINITY, b = -INFINITY;
-    for (size_t i = 0; i < z.n; i++) {
-        double v = load(z, i);
+    for (size_t i = 0; i < m; i++) {
+        if (i + AHEAD < m)
+            __builtin_prefetch(zb + es * hs_l2_sample_pos(i + AHEAD, m, n));
+        size_t j = hs_l2_sample_pos(i, m, n);
+        double v = is_float ? (double)((const float *)z)[j] : ((const double *)z)[j];
+        s[i] = v;
         a = v < a ? v : a;
         b = v > b ? v : b;
     }
@@ -492,130 +590,139 @@ static void min_max(hs_row_view z, double *lo, double *hi)
     *hi = b;
 }
 
-/* Solves a contiguous buffer of doubles completely (bracket from its min and max). */
-static double solve_buffer(double *w, size_t len, double k, double tau, double lo, double hi)
+/* Root of the sample's f for a target ks, searched in [tL, tR]; -inf/+inf when ks is at or
+ * beyond the ends (the row's root may then lie outside the sample's range). scratch holds m
+ * doubles. */
+static double sample_root(const double *s, double *scratch, size_t m, double ks, double tau,
+                          double tL, double tR)
 {
-    l2_state st = {lo - tau, hi, 0.5 * (lo + hi), 0, 0, 0};
-    l2_root r = solve_candidates(w, &len, &st, k, tau);
+    if (ks >= (double)m)
+        return -INFINITY;
+    if (ks <= 0)
+        return INFINITY;
+    memcpy(scratch, s, m * sizeof *s);
+    l2_state st = {tL, tR, 0.5 * (tL + tR), 0, 0, 0};
+    size_t len = m;
+    l2_root r = solve_candidates(scratch, &len, &st, ks, tau);
     return st.ref + r.d;
+}
+
+/* f at tL and at tR from the settled constants and the candidates (infinite ends: n, 0). */
+static void bracket_values(const double *w, size_t len, const l2_state *st, double tau,
+                           size_t n, double *fL, double *fR)
+{
+    double tL = st->tL, tR = st->tR, inv_tau = 1.0 / tau, sL = 0, sR = 0;
+    int finL = isfinite(tL), finR = isfinite(tR);
+    double cL = finL ? tL : 0, cR = finR ? tR : 0;
+#pragma omp simd reduction(+ : sL, sR)
+    for (size_t i = 0; i < len; i++) {
+        double pl = (w[i] - cL) * inv_tau, pr = (w[i] - cR) * inv_tau;
+        sL += pl < 0 ? 0 : (pl > 1 ? 1 : pl);
+        sR += pr < 0 ? 0 : (pr > 1 ? 1 : pr);
+    }
+    double lin = st->n_free > 0 ? 1.0 : 0.0;
+    *fL = finL ? st->n_one + lin * (st->s_free - st->n_free * (tL - st->ref)) * inv_tau + sL
+               : (double)n;
+    *fR = finR ? st->n_one + lin * (st->s_free - st->n_free * (tR - st->ref)) * inv_tau + sR : 0;
 }
 
 hs_status hs_l2_fast_row(double *ref, double *d, hs_row_view z, double k, double tau,
                          double *work)
 {
-    size_t n = z.n;
-    double bad, zmin, zmax;
+    size_t n = z.n, len;
+    double zmin, zmax;
+    hs_status s;
     *d = 0;
-    if (n <= SMALL_ROW || k == 0 || k == (double)n) {
-        l2_state all = {-INFINITY, INFINITY, 0, 0, 0, 0};
-        size_t len = classify_row(work, &all, z, tau, &bad);
-        if (isnan(bad))
-            return HS_ERR_NONFINITE;
-        min_max(z, &zmin, &zmax);
-        if (k == 0) {
-            *ref = zmax; /* every p_i = clip((z_i - zmax)/tau) = 0 */
-            return HS_OK;
-        }
-        if (k == (double)n) {
-            *ref = zmin; /* every p_i = clip((z_i - zmin + tau)/tau) = 1 */
-            *d = -tau;
-            return HS_OK;
-        }
-        l2_state st = {zmin - tau, zmax, 0.5 * (zmin + zmax), 0, 0, 0};
-        *ref = st.ref;
-        l2_root r = solve_candidates(work, &len, &st, k, tau);
-        *d = r.d;
-        if (r.flat)
-            center_flat_root(ref, d, z, tau, r.t);
-        else
-            recenter(ref, d, work, len, &st, k, tau);
-        return HS_OK;
-    }
-
-    /* Strided or float rows are copied once to contiguous doubles: every pass below then
-     * streams through memory with vector loads. */
-    double *cand = work + n;
-    if (z.is_float && z.stride == 1) {
-        for (size_t i = 0; i < n; i++) /* a plain loop: vectorizes */
-            work[i] = (double)((const float *)z.base)[i];
-        z.base = work;
-        z.is_float = 0;
-    } else if (z.is_float || z.stride != 1) {
+    /* Strided rows are copied once to contiguous doubles (and so are float rows without
+     * AVX2): the classification then streams through memory with vector loads. */
+    int is_float = z.is_float;
+    const void *base = z.base;
+    if (z.stride != 1 || (is_float && !hs_cpu_has_avx2())) {
         for (size_t i = 0; i < n; i++)
             work[i] = load(z, i);
+        base = work;
+        is_float = 0;
         z.base = work;
         z.is_float = 0;
         z.stride = 1;
     }
+    double *cand = work + n;
 
-    /* 1. A regular sample gives a starting point near the root. */
-    size_t m = n / 16 < SAMPLE_MAX ? n / 16 : SAMPLE_MAX;
-    double *sample = work + 2 * n;
-    double smin = INFINITY, smax = -INFINITY, schk = 0;
-    for (size_t i = 0; i < m; i++) {
-        double v = load(z, (size_t)((double)i * (double)n / (double)m));
-        sample[i] = v;
-        schk += (v / tau) * 0.0;
-        smin = v < smin ? v : smin;
-        smax = v > smax ? v : smax;
+    if (k == 0 || k == (double)n) {
+        /* Only the range and the finiteness check are needed: a bracket at +inf settles
+         * every finite element (as 0) and leaves no candidate but NaN. */
+        l2_state none = {INFINITY, INFINITY, 0, 0, 0, 0};
+        if ((s = classify_row(&len, cand, &none, base, is_float, n, tau, &zmin, &zmax)))
+            return s;
+        if (k == 0) {
+            *ref = zmax; /* every p_i = clip((z_i - zmax)/tau) = 0 */
+        } else {
+            *ref = zmin; /* every p_i = clip((z_i - zmin + tau)/tau) = 1 */
+            *d = -tau;
+        }
+        return HS_OK;
     }
-    if (isnan(schk))
-        return HS_ERR_NONFINITE;
-    double t = solve_buffer(sample, m, k * (double)m / (double)n, tau, smin, smax);
-
-    /* 2. Newton over the whole row, one vectorized pass per step. Two successive steps with
-     * the same partition certify the root exactly; this takes about four passes. */
-    l2_state st = {-INFINITY, INFINITY, t, 0, 0, 0};
-    double prev_one = -1, prev_free = -1, prev_d = 0;
-    for (int pass = 0; pass < NEWTON_PASSES; pass++) {
-        row_eval e = eval_row(z, t, tau, st.ref);
-        if (isnan(e.bad))
-            return HS_ERR_NONFINITE;
-        if (e.one == prev_one && e.nfree == prev_free) {
-            *ref = st.ref;
-            *d = prev_d;
-            refine_if_imprecise_eval(ref, d, z, e, k, tau);
-            return HS_OK;
-        }
-        double f = e.one + (e.sum - e.nfree * (t - st.ref)) / tau;
-        if (f == k || (e.nfree == 0 && e.one == k)) {
-            *ref = st.ref;
-            *d = t - st.ref;
-            if (e.nfree == 0)
-                center_flat_root(ref, d, z, tau, t);
-            return HS_OK;
-        }
-        if (f > k)
-            st.tL = t;
+    if (n <= SMALL_ROW) {
+        /* Short rows: the whole row is the candidate set. */
+        l2_state all = {-INFINITY, INFINITY, 0, 0, 0, 0};
+        if ((s = classify_row(&len, cand, &all, base, is_float, n, tau, &zmin, &zmax)))
+            return s;
+        l2_state st = {zmin - tau, zmax, 0.5 * (zmin + zmax), 0, 0, 0};
+        *ref = st.ref;
+        l2_root r = solve_candidates(cand, &len, &st, k, tau);
+        *d = r.d;
+        if (r.flat)
+            center_flat_root(ref, d, z, tau, r.t);
         else
-            st.tR = t;
-        if (e.nfree == 0)
-            break; /* Newton has no slope here */
-        double dn = (e.sum - tau * (k - e.one)) / e.nfree, next = st.ref + dn;
-        if (next > e.dn && next < e.up) {
-            /* No element changes class between t and next: the partition at next is the one
-             * next was computed from, so next is the exact root. */
-            *ref = st.ref;
-            *d = dn;
-            refine_if_imprecise_eval(ref, d, z, e, k, tau);
-            return HS_OK;
-        }
-        if (!(next > st.tL && next < st.tR))
-            break;
-        prev_one = e.one;
-        prev_free = e.nfree;
-        prev_d = dn;
-        t = next;
+            recenter(ref, d, cand, len, &st, k, tau);
+        return HS_OK;
     }
 
-    /* 3. Rarely needed: exact search among the elements with a breakpoint in the bracket
-     * Newton has narrowed (closed with the row's range where it is still open). */
-    if (isinf(st.tL) || isinf(st.tR)) {
-        min_max(z, &zmin, &zmax);
-        st.tL = isinf(st.tL) ? zmin - tau : st.tL;
-        st.tR = isinf(st.tR) ? zmax : st.tR;
+    /* 1. A stratified sample brackets the root with high probability: the sample's roots for
+     * k shifted by four standard errors of the sampled f (Bhatia-Davis bounds the variance of
+     * a [0,1] term with mean q by q (1 - q)), plus two for ties and rounding. */
+    size_t m = hs_l2_sample_len(n);
+    double *sample = cand + n + 4, *scratch = sample + m;
+    double slo, shi;
+    take_sample(sample, m, base, is_float, n, &slo, &shi);
+    double q = k / (double)n, ks = k * (double)m / (double)n;
+    double delta = 4.0 * sqrt((double)m * q * (1.0 - q)) + 2.0;
+    /* Sums of the always-free coordinates are taken relative to the sample's own root t0:
+     * terms z_i - ref then stay about as small as tau p_i, which keeps their rounding error
+     * far below the k * 1e-12 the result promises (a bracket end can be much farther away,
+     * e.g. for nearly equal z with tiny p_i). The bracket ends are searched on either side. */
+    double t0 = sample_root(sample, scratch, m, ks, tau, slo - tau, shi);
+    double tL = sample_root(sample, scratch, m, ks + delta, tau, slo - tau, t0);
+    double tR = sample_root(sample, scratch, m, ks - delta, tau, t0, shi);
+    if (!(tL <= t0 && t0 <= tR)) /* NaN from non-finite data (caught below) */
+        tL = -INFINITY, tR = INFINITY;
+    double mid = t0;
+    if (!(mid > tL && mid < tR))
+        mid = isfinite(tL) ? (isfinite(tR) ? 0.5 * (tL + tR) : tL) : (isfinite(tR) ? tR : 0);
+
+    /* 2. One pass classifies the row against the bracket; only elements with a breakpoint
+     * inside it are copied. */
+    l2_state st = {tL, tR, mid, 0, 0, 0};
+    if ((s = classify_row(&len, cand, &st, base, is_float, n, tau, &zmin, &zmax)))
+        return s;
+    double fL, fR;
+    bracket_values(cand, len, &st, tau, n, &fL, &fR);
+    if (!(fL >= k && fR <= k)) {
+        /* The sample misled us (rare): classify again with the side that holds the root,
+         * closed by the row's range. */
+        l2_state st2 = {fL < k ? zmin - tau : tR, fL < k ? tL : zmax, 0, 0, 0, 0};
+        st2.tL = isfinite(st2.tL) ? st2.tL : zmin - tau;
+        st2.tR = isfinite(st2.tR) ? st2.tR : zmax;
+        st2.ref = 0.5 * (st2.tL + st2.tR);
+        st = st2;
+        if ((s = classify_row(&len, cand, &st, base, is_float, n, tau, &zmin, &zmax)))
+            return s;
+    } else {
+        st.tL = isfinite(tL) ? tL : zmin - tau;
+        st.tR = isfinite(tR) ? tR : zmax;
     }
-    size_t len = classify_row(cand, &st, z, tau, &bad);
+
+    /* 3. Exact search among the candidates. */
     *ref = st.ref;
     l2_root r = solve_candidates(cand, &len, &st, k, tau);
     *d = r.d;

@@ -23,6 +23,11 @@ typedef struct hs_row_view {
 size_t hs_l2_work_len(size_t n);
 hs_status hs_l2_fast_row(double *ref, double *d, hs_row_view z, double k, double tau,
                          double *work);
+/* The fast solver's sample of a long row: its size (0 for rows solved without one) and the
+ * position of element i (one pseudo-random element in each of m equal strata). Internal;
+ * tests use them to build rows that mislead the sample. */
+size_t hs_l2_sample_len(size_t n);
+size_t hs_l2_sample_pos(size_t i, size_t m, size_t n);
 
 /* Reference L2 solver (the paper's): sort + pool-adjacent-violators on x = z/tau, contiguous.
  * Writes p (n) in the original order; theta from the free coordinates (or a consistent
