@@ -155,19 +155,32 @@ static void note_failure(row_failure *f, size_t row, hs_status s)
  * scratch of scratch_len doubles; failures are collected in *fail (smallest row wins). */
 typedef hs_status (*row_fn)(size_t row, double *scratch, void *ctx);
 
+static void rows_serial(const hs_proj *d, size_t scratch_len, row_fn fn, void *ctx,
+                        row_failure *fail)
+{
+    double *scratch = malloc(scratch_len * sizeof *scratch);
+    for (size_t r = 0; r < d->rows; r++) {
+        hs_status s = scratch ? fn(r, scratch, ctx) : HS_ERR_NOMEM;
+        if (s != HS_OK)
+            note_failure(fail, r, s);
+    }
+    free(scratch);
+}
+
 static void for_each_row(const hs_proj *d, int nt, size_t scratch_len, row_fn fn, void *ctx,
                          row_failure *fail)
 {
-    (void)nt;
+    /* One thread: no OpenMP region at all (its start-up costs as much as a short row). */
+    if (nt <= 1) {
+        rows_serial(d, scratch_len, fn, ctx, fail);
+        return;
+    }
 #ifdef HS_HAVE_OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
+#pragma omp parallel num_threads(nt)
     {
         double *scratch = malloc(scratch_len * sizeof *scratch);
         long long rows = (long long)d->rows;
-#ifdef HS_HAVE_OPENMP
 #pragma omp for schedule(dynamic, 1)
-#endif
         for (long long r = 0; r < rows; r++) {
             hs_status s = scratch ? fn((size_t)r, scratch, ctx) : HS_ERR_NOMEM;
             if (s != HS_OK)
@@ -175,6 +188,9 @@ static void for_each_row(const hs_proj *d, int nt, size_t scratch_len, row_fn fn
         }
         free(scratch);
     }
+#else
+    rows_serial(d, scratch_len, fn, ctx, fail);
+#endif
 }
 
 /* Message for a row that failed: finds the first non-finite element for NONFINITE. */
@@ -217,6 +233,18 @@ static hs_status fast_row(size_t row, double *work, void *vctx)
                           hs_row_tau(c->d, row), work);
 }
 
+/* Phase 2 of the fast path for one row: p from the threshold, and theta / n_free. */
+static void write_row(void *p, double *theta, size_t *n_free, const void *z, const hs_proj *d,
+                      int is_float, const double *t, size_t row)
+{
+    double tau = hs_row_tau(d, row);
+    size_t written_free = hs_write_clipped(p, z, d, row, is_float, t[2 * row], t[2 * row + 1], tau);
+    if (theta)
+        theta[row] = (t[2 * row] + t[2 * row + 1]) / tau;
+    if (n_free)
+        n_free[row] = written_free;
+}
+
 /* Fast L2 path in two phases: every row's threshold first (reading z only), then p. So on
  * any error nothing has been written, even when p aliases z. */
 static hs_status project_l2_fast(void *p, double *theta, size_t *n_free, const void *z,
@@ -234,18 +262,15 @@ static hs_status project_l2_fast(void *p, double *theta, size_t *n_free, const v
         return report_failure(&fail, z, d, is_float);
     }
     long long rows = (long long)d->rows;
+    if (nt <= 1) {
+        for (size_t row = 0; row < d->rows; row++)
+            write_row(p, theta, n_free, z, d, is_float, t, row);
+    } else {
 #ifdef HS_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(static)
 #endif
-    for (long long r = 0; r < rows; r++) {
-        size_t row = (size_t)r;
-        double tau = hs_row_tau(d, row);
-        size_t written_free =
-            hs_write_clipped(p, z, d, row, is_float, t[2 * row], t[2 * row + 1], tau);
-        if (theta)
-            theta[row] = (t[2 * row] + t[2 * row + 1]) / tau;
-        if (n_free)
-            n_free[row] = written_free;
+        for (long long r = 0; r < rows; r++)
+            write_row(p, theta, n_free, z, d, is_float, t, (size_t)r);
     }
     free(t);
     return HS_OK;

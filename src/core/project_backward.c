@@ -193,19 +193,25 @@ static hs_status jac_apply(void *out, const void *p, const void *g, const hs_pro
     long long rows = (long long)d->rows;
     long long bad_row = -1;
     int nt = hs_thread_count(d, d->rows * d->n);
-    (void)nt;
+    if (nt <= 1) { /* no OpenMP region for one thread: its start-up rivals a short row */
+        for (long long r = 0; r < rows && bad_row < 0; r++)
+            if (jac_row_dispatch(out, p, g, hs_row_offset(d, (size_t)r), d->elem_stride, d->n,
+                                 hs_row_tau(d, (size_t)r), d->reg, is_float))
+                bad_row = r;
+    } else {
 #ifdef HS_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(static)
 #endif
-    for (long long r = 0; r < rows; r++) {
-        size_t row = (size_t)r;
-        if (jac_row_dispatch(out, p, g, hs_row_offset(d, row), d->elem_stride, d->n,
-                             hs_row_tau(d, row), d->reg, is_float)) {
+        for (long long r = 0; r < rows; r++) {
+            size_t row = (size_t)r;
+            if (jac_row_dispatch(out, p, g, hs_row_offset(d, row), d->elem_stride, d->n,
+                                 hs_row_tau(d, row), d->reg, is_float)) {
 #ifdef HS_HAVE_OPENMP
 #pragma omp critical
 #endif
-            if (bad_row < 0 || r < bad_row)
-                bad_row = r;
+                if (bad_row < 0 || r < bad_row)
+                    bad_row = r;
+            }
         }
     }
     if (bad_row >= 0)
