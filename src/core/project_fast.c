@@ -33,7 +33,10 @@
 #include "core/rows.h"
 
 /* Rows up to this length skip sampling: one gather pass is as cheap as anything else. */
-enum { SMALL_ROW = 512, SAMPLE_MAX = 65536 };
+/* Rows up to SMALL_ROW are solved with every element a candidate; up to NEWTON_ROW by Newton
+ * passes over the whole row from a sampled start; longer rows by the sampled bracket and one
+ * classification pass (measured crossovers on AVX2). */
+enum { SMALL_ROW = 512, NEWTON_ROW = 131072, SAMPLE_MAX = 65536, NEWTON_PASSES = 6 };
 /* Sums are accumulated in blocks of this many terms and then added up, which keeps their
  * rounding error near (SUM_BLOCK + n / SUM_BLOCK) eps instead of n eps. */
 enum { SUM_BLOCK = 1024 };
@@ -385,6 +388,133 @@ static void filter_and_eval(double *w, size_t *len, l2_state *st, double tau, do
     filter_and_eval_plain(w, len, st, tau, t, e);
 }
 
+/* Elements [b0, b0 + len) of the row as contiguous doubles: the row itself when it is a
+ * contiguous double array, else a converted copy in buf. */
+static const double *row_block(hs_row_view z, size_t b0, size_t len, double *buf)
+{
+    if (!z.is_float && z.stride == 1)
+        return (const double *)z.base + b0;
+    if (z.is_float && z.stride == 1)
+        for (size_t i = 0; i < len; i++) /* a plain loop: vectorizes */
+            buf[i] = (double)((const float *)z.base)[b0 + i];
+    else
+        for (size_t i = 0; i < len; i++)
+            buf[i] = load(z, b0 + i);
+    return buf;
+}
+
+/* Partition of the whole row at t: ones, free count and sum of (z_i - ref) over the free
+ * ones, plus the non-finite check. Vectorized, blocked sums. */
+typedef struct row_eval {
+    double one, nfree, sum, bad;
+    /* The partition at t holds on (dn, up): up is the nearest breakpoint above t at which an
+     * element changes class, dn the nearest below. */
+    double dn, up;
+} row_eval;
+
+static inline __attribute__((always_inline)) void block_eval(const double *b, size_t len, double t,
+                                                             double tau, double ref,
+                                                             double inv_tau, row_eval *o)
+{
+    double e1 = 0, ef = 0, es = 0, bad = 0, dn = -INFINITY, up = INFINITY;
+    for (size_t i = 0; i < len; i++) {
+        double v = b[i], a = v - tau;
+        double x = v * inv_tau;
+        bad += x - x; /* NaN iff v is NaN/Inf or v/tau overflows */
+        double one = a >= t ? 1.0 : 0.0;
+        double fr = (v > t ? 1.0 : 0.0) - one; /* tau > 0: a one is also above t */
+        e1 += one;
+        ef += fr;
+        es += fr * (v - ref);
+        /* moving up, a one turns free at a, a free one turns 0 at v; moving down the reverse */
+        double u = a >= t ? a : (v > t ? v : INFINITY);
+        double w = v <= t ? v : (a < t ? a : -INFINITY);
+        up = u < up ? u : up;
+        dn = w > dn ? w : dn;
+    }
+    o->one += e1;
+    o->nfree += ef;
+    o->sum += es;
+    o->bad += bad;
+    o->up = up < o->up ? up : o->up;
+    o->dn = dn > o->dn ? dn : o->dn;
+}
+
+#ifdef HS_HAVE_AVX2_PATH
+
+/* block_eval with AVX2 intrinsics: same arithmetic, four lanes at a time (the products with
+ * the 0/1 mask are exact, so the lanes' sums match the scalar loop up to summation order). */
+__attribute__((target("avx2"))) static void block_eval_avx2(const double *b, size_t len,
+                                                            double t, double tau, double ref,
+                                                            double inv_tau, row_eval *o)
+{
+    const __m256d vt = _mm256_set1_pd(t), vtau = _mm256_set1_pd(tau);
+    const __m256d vref = _mm256_set1_pd(ref), vinv = _mm256_set1_pd(inv_tau);
+    const __m256d one = _mm256_set1_pd(1.0), inf = _mm256_set1_pd(INFINITY);
+    const __m256d ninf = _mm256_set1_pd(-INFINITY);
+    __m256d e1 = _mm256_setzero_pd(), ef = e1, es = e1, bad = e1, up = inf, dn = ninf;
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) {
+        __m256d v = _mm256_loadu_pd(b + i), a = _mm256_sub_pd(v, vtau);
+        __m256d x = _mm256_mul_pd(v, vinv);
+        bad = _mm256_add_pd(bad, _mm256_sub_pd(x, x));
+        __m256d m_one = _mm256_cmp_pd(a, vt, _CMP_GE_OQ);
+        __m256d m_above = _mm256_cmp_pd(v, vt, _CMP_GT_OQ);
+        __m256d is_one = _mm256_and_pd(m_one, one);
+        __m256d fr = _mm256_sub_pd(_mm256_and_pd(m_above, one), is_one);
+        e1 = _mm256_add_pd(e1, is_one);
+        ef = _mm256_add_pd(ef, fr);
+        es = _mm256_add_pd(es, _mm256_mul_pd(fr, _mm256_sub_pd(v, vref)));
+        /* nearest class-changing breakpoints above and below t (see block_eval) */
+        __m256d u = _mm256_blendv_pd(_mm256_blendv_pd(inf, v, m_above), a, m_one);
+        __m256d m_a_below = _mm256_cmp_pd(a, vt, _CMP_LT_OQ);
+        __m256d w = _mm256_blendv_pd(_mm256_blendv_pd(ninf, a, m_a_below), v,
+                                     _mm256_cmp_pd(v, vt, _CMP_LE_OQ));
+        up = _mm256_min_pd(up, u);
+        dn = _mm256_max_pd(dn, w);
+    }
+    double l1[4], lf[4], ls[4], lb[4], lu[4], ld[4];
+    _mm256_storeu_pd(l1, e1);
+    _mm256_storeu_pd(lf, ef);
+    _mm256_storeu_pd(ls, es);
+    _mm256_storeu_pd(lb, bad);
+    _mm256_storeu_pd(lu, up);
+    _mm256_storeu_pd(ld, dn);
+    row_eval tail = {0, 0, 0, 0, -INFINITY, INFINITY};
+    block_eval(b + i, len - i, t, tau, ref, inv_tau, &tail);
+    o->one += (l1[0] + l1[1]) + (l1[2] + l1[3]) + tail.one;
+    o->nfree += (lf[0] + lf[1]) + (lf[2] + lf[3]) + tail.nfree;
+    o->sum += (ls[0] + ls[1]) + (ls[2] + ls[3]) + tail.sum;
+    o->bad += (lb[0] + lb[1]) + (lb[2] + lb[3]) + tail.bad;
+    for (int j = 0; j < 4; j++) {
+        tail.up = lu[j] < tail.up ? lu[j] : tail.up;
+        tail.dn = ld[j] > tail.dn ? ld[j] : tail.dn;
+    }
+    o->up = tail.up < o->up ? tail.up : o->up;
+    o->dn = tail.dn > o->dn ? tail.dn : o->dn;
+}
+#endif
+
+static row_eval eval_row(hs_row_view z, double t, double tau, double ref)
+{
+    double buf[SUM_BLOCK], inv_tau = 1.0 / tau;
+    row_eval o = {0, 0, 0, 0, -INFINITY, INFINITY};
+    int avx2 = hs_cpu_has_avx2();
+    for (size_t b0 = 0; b0 < z.n; b0 += SUM_BLOCK) {
+        size_t len = z.n - b0 < SUM_BLOCK ? z.n - b0 : SUM_BLOCK;
+        const double *b = row_block(z, b0, len, buf);
+#ifdef HS_HAVE_AVX2_PATH
+        if (avx2) {
+            block_eval_avx2(b, len, t, tau, ref, inv_tau, &o);
+            continue;
+        }
+#endif
+        (void)avx2;
+        block_eval(b, len, t, tau, ref, inv_tau, &o);
+    }
+    return o;
+}
+
 /* Exact root of f(t) = k given a valid bracket in st and the candidates w[0..*lenp).
  * Compacts w in place and leaves the final candidate count in *lenp. */
 static l2_root solve_candidates(double *w, size_t *lenp, l2_state *st, double k, double tau)
@@ -544,6 +674,15 @@ static void refine_if_imprecise(double *ref, double *d, hs_row_view z, const l2_
     }
 }
 
+/* The Newton path sums (z_i - ref) over all free coordinates; if ref is far from the root
+ * (|d| >> tau) those terms lose precision, and one more pass relative to the root fixes it. */
+static void refine_if_imprecise_eval(double *ref, double *d, hs_row_view z, row_eval e, double k,
+                                     double tau)
+{
+    l2_state st = {0, 0, *ref, e.one, e.nfree, e.sum};
+    refine_if_imprecise(ref, d, z, &st, k, tau);
+}
+
 /* The sample costs about its size m in work, the candidates about n / sqrt(m) (the bracket
  * narrows as 1 / sqrt(m)): m near n^(2/3) balances the two. */
 size_t hs_l2_sample_len(size_t n)
@@ -626,6 +765,57 @@ static void bracket_values(const double *w, size_t len, const l2_state *st, doub
     *fR = finR ? st->n_one + lin * (st->s_free - st->n_free * (tR - st->ref)) * inv_tau + sR : 0;
 }
 
+/* Newton over the whole row from t (the reference point), one vectorized pass per step. Two
+ * successive steps with the same partition certify the root exactly, and so does a step that
+ * no breakpoint separates from its trial point. Returns 1 with the root in (ref, d), 0 if it
+ * gave up (then *st holds the bracket it narrowed), -1 for non-finite data. */
+static int newton_row(double *ref, double *d, l2_state *st, hs_row_view z, double k, double tau,
+                      double t)
+{
+    double prev_one = -1, prev_free = -1, prev_d = 0;
+    *st = (l2_state){-INFINITY, INFINITY, t, 0, 0, 0};
+    for (int pass = 0; pass < NEWTON_PASSES; pass++) {
+        row_eval e = eval_row(z, t, tau, st->ref);
+        if (isnan(e.bad))
+            return -1;
+        if (e.one == prev_one && e.nfree == prev_free) {
+            *ref = st->ref;
+            *d = prev_d;
+            refine_if_imprecise_eval(ref, d, z, e, k, tau);
+            return 1;
+        }
+        double f = e.one + (e.sum - e.nfree * (t - st->ref)) / tau;
+        if (f == k || (e.nfree == 0 && e.one == k)) {
+            *ref = st->ref;
+            *d = t - st->ref;
+            if (e.nfree == 0)
+                center_flat_root(ref, d, z, tau, t);
+            return 1;
+        }
+        if (f > k)
+            st->tL = t;
+        else
+            st->tR = t;
+        if (e.nfree == 0)
+            return 0; /* Newton has no slope here */
+        double dn = (e.sum - tau * (k - e.one)) / e.nfree, next = st->ref + dn;
+        if (next > e.dn && next < e.up) {
+            /* No element changes class between t and next: next is the exact root. */
+            *ref = st->ref;
+            *d = dn;
+            refine_if_imprecise_eval(ref, d, z, e, k, tau);
+            return 1;
+        }
+        if (!(next > st->tL && next < st->tR))
+            return 0;
+        prev_one = e.one;
+        prev_free = e.nfree;
+        prev_d = dn;
+        t = next;
+    }
+    return 0;
+}
+
 hs_status hs_l2_fast_row(double *ref, double *d, hs_row_view z, double k, double tau,
                          double *work)
 {
@@ -678,20 +868,30 @@ hs_status hs_l2_fast_row(double *ref, double *d, hs_row_view z, double k, double
         return HS_OK;
     }
 
-    /* 1. A stratified sample brackets the root with high probability: the sample's roots for
-     * k shifted by four standard errors of the sampled f (Bhatia-Davis bounds the variance of
-     * a [0,1] term with mean q by q (1 - q)), plus two for ties and rounding. */
     size_t m = hs_l2_sample_len(n);
     double *sample = cand + n + 4, *scratch = sample + m;
     double slo, shi;
     take_sample(sample, m, base, is_float, n, &slo, &shi);
     double q = k / (double)n, ks = k * (double)m / (double)n;
+    double t0 = sample_root(sample, scratch, m, ks, tau, slo - tau, shi);
+    if (n <= NEWTON_ROW && isfinite(t0)) {
+        /* Medium rows: a few passes over the whole row beat the bracket's bookkeeping. */
+        l2_state nst;
+        int ok = newton_row(ref, d, &nst, z, k, tau, t0);
+        if (ok < 0)
+            return HS_ERR_NONFINITE;
+        if (ok > 0)
+            return HS_OK;
+    }
+
+    /* 1. A stratified sample brackets the root with high probability: the sample's roots for
+     * k shifted by four standard errors of the sampled f (Bhatia-Davis bounds the variance of
+     * a [0,1] term with mean q by q (1 - q)), plus two for ties and rounding. */
     double delta = 4.0 * sqrt((double)m * q * (1.0 - q)) + 2.0;
     /* Sums of the always-free coordinates are taken relative to the sample's own root t0:
      * terms z_i - ref then stay about as small as tau p_i, which keeps their rounding error
      * far below the k * 1e-12 the result promises (a bracket end can be much farther away,
      * e.g. for nearly equal z with tiny p_i). The bracket ends are searched on either side. */
-    double t0 = sample_root(sample, scratch, m, ks, tau, slo - tau, shi);
     double tL = sample_root(sample, scratch, m, ks + delta, tau, slo - tau, t0);
     double tR = sample_root(sample, scratch, m, ks - delta, tau, t0, shi);
     if (!(tL <= t0 && t0 <= tR)) /* NaN from non-finite data (caught below) */
