@@ -19,7 +19,10 @@
  *     fixes; if Newton leaves the bracket, a candidate's breakpoint is the pivot, so the
  *     candidate set shrinks every pass and the search ends.
  * So a long row costs one read pass (plus the write of p by the caller) and work on a small
- * fraction of it.
+ * fraction of it. Medium rows (see NEWTON_ROW) instead run Newton passes over the whole row
+ * from the sample's root, certified exact by the nearest breakpoints around each step (two
+ * or three passes); rows of up to SMALL_ROW elements go straight to step 3 with every
+ * element a candidate.
  *
  * Precision: sums of free coordinates are taken relative to a reference point near the
  * answer, blocked, and the answer is returned as ref + d, so |z|/tau up to ~1e6 keeps
