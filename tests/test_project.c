@@ -187,6 +187,39 @@ static void test_misleading_sample(void **state)
     }
 }
 
+/* sum(p) = k to 1e-12 max(1, k) on short and medium rows with a wide dynamic range
+ * (|z| up to 1e6 tau): the threshold must be returned relative to a point near the root,
+ * whatever the solver folded into sums on the way. */
+static void test_sum_precision_wide_range(void **state)
+{
+    (void)state;
+    tu_rng r = tu_rng_make(11);
+    double *z = malloc(600 * sizeof *z), *p = malloc(600 * sizeof *p);
+    int checked = 0;
+    for (int c = 0; c < 40000; c++) {
+        size_t n = 1 + tu_below(&r, 600);
+        int kind = (int)tu_below(&r, 2);
+        double zmax = 0;
+        for (size_t i = 0; i < n; i++) {
+            z[i] = kind ? exp(5 * tu_normal(&r)) : 1e3 * tu_normal(&r);
+            zmax = fmax(zmax, fabs(z[i]));
+        }
+        double tau = exp(8 * tu_uniform(&r) - 4);
+        if (zmax / tau > 1e6)
+            continue; /* the promise is for |z| / tau up to about 1e6 */
+        double k = tu_below(&r, 2) ? tu_uniform(&r) * (double)n : tu_uniform(&r);
+        proj1(p, z, n, k, tau, HS_SOLVER_FAST);
+        double sum = exact_sum(p, n);
+        if (fabs(sum - k) > 1e-12 * fmax(1, k))
+            fail_msg("case %d (n=%zu kind=%d k=%.17g tau=%.17g): sum p - k = %g", c, n, kind, k,
+                     tau, sum - k);
+        checked++;
+    }
+    assert_true(checked > 10000);
+    free(z);
+    free(p);
+}
+
 /* Magnitudes from 1e-300 to 1e300, with tau scaled so that z/tau stays moderate. */
 static void test_extreme_scales(void **state)
 {
@@ -667,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_random_properties_and_reference),
         cmocka_unit_test(test_long_rows_against_reference),
         cmocka_unit_test(test_misleading_sample),
+        cmocka_unit_test(test_sum_precision_wide_range),
         cmocka_unit_test(test_extreme_scales),
         cmocka_unit_test(test_tau_to_zero_limit),
         cmocka_unit_test(test_nonexpansive),

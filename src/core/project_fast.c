@@ -39,7 +39,7 @@
 /* Rows up to SMALL_ROW are solved with every element a candidate; up to NEWTON_ROW by Newton
  * passes over the whole row from a sampled start; longer rows by the sampled bracket and one
  * classification pass (measured crossovers on AVX2). */
-enum { SMALL_ROW = 512, NEWTON_ROW = 131072, SAMPLE_MAX = 65536, NEWTON_PASSES = 6 };
+enum { SMALL_ROW = 64, NEWTON_ROW = 131072, SAMPLE_MAX = 65536, NEWTON_PASSES = 6 };
 /* Sums are accumulated in blocks of this many terms and then added up, which keeps their
  * rounding error near (SUM_BLOCK + n / SUM_BLOCK) eps instead of n eps. */
 enum { SUM_BLOCK = 1024 };
@@ -864,10 +864,12 @@ hs_status hs_l2_fast_row(double *ref, double *d, hs_row_view z, double k, double
         *ref = st.ref;
         l2_root r = solve_candidates(cand, &len, &st, k, tau);
         *d = r.d;
-        if (r.flat)
+        if (r.flat) {
             center_flat_root(ref, d, z, tau, r.t);
-        else
+        } else {
             recenter(ref, d, cand, len, &st, k, tau);
+            refine_if_imprecise(ref, d, z, &st, k, tau);
+        }
         return HS_OK;
     }
 
