@@ -23,36 +23,10 @@
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------- */
 
-static double *dvec(size_t n)
-{
-    double *p = calloc(n ? n : 1, sizeof *p);
-    assert_non_null(p);
-    return p;
-}
-
-static float *fvec(size_t n)
-{
-    float *p = calloc(n ? n : 1, sizeof *p);
-    assert_non_null(p);
-    return p;
-}
-
 static void fill_normal(double *p, size_t n, tu_rng *r, double scale)
 {
     for (size_t i = 0; i < n; i++)
         p[i] = scale * tu_normal(r);
-}
-
-static void to_float(float *f, const double *d, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        f[i] = (float)d[i];
-}
-
-static void to_double(double *d, const float *f, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        d[i] = f[i];
 }
 
 static double max_abs(const double *a, size_t n)
@@ -133,10 +107,10 @@ static void test_ref_conv_fd(void **state)
     tu_rng r = tu_rng_make(1);
     conv_ctx c = {2, 3, 4, 5, 4, NULL, NULL, NULL, NULL, NULL};
     size_t nx = c.N * c.ci * c.H * c.W, ny = c.N * c.co * c.H * c.W, nw = c.co * c.ci * 9;
-    c.x = dvec(nx), c.w = dvec(nw), c.b = dvec(c.co), c.y = dvec(ny), c.r = dvec(ny);
+    c.x = tu_dvec(nx), c.w = tu_dvec(nw), c.b = tu_dvec(c.co), c.y = tu_dvec(ny), c.r = tu_dvec(ny);
     fill_normal(c.x, nx, &r, 1), fill_normal(c.w, nw, &r, 0.5), fill_normal(c.b, c.co, &r, 0.5);
     fill_normal(c.r, ny, &r, 1);
-    double *dx = dvec(nx), *dw = dvec(nw), *db = dvec(c.co);
+    double *dx = tu_dvec(nx), *dw = tu_dvec(nw), *db = tu_dvec(c.co);
     hs_ref_conv3x3_backward(dx, dw, db, c.r, c.x, c.w, c.N, c.ci, c.co, c.H, c.W);
     fd_check("conv dx", c.x, nx, dx, conv_fn, &c, 1e-5, 1e-7);
     fd_check("conv dw", c.w, nw, dw, conv_fn, &c, 1e-5, 1e-7);
@@ -162,11 +136,11 @@ static void test_ref_bn_fd(void **state)
     tu_rng r = tu_rng_make(2);
     bn_ctx c = {3, 4, 5, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     size_t n = c.N * c.C * c.HW;
-    c.x = dvec(n), c.g = dvec(c.C), c.b = dvec(c.C), c.y = dvec(n), c.r = dvec(n);
-    c.mean = dvec(c.C), c.var = dvec(c.C);
+    c.x = tu_dvec(n), c.g = tu_dvec(c.C), c.b = tu_dvec(c.C), c.y = tu_dvec(n), c.r = tu_dvec(n);
+    c.mean = tu_dvec(c.C), c.var = tu_dvec(c.C);
     fill_normal(c.x, n, &r, 2), fill_normal(c.g, c.C, &r, 1), fill_normal(c.b, c.C, &r, 1);
     fill_normal(c.r, n, &r, 1);
-    double *dx = dvec(n), *dg = dvec(c.C), *db = dvec(c.C);
+    double *dx = tu_dvec(n), *dg = tu_dvec(c.C), *db = tu_dvec(c.C);
     bn_fn(&c);
     hs_ref_bn_backward(dx, dg, db, c.r, c.x, c.mean, c.var, c.g, c.N, c.C, c.HW, 1e-5);
     fd_check("bn dx", c.x, n, dx, bn_fn, &c, 1e-5, 1e-6);
@@ -199,11 +173,11 @@ static void test_ref_pool_relu_fd(void **state)
     tu_rng r = tu_rng_make(3);
     pool_ctx c = {2, 3, 6, 4, NULL, NULL, NULL, 1};
     size_t nx = c.N * c.C * c.H * c.W, ny = nx / 4;
-    c.x = dvec(nx), c.y = dvec(ny), c.r = dvec(ny);
+    c.x = tu_dvec(nx), c.y = tu_dvec(ny), c.r = tu_dvec(ny);
     for (size_t i = 0; i < nx; i++) /* distinct values, |x| >= 0.05: no ties, no kink at 0 */
         c.x[i] = (tu_uniform(&r) < 0.5 ? -1 : 1) * (0.05 + (double)((i * 7919) % nx) / (double)nx);
     fill_normal(c.r, ny, &r, 1);
-    double *dx = dvec(nx), *dy = dvec(ny);
+    double *dx = tu_dvec(nx), *dy = tu_dvec(ny);
     pool_fn(&c);
     hs_ref_relu_backward(dy, c.r, c.y, ny);
     hs_ref_maxpool2_backward(dx, dy, c.x, c.N, c.C, c.H, c.W);
@@ -228,11 +202,11 @@ static void test_ref_linear_fd(void **state)
     (void)state;
     tu_rng r = tu_rng_make(4);
     lin_ctx c = {3, 5, 4, NULL, NULL, NULL, NULL, NULL};
-    c.x = dvec(c.N * c.in), c.w = dvec(c.out * c.in), c.b = dvec(c.out), c.y = dvec(c.N * c.out);
-    c.r = dvec(c.N * c.out);
+    c.x = tu_dvec(c.N * c.in), c.w = tu_dvec(c.out * c.in), c.b = tu_dvec(c.out), c.y = tu_dvec(c.N * c.out);
+    c.r = tu_dvec(c.N * c.out);
     fill_normal(c.x, c.N * c.in, &r, 1), fill_normal(c.w, c.out * c.in, &r, 1);
     fill_normal(c.b, c.out, &r, 1), fill_normal(c.r, c.N * c.out, &r, 1);
-    double *dx = dvec(c.N * c.in), *dw = dvec(c.out * c.in), *db = dvec(c.out);
+    double *dx = tu_dvec(c.N * c.in), *dw = tu_dvec(c.out * c.in), *db = tu_dvec(c.out);
     hs_ref_linear_backward(dx, dw, db, c.r, c.x, c.w, c.N, c.in, c.out);
     fd_check("linear dx", c.x, c.N * c.in, dx, lin_fn, &c, 1e-6, 1e-8);
     fd_check("linear dw", c.w, c.out * c.in, dw, lin_fn, &c, 1e-6, 1e-8);
@@ -308,17 +282,17 @@ static void h_free(harness *h)
 
 static void h_forward(harness *h, const double *x, size_t nx, double *y, size_t ny)
 {
-    to_float(h->slot[S_XP], x, nx);
+    tu_to_float(h->slot[S_XP], x, nx);
     assert_int_equal(hs_dg_forward(&h->g), HS_OK);
-    to_double(y, h->slot[S_YP], ny);
+    tu_to_double(y, h->slot[S_YP], ny);
 }
 
 static void h_backward(harness *h, const double *dy, size_t ny, double *dx, size_t nx)
 {
-    to_float(h->slot[S_DYP], dy, ny);
+    tu_to_float(h->slot[S_DYP], dy, ny);
     assert_int_equal(hs_dg_backward(&h->g), HS_OK);
     if (dx)
-        to_double(dx, h->slot[h->blocked ? S_DXP : S_DX], nx);
+        tu_to_double(dx, h->slot[h->blocked ? S_DXP : S_DX], nx);
 }
 
 static void check_dd_f(const char *what, const double *got, const double *want, size_t n)
@@ -330,17 +304,17 @@ static void run_conv_case(size_t N, size_t ci, size_t co, size_t H, size_t W, in
 {
     tu_rng r = tu_rng_make(10 + ci * 7 + co);
     size_t nx = N * ci * H * W, ny = N * co * H * W, nw = co * ci * 9;
-    double *x = dvec(nx), *w = dvec(nw), *b = dvec(co), *y = dvec(ny), *dy = dvec(ny);
-    double *ry = dvec(ny), *rdx = dvec(nx), *rdw = dvec(nw), *rdb = dvec(co), *dx = dvec(nx);
-    double *gw = dvec(nw), *gb = dvec(co);
+    double *x = tu_dvec(nx), *w = tu_dvec(nw), *b = tu_dvec(co), *y = tu_dvec(ny), *dy = tu_dvec(ny);
+    double *ry = tu_dvec(ny), *rdx = tu_dvec(nx), *rdw = tu_dvec(nw), *rdb = tu_dvec(co), *dx = tu_dvec(nx);
+    double *gw = tu_dvec(nw), *gb = tu_dvec(co);
     fill_normal(x, nx, &r, 1), fill_normal(w, nw, &r, 0.3), fill_normal(b, co, &r, 0.3);
     fill_normal(dy, ny, &r, 1);
-    float *fw = fvec(nw), *fb = fvec(co), *fdw = fvec(nw), *fdb = fvec(co);
-    to_float(fw, w, nw), to_float(fb, b, co);
+    float *fw = tu_fvec(nw), *fb = tu_fvec(co), *fdw = tu_fvec(nw), *fdb = tu_fvec(co);
+    tu_to_float(fw, w, nw), tu_to_float(fb, b, co);
     /* the reference sees the float-rounded inputs */
     for (size_t i = 0; i < nx; i++)
         x[i] = (float)x[i];
-    to_double(w, fw, nw), to_double(b, fb, co);
+    tu_to_double(w, fw, nw), tu_to_double(b, fb, co);
 
     harness h;
     h_begin(&h, 1, N, ci, H, W, blocked);
@@ -353,7 +327,7 @@ static void run_conv_case(size_t N, size_t ci, size_t co, size_t H, size_t W, in
     check_dd_f("conv y", y, ry, ny);
     h_backward(&h, dy, ny, first ? NULL : dx, nx);
     hs_ref_conv3x3_backward(rdx, rdw, rdb, dy, x, w, N, ci, co, H, W);
-    to_double(gw, fdw, nw), to_double(gb, fdb, co);
+    tu_to_double(gw, fdw, nw), tu_to_double(gb, fdb, co);
     check_dd_f("conv dw", gw, rdw, nw);
     check_dd_f("conv db", gb, rdb, co);
     if (!first)
@@ -376,22 +350,22 @@ static void run_bn_case(size_t N, size_t C, size_t H, size_t W, int blocked, int
 {
     tu_rng r = tu_rng_make(20 + C + (size_t)fuse_relu);
     size_t n = N * C * H * W, HW = H * W;
-    double *x = dvec(n), *g = dvec(C), *b = dvec(C), *y = dvec(n), *dy = dvec(n), *dx = dvec(n);
-    double *ry = dvec(n), *rdx = dvec(n), *rdg = dvec(C), *rdb = dvec(C), *mean = dvec(C), *var = dvec(C);
-    double *gg = dvec(C), *gbb = dvec(C), *tmp = dvec(n), *mv_d = dvec(2 * C);
+    double *x = tu_dvec(n), *g = tu_dvec(C), *b = tu_dvec(C), *y = tu_dvec(n), *dy = tu_dvec(n), *dx = tu_dvec(n);
+    double *ry = tu_dvec(n), *rdx = tu_dvec(n), *rdg = tu_dvec(C), *rdb = tu_dvec(C), *mean = tu_dvec(C), *var = tu_dvec(C);
+    double *gg = tu_dvec(C), *gbb = tu_dvec(C), *tmp = tu_dvec(n), *mv_d = tu_dvec(2 * C);
     fill_normal(x, n, &r, 2), fill_normal(g, C, &r, 1), fill_normal(b, C, &r, 1), fill_normal(dy, n, &r, 1);
     for (size_t i = 0; i < n; i++)
         x[i] = (float)x[i] + 0.5 * (double)(i % C);
     for (size_t i = 0; i < n; i++)
         x[i] = (float)x[i];
-    float *fg = fvec(C), *fb = fvec(C), *fdg = fvec(C), *fdb = fvec(C), *mv = fvec(2 * C);
-    to_float(fg, g, C), to_float(fb, b, C), to_double(g, fg, C), to_double(b, fb, C);
+    float *fg = tu_fvec(C), *fb = tu_fvec(C), *fdg = tu_fvec(C), *fdb = tu_fvec(C), *mv = tu_fvec(2 * C);
+    tu_to_float(fg, g, C), tu_to_float(fb, b, C), tu_to_double(g, fg, C), tu_to_double(b, fb, C);
     if (!train) {
         for (size_t c = 0; c < C; c++) {
             mv[c] = (float)(0.3 * (double)c - 0.2);
             mv[C + c] = (float)(0.5 + 0.25 * (double)c);
         }
-        to_double(mv_d, mv, 2 * C);
+        tu_to_double(mv_d, mv, 2 * C);
     }
 
     harness h;
@@ -403,8 +377,8 @@ static void run_bn_case(size_t N, size_t C, size_t H, size_t W, int blocked, int
     h_forward(&h, x, n, y, n);
     if (train) {
         hs_ref_bn_forward_train(ry, mean, var, x, g, b, N, C, HW, 1e-5);
-        double *gm = dvec(2 * C);
-        to_double(gm, mv, 2 * C);
+        double *gm = tu_dvec(2 * C);
+        tu_to_double(gm, mv, 2 * C);
         check_dd_f("bn mean", gm, mean, C);
         check_dd_f("bn var", gm + C, var, C);
         free(gm);
@@ -422,7 +396,7 @@ static void run_bn_case(size_t N, size_t C, size_t H, size_t W, int blocked, int
             g_in = tmp;
         }
         hs_ref_bn_backward(rdx, rdg, rdb, g_in, x, mean, var, g, N, C, HW, 1e-5);
-        to_double(gg, fdg, C), to_double(gbb, fdb, C);
+        tu_to_double(gg, fdg, C), tu_to_double(gbb, fdb, C);
         check_dd_f("bn dx", dx, rdx, n);
         check_dd_f("bn dgamma", gg, rdg, C);
         check_dd_f("bn dbeta", gbb, rdb, C);
@@ -448,8 +422,8 @@ static void test_dnnl_pool_relu(void **state)
     (void)state;
     size_t N = 2, C = 5, H = 6, W = 8, nx = N * C * H * W, ny = nx / 4;
     tu_rng r = tu_rng_make(30);
-    double *x = dvec(nx), *y = dvec(ny), *dy = dvec(ny), *dx = dvec(nx), *ry = dvec(ny), *rdx = dvec(nx);
-    double *t = dvec(ny);
+    double *x = tu_dvec(nx), *y = tu_dvec(ny), *dy = tu_dvec(ny), *dx = tu_dvec(nx), *ry = tu_dvec(ny), *rdx = tu_dvec(nx);
+    double *t = tu_dvec(ny);
     for (size_t i = 0; i < nx; i++) /* distinct, away from 0 */
         x[i] = (float)((tu_uniform(&r) < 0.5 ? -1 : 1) * (0.05 + (double)((i * 7919) % nx) / (double)nx));
     fill_normal(dy, ny, &r, 1);
@@ -475,14 +449,14 @@ static void run_linear_case(size_t N, size_t C, size_t H, size_t W, int blocked,
 {
     tu_rng r = tu_rng_make(40 + out);
     size_t in = C * (H ? H * W : 1), nx = N * in, ny = N * out, nw = out * in;
-    double *x = dvec(nx), *w = dvec(nw), *b = dvec(out), *y = dvec(ny), *dy = dvec(ny), *dx = dvec(nx);
-    double *ry = dvec(ny), *rdx = dvec(nx), *rdw = dvec(nw), *rdb = dvec(out), *gw = dvec(nw), *gb = dvec(out);
+    double *x = tu_dvec(nx), *w = tu_dvec(nw), *b = tu_dvec(out), *y = tu_dvec(ny), *dy = tu_dvec(ny), *dx = tu_dvec(nx);
+    double *ry = tu_dvec(ny), *rdx = tu_dvec(nx), *rdw = tu_dvec(nw), *rdb = tu_dvec(out), *gw = tu_dvec(nw), *gb = tu_dvec(out);
     fill_normal(x, nx, &r, 1), fill_normal(w, nw, &r, 0.3), fill_normal(b, out, &r, 0.3);
     fill_normal(dy, ny, &r, 1);
     for (size_t i = 0; i < nx; i++)
         x[i] = (float)x[i];
-    float *fw = fvec(nw), *fb = fvec(out), *fdw = fvec(nw), *fdb = fvec(out);
-    to_float(fw, w, nw), to_float(fb, b, out), to_double(w, fw, nw), to_double(b, fb, out);
+    float *fw = tu_fvec(nw), *fb = tu_fvec(out), *fdw = tu_fvec(nw), *fdb = tu_fvec(out);
+    tu_to_float(fw, w, nw), tu_to_float(fb, b, out), tu_to_double(w, fw, nw), tu_to_double(b, fb, out);
     harness h;
     h_begin(&h, 1, N, C, H, W, blocked);
     hs_dg_tensor yt;
@@ -493,7 +467,7 @@ static void run_linear_case(size_t N, size_t C, size_t H, size_t W, int blocked,
     check_dd_f("linear y", y, ry, ny);
     h_backward(&h, dy, ny, dx, nx);
     hs_ref_linear_backward(rdx, rdw, rdb, dy, x, w, N, in, out);
-    to_double(gw, fdw, nw), to_double(gb, fdb, out);
+    tu_to_double(gw, fdw, nw), tu_to_double(gb, fdb, out);
     check_dd_f("linear dx", dx, rdx, nx);
     check_dd_f("linear dw", gw, rdw, nw);
     check_dd_f("linear db", gb, rdb, out);
@@ -530,8 +504,8 @@ static void ref_net_train(const ref_net *s, const double *P, const hs_net *net, 
         pi[i] = hs_net_param_info(net, i);
 #define RP(i) (P + pi[i]->offset)
 #define RG(i) (G + pi[i]->offset)
-    double *c1 = dvec(nf), *a1 = dvec(nf), *c2 = dvec(nf), *t2 = dvec(nf), *a2 = dvec(nq), *c3 = dvec(nq);
-    double *a3 = dvec(nq), *c4 = dvec(nq), *t4 = dvec(nq), *a4 = dvec(nr), *h = dvec(B * s->hid);
+    double *c1 = tu_dvec(nf), *a1 = tu_dvec(nf), *c2 = tu_dvec(nf), *t2 = tu_dvec(nf), *a2 = tu_dvec(nq), *c3 = tu_dvec(nq);
+    double *a3 = tu_dvec(nq), *c4 = tu_dvec(nq), *t4 = tu_dvec(nq), *a4 = tu_dvec(nr), *h = tu_dvec(B * s->hid);
     double *m = bstats;
     hs_ref_conv3x3_forward(c1, x, RP(0), RP(1), B, s->Cin, K, H, W);
     hs_ref_bn_forward_train(a1, m, m + K, c1, RP(2), RP(3), B, K, H * W, 1e-5);
@@ -551,9 +525,9 @@ static void ref_net_train(const ref_net *s, const double *P, const hs_net *net, 
     hs_ref_relu_forward(h, h, B * s->hid);
     hs_ref_linear_forward(logits, h, RP(18), RP(19), B, s->hid, s->C);
     if (dlogits) {
-        double *dh = dvec(B * s->hid), *da4 = dvec(nr), *dt4 = dvec(nq), *dc4 = dvec(nq), *da3 = dvec(nq);
-        double *dc3 = dvec(nq), *da2 = dvec(nq), *dt2 = dvec(nf), *dc2 = dvec(nf), *da1 = dvec(nf);
-        double *dc1 = dvec(nf);
+        double *dh = tu_dvec(B * s->hid), *da4 = tu_dvec(nr), *dt4 = tu_dvec(nq), *dc4 = tu_dvec(nq), *da3 = tu_dvec(nq);
+        double *dc3 = tu_dvec(nq), *da2 = tu_dvec(nq), *dt2 = tu_dvec(nf), *dc2 = tu_dvec(nf), *da1 = tu_dvec(nf);
+        double *dc1 = tu_dvec(nf);
         hs_ref_linear_backward(dh, RG(18), RG(19), dlogits, h, RP(18), B, s->hid, s->C);
         hs_ref_relu_backward(dh, dh, h, B * s->hid);
         hs_ref_linear_backward(da4, RG(16), RG(17), dh, a4, RP(16), B, K * H4 * W4, s->hid);
@@ -599,20 +573,20 @@ static void test_net_vs_reference(void **state)
                 P[ti->offset + i] = (float)(t % 4 == 2 ? 1 + 0.3 * tu_normal(&r) : 0.3 * tu_normal(&r));
         }
     size_t nx = s.B * s.Cin * s.H * s.W, nl = s.B * s.C;
-    double *x = dvec(nx), *Pd = dvec(np), *Gd = dvec(np), *rl = dvec(nl), *dl = dvec(nl), *bst = dvec(8 * s.K);
-    double *gl = dvec(nl), *gg = dvec(np);
-    float *fx = fvec(nx), *fl = fvec(nl), *fdl = fvec(nl);
+    double *x = tu_dvec(nx), *Pd = tu_dvec(np), *Gd = tu_dvec(np), *rl = tu_dvec(nl), *dl = tu_dvec(nl), *bst = tu_dvec(8 * s.K);
+    double *gl = tu_dvec(nl), *gg = tu_dvec(np);
+    float *fx = tu_fvec(nx), *fl = tu_fvec(nl), *fdl = tu_fvec(nl);
     fill_normal(x, nx, &r, 1);
     fill_normal(dl, nl, &r, 1);
-    to_float(fx, x, nx), to_double(x, fx, nx), to_float(fdl, dl, nl), to_double(dl, fdl, nl);
-    to_double(Pd, P, np);
+    tu_to_float(fx, x, nx), tu_to_double(x, fx, nx), tu_to_float(fdl, dl, nl), tu_to_double(dl, fdl, nl);
+    tu_to_double(Pd, P, np);
 
     assert_int_equal(hs_net_forward(net, fl, fx, s.B, 1), HS_OK);
     assert_int_equal(hs_net_backward(net, fdl), HS_OK);
     ref_net_train(&s, Pd, net, x, rl, dl, Gd, bst);
-    to_double(gl, fl, nl);
+    tu_to_double(gl, fl, nl);
     check_close_dd("net logits", gl, rl, nl, 1e-4);
-    to_double(gg, hs_net_grads(net), np);
+    tu_to_double(gg, hs_net_grads(net), np);
     for (size_t t = 0; t < 20; t++) {
         const hs_tensor_info *ti = hs_net_param_info(net, t);
         check_close_dd(ti->name, gg + ti->offset, Gd + ti->offset, ti->count, 1e-4);
@@ -638,13 +612,13 @@ static void test_net_vs_reference(void **state)
             bufw[bi->offset + c] = (float)bst[l * s.K + c];
     }
     assert_int_equal(hs_net_forward(net, fl, fx, s.B, 0), HS_OK);
-    to_double(gl, fl, nl);
+    tu_to_double(gl, fl, nl);
     check_close_dd("net eval logits", gl, rl, nl, 1e-4);
     /* backward after an evaluation forward is refused */
     assert_int_equal(hs_net_backward(net, fdl), HS_ERR_ARG);
 
     /* same batch again: bit-identical gradients (deterministic primitives) */
-    float *g1 = fvec(np);
+    float *g1 = tu_fvec(np);
     assert_int_equal(hs_net_forward(net, fl, fx, s.B, 1), HS_OK);
     assert_int_equal(hs_net_backward(net, fdl), HS_OK);
     memcpy(g1, hs_net_grads(net), np * sizeof(float));
@@ -795,8 +769,8 @@ static void fx_free(fixture *fx)
 
 static void check_ff(const char *what, const float *got, const float *want, size_t n, double tol)
 {
-    double *g = dvec(n), *w = dvec(n);
-    to_double(g, got, n), to_double(w, want, n);
+    double *g = tu_dvec(n), *w = tu_dvec(n);
+    tu_to_double(g, got, n), tu_to_double(w, want, n);
     check_close_dd(what, g, w, n, tol);
     free(g), free(w);
 }
@@ -847,7 +821,7 @@ static void test_net_vs_pytorch(void **state)
         }
         check_ff(ti->name, G + ti->offset, want, ti->count, 2e-4);
     }
-    float *m = fvec(np), *v = fvec(np);
+    float *m = tu_fvec(np), *v = tu_fvec(np);
     hs_adam a = hs_adam_default();
     a.lr = 1e-3;
     assert_int_equal(hs_adam_step(P, m, v, G, np, &a, 1), HS_OK);

@@ -43,4 +43,34 @@ static inline double tu_normal(tu_rng *r)
     return sqrt(-2.0 * log(1.0 - u)) * cos(6.283185307179586 * v);
 }
 
+/* Conversions between the float arrays of the engine and double references. */
+static inline void tu_to_float(float *f, const double *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        f[i] = (float)d[i];
+}
+
+static inline void tu_to_double(double *d, const float *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] = f[i];
+}
+
+#ifdef assert_non_null /* with cmocka: zeroed arrays that fail the test when out of memory */
+#include <stdlib.h>
+static inline double *tu_dvec(size_t n)
+{
+    double *p = calloc(n ? n : 1, sizeof *p);
+    assert_non_null(p);
+    return p;
+}
+
+static inline float *tu_fvec(size_t n)
+{
+    float *p = calloc(n ? n : 1, sizeof *p);
+    assert_non_null(p);
+    return p;
+}
+#endif
+
 #endif

@@ -59,6 +59,13 @@ void hs_dg_destroy(hs_dg *g)
         dnnl_primitive_destroy(g->prims[i]);
     for (size_t i = 0; i < g->nmems; i++)
         dnnl_memory_destroy(g->mems[i]);
+    for (size_t i = 0; i < g->nctxs; i++)
+        free(g->ctxs[i]);
+    free(g->ctxs);
+    if (g->wino_ws) {
+        hs_wino_ws_free(g->wino_ws);
+        free(g->wino_ws);
+    }
     free(g->pre);
     free(g->fwd);
     free(g->bwd);
@@ -180,10 +187,36 @@ static hs_status push_op(hs_dg *g, op_list which, dnnl_primitive_t p, int nargs,
     if (grow((void **)arr, cap, *n + 1, sizeof **arr))
         return hs_fail(HS_ERR_NOMEM, "out of memory building the oneDNN graph");
     hs_dg_op *op = &(*arr)[*n];
+    memset(op, 0, sizeof *op);
     op->prim = p;
     op->nargs = nargs;
-    memcpy(op->args, args, (size_t)nargs * sizeof *args);
+    if (nargs)
+        memcpy(op->args, args, (size_t)nargs * sizeof *args);
     (*n)++;
+    return HS_OK;
+}
+
+/* Appends a C-function op (ctx owned by the graph, see add_ctx). */
+static hs_status push_fn(hs_dg *g, op_list which, hs_status (*fn)(void *), void *ctx)
+{
+    hs_status st = push_op(g, which, NULL, 0, NULL);
+    if (st)
+        return st;
+    hs_dg_op *op = which == LIST_FWD ? &g->fwd[g->nfwd - 1] : &g->bwd[g->nbwd - 1];
+    op->fn = fn;
+    op->ctx = ctx;
+    return HS_OK;
+}
+
+/* Hands a context allocation to the graph (freed by hs_dg_destroy; on failure here). */
+static hs_status add_ctx(hs_dg *g, void *ctx)
+{
+    hs_status st = GROW(g->ctxs, g->nctxs, g->capctxs);
+    if (st) {
+        free(ctx);
+        return st;
+    }
+    g->ctxs[g->nctxs++] = ctx;
     return HS_OK;
 }
 
@@ -378,8 +411,14 @@ fail:
 static hs_status run_ops(hs_dg *g, const hs_dg_op *ops, size_t n)
 {
     hs_status st = HS_OK;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (!ops[i].prim) {
+            if ((st = ops[i].fn(ops[i].ctx)))
+                return st;
+            continue;
+        }
         HS_DNNL(dnnl_primitive_execute(ops[i].prim, g->stream, ops[i].nargs, ops[i].args));
+    }
     return HS_OK;
 fail:
     return st;
@@ -452,9 +491,193 @@ static dnnl_dim_t md_dim(const dnnl_memory_desc_t *md, int i)
     return md->dims[i];
 }
 
+/* Winograd convolution ops: the context holds the slots' memory objects (pointers fetched
+ * when the op runs, since slots are re-bound), the caller's parameter arrays and one buffer
+ * for transformed weights (the forward's, or during backward the data gradient's). */
+typedef struct wino_conv {
+    hs_wino_ws *ws;
+    dnnl_memory_t x, y, dy, dx;
+    const float *w, *b;
+    float *dw, *db;
+    size_t N, cin, cout, H, W;
+    float *U;
+} wino_conv;
+
+static hs_status mem_ptr(dnnl_memory_t m, void **p)
+{
+    hs_status st = HS_OK;
+    HS_DNNL(dnnl_memory_get_data_handle(m, p));
+    return HS_OK;
+fail:
+    return st;
+}
+
+static hs_status wino_fwd_op(void *p)
+{
+    wino_conv *c = p;
+    void *x = NULL, *y = NULL;
+    hs_status st;
+    if ((st = mem_ptr(c->x, &x)) || (st = mem_ptr(c->y, &y)))
+        return st;
+    hs_wino_weights_fwd(c->U, c->w, c->cin, c->cout);
+    return hs_wino_forward(y, x, c->U, c->b, c->N, c->cin, c->cout, c->H, c->W, c->ws);
+}
+
+static hs_status wino_bwd_weights_op(void *p)
+{
+    wino_conv *c = p;
+    void *x = NULL, *dy = NULL;
+    hs_status st;
+    if ((st = mem_ptr(c->x, &x)) || (st = mem_ptr(c->dy, &dy)))
+        return st;
+    return hs_wino_backward_weights(c->dw, c->db, x, dy, c->N, c->cin, c->cout, c->H, c->W, c->ws);
+}
+
+static hs_status wino_bwd_data_op(void *p)
+{
+    wino_conv *c = p;
+    void *dy = NULL, *dx = NULL;
+    hs_status st;
+    if ((st = mem_ptr(c->dy, &dy)) || (st = mem_ptr(c->dx, &dx)))
+        return st;
+    hs_wino_weights_bwd_data(c->U, c->w, c->cin, c->cout);
+    return hs_wino_backward_data(dx, dy, c->U, c->N, c->cin, c->cout, c->H, c->W, c->ws);
+}
+
+/* The graph's scratch for its C convolution ops (allocated with the first). */
+static hs_status need_wino_ws(hs_dg *g)
+{
+    if (!g->wino_ws && !(g->wino_ws = calloc(1, sizeof *g->wino_ws)))
+        return hs_fail(HS_ERR_NOMEM, "out of memory building the oneDNN graph");
+    return HS_OK;
+}
+
+/* Whether hs_dg_conv3x3 takes the Winograd path (see dgraph.h). */
+static int wino_applies(const hs_dg_tensor *x, size_t cout, int y_slot, int dy_slot, int dx_slot,
+                        int train)
+{
+    const char *env = getenv("HS_CONV");
+    if (env && strcmp(env, "direct") == 0)
+        return 0;
+    const dnnl_memory_desc_t *md = &x->md;
+    if (md->ndims != 4 || md->data_type != dnnl_f32 || md->dims[1] % 8 || cout % 8 || cout == 0)
+        return 0;
+    dnnl_memory_desc_t blk;
+    if (dnnl_memory_desc_init_by_tag(&blk, 4, md->dims, dnnl_f32, dnnl_aBcd8b) != dnnl_success ||
+        !dnnl_memory_desc_equal(&blk, md))
+        return 0;
+    if (y_slot == x->slot)
+        return 0;
+    if (train && dx_slot >= 0 && dx_slot == dy_slot)
+        return 0;
+    return 1;
+}
+
+static hs_status conv3x3_wino(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t cout,
+                              float *w, float *b, float *dw, float *db, int y_slot, int dy_slot,
+                              int dx_slot)
+{
+    hs_status st = HS_OK;
+    size_t N = (size_t)x->md.dims[0], cin = (size_t)x->md.dims[1], H = (size_t)x->md.dims[2],
+           W = (size_t)x->md.dims[3];
+    dnnl_dims_t yd = {x->md.dims[0], (dnnl_dim_t)cout, x->md.dims[2], x->md.dims[3]};
+    HS_DNNL(dnnl_memory_desc_init_by_tag(&y->md, 4, yd, dnnl_f32, dnnl_aBcd8b));
+    y->slot = y_slot;
+    if ((st = need_wino_ws(g)))
+        return st;
+    size_t head = (sizeof(wino_conv) + 63) / 64 * 64;
+    size_t bytes = (head + hs_wino_u_size(cin, cout) * sizeof(float) + 63) / 64 * 64;
+    wino_conv *c = aligned_alloc(64, bytes);
+    if (!c)
+        return hs_fail(HS_ERR_NOMEM, "out of memory building the oneDNN graph");
+    memset(c, 0, sizeof *c);
+    c->U = (float *)(void *)((char *)c + head);
+    if ((st = add_ctx(g, c)))
+        return st;
+    c->ws = g->wino_ws;
+    c->w = w;
+    c->b = b;
+    c->dw = dw;
+    c->db = db;
+    c->N = N;
+    c->cin = cin;
+    c->cout = cout;
+    c->H = H;
+    c->W = W;
+    if ((st = slot_mem(g, &c->x, &x->md, x->slot)) || (st = slot_mem(g, &c->y, &y->md, y_slot)) ||
+        (st = push_fn(g, LIST_FWD, wino_fwd_op, c)))
+        return st;
+    if (!g->train)
+        return HS_OK;
+    if ((st = begin_bwd_group(g)) || (st = slot_mem(g, &c->dy, &y->md, dy_slot)) ||
+        (st = push_fn(g, LIST_BWD, wino_bwd_weights_op, c)))
+        return st;
+    if (dx_slot >= 0) {
+        if ((st = slot_mem(g, &c->dx, &x->md, dx_slot)) ||
+            (st = push_fn(g, LIST_BWD, wino_bwd_data_op, c)))
+            return st;
+    }
+    return HS_OK;
+fail:
+    return st;
+}
+
+/* The weight gradient of a convolution with one input channel in plain layout (the first
+ * layer) and an nChw8c output: oneDNN 2.6 has no fast kernel for it (its fallback pads the
+ * input to 8 channels: ~10 ms per step at batch 128) and hs_wino_cin1_backward_weights
+ * takes ~1 ms. HS_CONV=direct keeps oneDNN. */
+static int cin1_applies(const hs_dg_tensor *x, const dnnl_memory_desc_t *y_md)
+{
+    const char *env = getenv("HS_CONV");
+    if (env && strcmp(env, "direct") == 0)
+        return 0;
+    dnnl_memory_desc_t plain, blk;
+    if (x->md.ndims != 4 || x->md.dims[1] != 1 || y_md->ndims != 4 || y_md->dims[1] % 8 ||
+        dnnl_memory_desc_init_by_tag(&plain, 4, x->md.dims, dnnl_f32, dnnl_nchw) != dnnl_success ||
+        dnnl_memory_desc_init_by_tag(&blk, 4, y_md->dims, dnnl_f32, dnnl_aBcd8b) != dnnl_success)
+        return 0;
+    return dnnl_memory_desc_equal(&plain, &x->md) && dnnl_memory_desc_equal(&blk, y_md);
+}
+
+static hs_status cin1_bwd_weights_op(void *p)
+{
+    wino_conv *c = p;
+    void *x = NULL, *dy = NULL;
+    hs_status st;
+    if ((st = mem_ptr(c->x, &x)) || (st = mem_ptr(c->dy, &dy)))
+        return st;
+    return hs_wino_cin1_backward_weights(c->dw, c->db, x, dy, c->N, c->cout, c->H, c->W, c->ws);
+}
+
+static hs_status conv_cin1_bwd_weights(hs_dg *g, dnnl_memory_t xm, dnnl_memory_t dym, float *dw,
+                                       float *db, const hs_dg_tensor *y)
+{
+    hs_status st;
+    if ((st = need_wino_ws(g)))
+        return st;
+    wino_conv *c = calloc(1, sizeof *c);
+    if (!c)
+        return hs_fail(HS_ERR_NOMEM, "out of memory building the oneDNN graph");
+    if ((st = add_ctx(g, c)))
+        return st;
+    c->ws = g->wino_ws;
+    c->x = xm;
+    c->dy = dym;
+    c->dw = dw;
+    c->db = db;
+    c->N = (size_t)y->md.dims[0];
+    c->cin = 1;
+    c->cout = (size_t)y->md.dims[1];
+    c->H = (size_t)y->md.dims[2];
+    c->W = (size_t)y->md.dims[3];
+    return push_fn(g, LIST_BWD, cin1_bwd_weights_op, c);
+}
+
 hs_status hs_dg_conv3x3(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t cout, float *w,
                         float *b, float *dw, float *db, int y_slot, int dy_slot, int dx_slot)
 {
+    if (wino_applies(x, cout, y_slot, dy_slot, dx_slot, g->train))
+        return conv3x3_wino(g, y, x, cout, w, b, dw, db, y_slot, dy_slot, dx_slot);
     hs_status st = HS_OK;
     dnnl_primitive_desc_t fpd = NULL, bwpd = NULL, bdpd = NULL;
     dnnl_convolution_desc_t cd;
@@ -520,6 +743,11 @@ hs_status hs_dg_conv3x3(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t
     dnnl_memory_t dym = NULL;
     if ((st = slot_mem(g, &dym, &y->md, dy_slot)))
         goto fail;
+    if (cin1_applies(x, &y->md)) {
+        if ((st = conv_cin1_bwd_weights(g, xm, dym, dw, db, y)))
+            goto fail;
+        goto data_gradient;
+    }
     /* weights gradient: with the activations' formats if oneDNN has a fast kernel for them;
      * else (the first layer's plain input) let it choose the source format and reorder the
      * input once per step into a oneDNN-owned buffer. */
@@ -559,6 +787,7 @@ hs_status hs_dg_conv3x3(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t
         if ((st = push_op(g, LIST_BWD, p, 4, a)))
             goto fail;
     }
+data_gradient:
     if (dx_slot >= 0) {
         HS_DNNL(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &x->md, &w_any,
                                                          &y->md, strides, pad, pad));

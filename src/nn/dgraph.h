@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "hypersimplex.h"
+#include "nn/winograd.h"
 
 /* Checking macro around every dnnl_* call: on failure records file, line, the call and
  * oneDNN's status, sets `st` to HS_ERR_BACKEND and jumps to `fail`. */
@@ -33,10 +34,16 @@ hs_status hs_dnnl_fail(const char *file, int line, const char *call, dnnl_status
 
 enum { HS_DG_MAX_ARGS = 10 };
 
+/* One step of a list: a oneDNN primitive with its arguments, or (prim == NULL) a C function
+ * of a context owned by the graph (e.g. the Winograd convolution), which fetches its
+ * activation pointers from its slots' memory objects when it runs. The CPU stream executes
+ * synchronously, so both kinds interleave in order. */
 typedef struct hs_dg_op {
     dnnl_primitive_t prim;
     int nargs;
     dnnl_exec_arg_t args[HS_DG_MAX_ARGS];
+    hs_status (*fn)(void *ctx);
+    void *ctx;
 } hs_dg_op;
 
 /* A weight tensor copied between the caller's plain layout and a oneDNN blocked layout by a
@@ -88,6 +95,10 @@ typedef struct hs_dg {
     hs_dg_slotmem *slotmems;
     size_t nslotmems, capslotmems;
 
+    void **ctxs;            /* contexts of the C-function ops (one allocation each) */
+    size_t nctxs, capctxs;
+    hs_wino_ws *wino_ws;    /* scratch shared by the graph's Winograd convolutions */
+
     size_t nslots;
     size_t *slot_bytes;     /* (nslots) bytes each slot must hold for this graph */
     unsigned long bound_version;
@@ -111,7 +122,12 @@ hs_status hs_dg_backward(hs_dg *g);    /* backward groups in reverse + gradient 
 
 /* Layers. x is the input activation; *y receives the output (in slot y_slot). dy_slot holds
  * d loss / d y during backward; dx_slot receives d loss / d x (< 0: not computed). Parameter
- * pointers are plain arrays (PyTorch layouts); gradient pointers receive the gradients. */
+ * pointers are plain arrays (PyTorch layouts); gradient pointers receive the gradients.
+ *
+ * hs_dg_conv3x3 computes with Winograd F(4x4, 3x3) (nn/winograd.h) when x is nChw8c with a
+ * multiple of 8 channels, cout is a multiple of 8 and the slots do not alias (y is then
+ * nChw8c); otherwise, or when the environment variable HS_CONV=direct is set at graph build,
+ * with oneDNN's direct convolution. */
 hs_status hs_dg_conv3x3(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t cout,
                         float *w, float *b, float *dw, float *db, int y_slot, int dy_slot,
                         int dx_slot);
