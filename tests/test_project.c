@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "core/project_internal.h"
+#include "core/rows.h"
 #include "hypersimplex.h"
 #include "test_util.h"
 
@@ -218,6 +219,62 @@ static void test_sum_precision_wide_range(void **state)
     assert_true(checked > 10000);
     free(z);
     free(p);
+}
+
+/* The portable (non-AVX2) code paths, forced on this machine: the forward agrees with the
+ * sort+PAV reference over all three row regimes, float and strided inputs included, and the
+ * backward is bit-identical to the AVX2 one (both sum in the same 4-lane order). */
+static void test_portable_paths(void **state)
+{
+    (void)state;
+    tu_rng r = tu_rng_make(13);
+    const size_t sizes[] = {40, 300, 3000, 200000};
+    size_t nmax = 200000;
+    double *z = malloc(nmax * sizeof *z), *p = malloc(nmax * sizeof *p), *q = malloc(nmax * sizeof *q);
+    double *g = malloc(nmax * sizeof *g), *v1 = malloc(nmax * sizeof *v1), *v2 = malloc(nmax * sizeof *v2);
+    float *zf = malloc(nmax * sizeof *zf), *pf = malloc(nmax * sizeof *pf);
+    for (size_t si = 0; si < 4; si++) {
+        size_t n = sizes[si];
+        for (int kind = 0; kind < 5; kind++) {
+            fill_case(z, n, kind, &r);
+            for (size_t i = 0; i < n; i++)
+                g[i] = tu_normal(&r);
+            double k = kind == 2 ? 1.0 : 0.37 * (double)n + 0.25;
+            hs_core_force_portable(1);
+            proj1(p, z, n, k, 0.8, HS_SOLVER_FAST);
+            hs_proj d = make1(n, k, 0.8, HS_SOLVER_FAST);
+            assert_int_equal(hs_project_vjp_d(v1, p, g, &d), HS_OK);
+            for (size_t i = 0; i < n; i++)
+                zf[i] = (float)z[i];
+            assert_int_equal(hs_project_f(pf, NULL, NULL, zf, &d), HS_OK);
+            hs_core_force_portable(0);
+            assert_int_equal(hs_project_vjp_d(v2, p, g, &d), HS_OK);
+            proj1(q, z, n, k, 0.8, HS_SOLVER_SORT_PAV);
+            check_properties(z, p, n, k, 1e-12);
+            for (size_t i = 0; i < n; i++) {
+                if (fabs(p[i] - q[i]) > 1e-12)
+                    fail_msg("portable, n=%zu kind=%d: p[%zu] %.17g, PAV %.17g", n, kind, i, p[i], q[i]);
+                if (memcmp(&v1[i], &v2[i], sizeof v1[i]) != 0)
+                    fail_msg("portable VJP differs from AVX2 at %zu: %.17g vs %.17g", i, v1[i], v2[i]);
+            }
+            /* float input: compare with the double projection of the same (rounded) values */
+            for (size_t i = 0; i < n; i++)
+                z[i] = (double)zf[i];
+            proj1(q, z, n, k, 0.8, HS_SOLVER_FAST);
+            for (size_t i = 0; i < n; i++)
+                if (fabs((double)pf[i] - q[i]) > 1e-6)
+                    fail_msg("portable float, n=%zu kind=%d: p[%zu] %.9g vs %.9g", n, kind, i,
+                             (double)pf[i], q[i]);
+        }
+    }
+    free(z);
+    free(p);
+    free(q);
+    free(g);
+    free(v1);
+    free(v2);
+    free(zf);
+    free(pf);
 }
 
 /* Magnitudes from 1e-300 to 1e300, with tau scaled so that z/tau stays moderate. */
@@ -701,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_long_rows_against_reference),
         cmocka_unit_test(test_misleading_sample),
         cmocka_unit_test(test_sum_precision_wide_range),
+        cmocka_unit_test(test_portable_paths),
         cmocka_unit_test(test_extreme_scales),
         cmocka_unit_test(test_tau_to_zero_limit),
         cmocka_unit_test(test_nonexpansive),

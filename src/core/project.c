@@ -13,6 +13,13 @@
 #include "core/rows.h"
 #include "util/error.h"
 
+int hs_core_portable = 0;
+
+void hs_core_force_portable(int on)
+{
+    hs_core_portable = on != 0;
+}
+
 hs_proj hs_proj_make(size_t rows, size_t n, double k, double tau)
 {
     hs_proj d = {0};

@@ -14,11 +14,18 @@
 #define HS_MULTIVERSION
 #endif
 
+/* Nonzero: the AVX2 code paths are off even on an AVX2 CPU (set by tests through
+ * hs_core_force_portable, so that the portable code is exercised on the build machine). */
+extern int hs_core_portable;
+void hs_core_force_portable(int on);
+
 /* Whether this CPU runs the AVX2 code paths (asked once per translation unit). */
 static inline int hs_cpu_has_avx2(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
     static int cached = -1;
+    if (hs_core_portable)
+        return 0;
     if (cached < 0)
         cached = __builtin_cpu_supports("avx2") ? 1 : 0;
     return cached;
