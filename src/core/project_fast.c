@@ -153,6 +153,14 @@ static const int keep_perm[16][8] = {
     {4, 5, 6, 7, 0, 1, 2, 3}, {0, 1, 4, 5, 6, 7, 2, 3}, {2, 3, 4, 5, 6, 7, 0, 1},
     {0, 1, 2, 3, 4, 5, 6, 7}};
 
+/* Sum of a vector's four lanes as (0 + 1) + (2 + 3). */
+static inline __attribute__((always_inline, target("avx2"))) double hsum4(__m256d v)
+{
+    double l[4];
+    _mm256_storeu_pd(l, v);
+    return (l[0] + l[1]) + (l[2] + l[3]);
+}
+
 /* The classification pass with AVX2, one pass for everything: settled counts and sums per
  * block (same blocking as classify_plain), min/max, and the candidates compressed into w
  * without branches (a full vector is stored at w + m and m advances by the kept count, so
@@ -190,10 +198,6 @@ __attribute__((target("avx2,popcnt"))) static size_t classify_avx2(double *w, co
                                         _mm256_permutevar8x32_ps(_mm256_castpd_ps(v), perm)));
             m += (size_t)__builtin_popcount((unsigned)keep);
         }
-        double l1[4], lf[4], ls[4];
-        _mm256_storeu_pd(l1, c1);
-        _mm256_storeu_pd(lf, cf);
-        _mm256_storeu_pd(ls, sf);
         double tail[4];
         size_t nt = len - i;
         for (size_t j = 0; j < nt; j++)
@@ -202,9 +206,9 @@ __attribute__((target("avx2,popcnt"))) static size_t classify_avx2(double *w, co
         block_stats ot = {0, 0, 0, o->lo, o->hi};
         block_scan(tail, nt, st, tau, &ot);
         m = block_keep(w, m, tail, nt, st, tau);
-        o->c1 += (l1[0] + l1[1]) + (l1[2] + l1[3]) + ot.c1;
-        o->cf += (lf[0] + lf[1]) + (lf[2] + lf[3]) + ot.cf;
-        o->sf += (ls[0] + ls[1]) + (ls[2] + ls[3]) + ot.sf;
+        o->c1 += hsum4(c1) + ot.c1;
+        o->cf += hsum4(cf) + ot.cf;
+        o->sf += hsum4(sf) + ot.sf;
         o->lo = ot.lo;
         o->hi = ot.hi;
     }
@@ -300,7 +304,9 @@ static void filter_and_eval_plain(double *w, size_t *len, l2_state *st, double t
 
 #ifdef HS_HAVE_AVX2_PATH
 /* filter_and_eval with AVX2 in one loop: the compress of classify_avx2 runs in place (stores
- * never pass the element being read). Same comparisons, same blocking of the sums. */
+ * never pass the element being read). Same comparisons, same blocking of the sums. A block's
+ * last partial vector is padded with -inf, which every bracket settles as 0 (counted nowhere),
+ * and its kept elements are copied out one by one, so nothing is written past *len. */
 __attribute__((target("avx2,popcnt"))) static void filter_and_eval_avx2(double *w, size_t *len,
                                                                        l2_state *st, double tau,
                                                                        double t, trial *e)
@@ -309,14 +315,17 @@ __attribute__((target("avx2,popcnt"))) static void filter_and_eval_avx2(double *
     const __m256d vtau = _mm256_set1_pd(tau), vref = _mm256_set1_pd(st->ref);
     const __m256d vt = _mm256_set1_pd(t), one = _mm256_set1_pd(1.0);
     __m256d c1 = _mm256_setzero_pd(), cf = c1, e1 = c1, ef = c1;
-    double sf = 0, es = 0, tc1 = 0, tcf = 0, te1 = 0, tef = 0;
-    double tL = st->tL, tR = st->tR, ref = st->ref;
+    double sf = 0, es = 0;
     size_t n = *len, m = 0;
     for (size_t b0 = 0; b0 < n; b0 += SUM_BLOCK) {
-        size_t b1 = n - b0 < SUM_BLOCK ? n : b0 + SUM_BLOCK, i = b0;
+        size_t b1 = n - b0 < SUM_BLOCK ? n : b0 + SUM_BLOCK;
         __m256d sfv = _mm256_setzero_pd(), esv = sfv;
-        for (; i + 4 <= b1; i += 4) {
-            __m256d v = _mm256_loadu_pd(w + i), a = _mm256_sub_pd(v, vtau);
+        for (size_t i = b0; i < b1; i += 4) {
+            double pad[4] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY}, out[4];
+            int full = i + 4 <= b1;
+            if (!full)
+                memcpy(pad, w + i, (b1 - i) * sizeof *w);
+            __m256d v = _mm256_loadu_pd(full ? w + i : pad), a = _mm256_sub_pd(v, vtau);
             __m256d m_one = _mm256_cmp_pd(a, vtR, _CMP_GE_OQ);
             __m256d m_free = _mm256_and_pd(_mm256_cmp_pd(a, vtL, _CMP_LE_OQ),
                                            _mm256_cmp_pd(v, vtR, _CMP_GE_OQ));
@@ -333,49 +342,26 @@ __attribute__((target("avx2,popcnt"))) static void filter_and_eval_avx2(double *
             ef = _mm256_add_pd(ef, _mm256_and_pd(h_free, one));
             esv = _mm256_add_pd(esv, _mm256_and_pd(h_free, d));
             int keep = ~_mm256_movemask_pd(settled) & 15;
+            size_t kept = (size_t)__builtin_popcount((unsigned)keep);
             __m256i perm = _mm256_loadu_si256((const __m256i *)keep_perm[keep]);
-            _mm256_storeu_pd(w + m, _mm256_castps_pd(
-                                        _mm256_permutevar8x32_ps(_mm256_castpd_ps(v), perm)));
-            m += (size_t)__builtin_popcount((unsigned)keep);
+            __m256d packed = _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(v), perm));
+            if (full) {
+                _mm256_storeu_pd(w + m, packed);
+            } else {
+                _mm256_storeu_pd(out, packed);
+                memcpy(w + m, out, kept * sizeof *w);
+            }
+            m += kept;
         }
-        double sb = 0, eb = 0;
-        for (; i < b1; i++) {
-            double z = w[i];
-            int zero = z <= tL, o1 = z - tau >= tR;
-            int fr = (z - tau <= tL) & (z >= tR);
-            int keep = !(zero | o1 | fr);
-            int one_here = keep & (z - tau >= t);
-            int free_here = keep & !one_here & (z > t);
-            tc1 += o1 ? 1.0 : 0.0;
-            tcf += fr ? 1.0 : 0.0;
-            sb += fr ? z - ref : 0.0;
-            te1 += one_here ? 1.0 : 0.0;
-            tef += free_here ? 1.0 : 0.0;
-            eb += free_here ? z - ref : 0.0;
-            w[m] = z;
-            m += (size_t)keep;
-        }
-        double ls[4], le[4];
-        _mm256_storeu_pd(ls, sfv);
-        _mm256_storeu_pd(le, esv);
-        sf += (ls[0] + ls[1]) + (ls[2] + ls[3]) + sb;
-        es += (le[0] + le[1]) + (le[2] + le[3]) + eb;
+        sf += hsum4(sfv);
+        es += hsum4(esv);
     }
-    double l[4];
-    _mm256_storeu_pd(l, c1);
-    tc1 += (l[0] + l[1]) + (l[2] + l[3]);
-    _mm256_storeu_pd(l, cf);
-    tcf += (l[0] + l[1]) + (l[2] + l[3]);
-    _mm256_storeu_pd(l, e1);
-    te1 += (l[0] + l[1]) + (l[2] + l[3]);
-    _mm256_storeu_pd(l, ef);
-    tef += (l[0] + l[1]) + (l[2] + l[3]);
     *len = m;
-    st->n_one += tc1;
-    st->n_free += tcf;
+    st->n_one += hsum4(c1);
+    st->n_free += hsum4(cf);
     st->s_free += sf;
-    e->one = st->n_one + te1;
-    e->nfree = st->n_free + tef;
+    e->one = st->n_one + hsum4(e1);
+    e->nfree = st->n_free + hsum4(ef);
     e->sum = st->s_free + es;
 }
 #endif
