@@ -754,6 +754,22 @@ static void bracket_values(const double *w, size_t len, const l2_state *st, doub
     *fR = finR ? st->n_one + lin * (st->s_free - st->n_free * (tR - st->ref)) * inv_tau + sR : 0;
 }
 
+/* Step 3: the exact root among the candidates w[0..len) of a valid bracket in *st, returned
+ * as (ref, d) relative to a point near the root whenever the sums could have cost precision. */
+static void search_candidates(double *ref, double *d, double *w, size_t len, l2_state *st,
+                              hs_row_view z, double k, double tau)
+{
+    *ref = st->ref;
+    l2_root r = solve_candidates(w, &len, st, k, tau);
+    *d = r.d;
+    if (r.flat) {
+        center_flat_root(ref, d, z, tau, r.t);
+    } else {
+        recenter(ref, d, w, len, st, k, tau);
+        refine_if_imprecise(ref, d, z, st, k, tau);
+    }
+}
+
 /* Newton over the whole row from t (the reference point), one vectorized pass per step. Two
  * successive steps with the same partition certify the root exactly, and so does a step that
  * no breakpoint separates from its trial point. Returns 1 with the root in (ref, d), 0 if it
@@ -847,15 +863,7 @@ hs_status hs_l2_fast_row(double *ref, double *d, hs_row_view z, double k, double
         if ((s = classify_row(&len, cand, &all, base, is_float, n, tau, &zmin, &zmax)))
             return s;
         l2_state st = {zmin - tau, zmax, 0.5 * (zmin + zmax), 0, 0, 0};
-        *ref = st.ref;
-        l2_root r = solve_candidates(cand, &len, &st, k, tau);
-        *d = r.d;
-        if (r.flat) {
-            center_flat_root(ref, d, z, tau, r.t);
-        } else {
-            recenter(ref, d, cand, len, &st, k, tau);
-            refine_if_imprecise(ref, d, z, &st, k, tau);
-        }
+        search_candidates(ref, d, cand, len, &st, z, k, tau);
         return HS_OK;
     }
 
@@ -914,14 +922,6 @@ hs_status hs_l2_fast_row(double *ref, double *d, hs_row_view z, double k, double
     }
 
     /* 3. Exact search among the candidates. */
-    *ref = st.ref;
-    l2_root r = solve_candidates(cand, &len, &st, k, tau);
-    *d = r.d;
-    if (r.flat) {
-        center_flat_root(ref, d, z, tau, r.t);
-    } else {
-        recenter(ref, d, cand, len, &st, k, tau);
-        refine_if_imprecise(ref, d, z, &st, k, tau);
-    }
+    search_candidates(ref, d, cand, len, &st, z, k, tau);
     return HS_OK;
 }
