@@ -107,7 +107,7 @@ static hs_status make_dmatrix(DMatrixHandle *out, const hs_table *t, const char 
     return HS_OK;
 fail:
     if (*out)
-        XGDMatrixFree(*out);
+        HS_XGB_RELEASE(st, XGDMatrixFree(*out));
     *out = NULL;
     return st;
 }
@@ -381,8 +381,10 @@ hs_status hs_gbrt_train(hs_gbrt_model **model, hs_gbrt_result *result, const hs_
     if (best_round < result->rounds_done) {
         BoosterHandle sliced = NULL;
         HS_XGB_CHECK(st, done, XGBoosterSlice(booster, 0, best_round, 1, &sliced));
-        XGBoosterFree(booster);
+        HS_XGB_RELEASE(st, XGBoosterFree(booster));
         booster = sliced;
+        if (st)
+            goto done;
     }
     m = calloc(1, sizeof *m);
     if (!m) {
@@ -422,17 +424,19 @@ hs_status hs_gbrt_train(hs_gbrt_model **model, hs_gbrt_result *result, const hs_
             goto done;
     }
     result->t_total = now_seconds() - t0;
-    *model = m;
-    m = NULL;
 done:
+    if (booster)
+        HS_XGB_RELEASE(st, XGBoosterFree(booster));
+    if (dtrain)
+        HS_XGB_RELEASE(st, XGDMatrixFree(dtrain));
+    if (dvalid)
+        HS_XGB_RELEASE(st, XGDMatrixFree(dvalid));
+    if (st == HS_OK) { /* the model is handed out only when everything, cleanup too, worked */
+        *model = m;
+        m = NULL;
+    }
     if (m)
         hs_gbrt_free(m);
-    if (booster)
-        XGBoosterFree(booster);
-    if (dtrain)
-        XGDMatrixFree(dtrain);
-    if (dvalid)
-        XGDMatrixFree(dvalid);
     free(grad);
     free(hess);
     free(work);
@@ -455,7 +459,7 @@ hs_status hs_gbrt_predict_margin(float *margin, const hs_gbrt_model *m, const hs
     const float *out = NULL;
     if (!(st = predict_margin(&out, m->booster, dm, t->rows, 0)))
         memcpy(margin, out, t->rows * sizeof *margin);
-    XGDMatrixFree(dm);
+    HS_XGB_RELEASE(st, XGDMatrixFree(dm));
     return st;
 }
 
@@ -478,7 +482,7 @@ hs_status hs_gbrt_xgb_auc(double *auc, const hs_gbrt_model *m, const hs_table *t
     if (st)
         return st;
     st = xgb_eval_auc(auc, m->booster, dm);
-    XGDMatrixFree(dm);
+    HS_XGB_RELEASE(st, XGDMatrixFree(dm));
     return st;
 }
 
@@ -505,9 +509,9 @@ hs_status hs_gbrt_xgb_auc_of_scores(double *auc, const float *score, const float
     st = xgb_eval_auc(auc, b, dm);
 done:
     if (b)
-        XGBoosterFree(b);
+        HS_XGB_RELEASE(st, XGBoosterFree(b));
     if (dm)
-        XGDMatrixFree(dm);
+        HS_XGB_RELEASE(st, XGDMatrixFree(dm));
     free(zeros);
     return st;
 }
@@ -544,6 +548,6 @@ void hs_gbrt_free(hs_gbrt_model *m)
     if (!m)
         return;
     if (m->booster)
-        XGBoosterFree(m->booster);
+        (void)XGBoosterFree(m->booster); /* a void free has no way to report a failure */
     free(m);
 }

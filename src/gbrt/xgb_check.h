@@ -18,4 +18,12 @@ hs_status hs_xgb_fail(const char *file, int line, const char *call);
         }                                                      \
     } while (0)
 
+/* A release call (XGBoosterFree, XGDMatrixFree) on a cleanup path: its failure becomes the
+ * result unless an earlier failure is already being returned. */
+#define HS_XGB_RELEASE(st, call)                               \
+    do {                                                       \
+        if ((call) != 0 && (st) == HS_OK)                      \
+            (st) = hs_xgb_fail(__FILE__, __LINE__, #call);     \
+    } while (0)
+
 #endif
