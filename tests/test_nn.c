@@ -656,6 +656,39 @@ static void test_net_errors(void **state)
     hs_net_free(net);
 }
 
+/* Widths that are multiples of 8 run on optimized kernels only, on every x86-64 CPU with
+ * AVX2 (on AVX-512 CPUs oneDNN's own format choice left width 8 on reference kernels at
+ * ~1% of the speed: a slowdown no result would show). */
+static void test_net_fast_kernels(void **state)
+{
+    (void)state;
+#if defined(__x86_64__) || defined(__i386__)
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        skip();
+#else
+    skip();
+#endif
+    const size_t widths[] = {8, 16, 24, 64};
+    for (size_t ch = 1; ch <= 3; ch += 2)
+        for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+            size_t side = ch == 1 ? 28 : 32, B = 4;
+            hs_net_shape shape = hs_net_shape_paper(ch, side, side, 10, widths[wi]);
+            hs_net *net = NULL;
+            assert_int_equal(hs_net_create(&net, &shape), HS_OK);
+            assert_int_equal(hs_net_init(net, 3), HS_OK);
+            float *x = tu_fvec(B * ch * side * side), *l = tu_fvec(B * 10);
+            assert_int_equal(hs_net_forward(net, l, x, B, 1), HS_OK);
+            assert_int_equal(hs_net_backward(net, l), HS_OK);
+            assert_int_equal(hs_net_forward(net, l, x, B, 0), HS_OK);
+            if (hs_net_reference_kernels(net))
+                print_error("channels %zu width %zu: %zu reference kernels\n", ch, widths[wi],
+                            hs_net_reference_kernels(net));
+            assert_int_equal(hs_net_reference_kernels(net), 0);
+            hs_net_free(net);
+            free(x), free(l);
+        }
+}
+
 /* ------------------------------------------------------------------------- */
 /* Adam                                                                      */
 /* ------------------------------------------------------------------------- */
@@ -870,6 +903,7 @@ int main(void)
         cmocka_unit_test(test_dnnl_linear),
         cmocka_unit_test(test_net_vs_reference),
         cmocka_unit_test(test_net_errors),
+        cmocka_unit_test(test_net_fast_kernels),
         cmocka_unit_test(test_net_vs_pytorch),
         cmocka_unit_test(test_adam),
     };

@@ -84,6 +84,11 @@ HS_API hs_status hs_net_forward(hs_net *net, float *logits, const float *x, size
  * not a training forward, HS_ERR_BACKEND. */
 HS_API hs_status hs_net_backward(hs_net *net, const float *dlogits);
 
+/* How many of the oneDNN primitives created so far (all batch sizes and modes) are oneDNN's
+ * reference implementations: correct, but 10-1000x slower than its optimized kernels. 0 for
+ * conv_width a multiple of 8 on x86-64 CPUs with AVX2; other widths may get some. */
+HS_API size_t hs_net_reference_kernels(const hs_net *net);
+
 /* Number of threads used by oneDNN and the library's OpenMP loops (omp_set_num_threads);
  * n <= 0 keeps the runtime default. */
 HS_API void hs_nn_set_threads(int n);

@@ -151,6 +151,8 @@ fail:
     return st;
 }
 
+static int is_reference_impl(const_dnnl_primitive_desc_t pd);
+
 static hs_status make_prim(hs_dg *g, dnnl_primitive_t *out, const_dnnl_primitive_desc_t pd)
 {
     hs_status st = HS_OK;
@@ -162,6 +164,7 @@ static hs_status make_prim(hs_dg *g, dnnl_primitive_t *out, const_dnnl_primitive
         return st;
     }
     g->prims[g->nprims++] = p;
+    g->nref += is_reference_impl(pd) != 0;
     *out = p;
     return HS_OK;
 fail:
@@ -552,12 +555,18 @@ static hs_status need_wino_ws(hs_dg *g)
     return HS_OK;
 }
 
+/* HS_CONV=direct keeps every convolution on oneDNN (for comparison and diagnosis). */
+static int wino_enabled(void)
+{
+    const char *env = getenv("HS_CONV");
+    return !(env && strcmp(env, "direct") == 0);
+}
+
 /* Whether hs_dg_conv3x3 takes the Winograd path (see dgraph.h). */
 static int wino_applies(const hs_dg_tensor *x, size_t cout, int y_slot, int dy_slot, int dx_slot,
                         int train)
 {
-    const char *env = getenv("HS_CONV");
-    if (env && strcmp(env, "direct") == 0)
+    if (!wino_enabled())
         return 0;
     const dnnl_memory_desc_t *md = &x->md;
     if (md->ndims != 4 || md->data_type != dnnl_f32 || md->dims[1] % 8 || cout % 8 || cout == 0)
@@ -628,8 +637,7 @@ fail:
  * takes ~1 ms. HS_CONV=direct keeps oneDNN. */
 static int cin1_applies(const hs_dg_tensor *x, const dnnl_memory_desc_t *y_md)
 {
-    const char *env = getenv("HS_CONV");
-    if (env && strcmp(env, "direct") == 0)
+    if (!wino_enabled())
         return 0;
     dnnl_memory_desc_t plain, blk;
     if (x->md.ndims != 4 || x->md.dims[1] != 1 || y_md->ndims != 4 || y_md->dims[1] % 8 ||
@@ -673,6 +681,58 @@ static hs_status conv_cin1_bwd_weights(hs_dg *g, dnnl_memory_t xm, dnnl_memory_t
     return push_fn(g, LIST_BWD, cin1_bwd_weights_op, c);
 }
 
+/* The forward primitive of a direct 3x3 convolution, with the first destination format for
+ * which oneDNN has a non-reference kernel: `prefer` first, then oneDNN's own choice, then
+ * the plain channels-last and blocked formats. The destination's format is the next layer's
+ * source format, and oneDNN's own choice can leave the next layer without a fast kernel:
+ * on AVX-512 it picks nChw16c, which (a) keeps the next layer off the Winograd path (it takes
+ * nChw8c) and (b) for channel counts that are not a multiple of 16 pads them, a source
+ * format for which oneDNN 2.6 has only its reference kernel (a width-8 network trained at
+ * ~50 images/s). */
+static hs_status conv_fwd_pd(hs_dg *g, dnnl_primitive_desc_t *out, const hs_dg_tensor *x,
+                             const dnnl_memory_desc_t *w_any, const dnnl_memory_desc_t *b_md,
+                             const dnnl_dim_t *yd, dnnl_format_tag_t prefer)
+{
+    hs_status st = HS_OK;
+    const dnnl_format_tag_t order[] = {prefer, dnnl_format_tag_any, dnnl_nhwc, dnnl_nChw16c, dnnl_nChw8c};
+    dnnl_dims_t strides = {1, 1}, pad = {1, 1};
+    dnnl_primitive_desc_t ref = NULL;
+    *out = NULL;
+    for (size_t i = prefer == dnnl_format_tag_undef ? 1 : 0; i < sizeof order / sizeof order[0]; i++) {
+        dnnl_memory_desc_t y_md;
+        dnnl_convolution_desc_t cd;
+        dnnl_primitive_desc_t pd = NULL;
+        if (i > 0 && order[i] == prefer)
+            continue;
+        if ((st = md_tag(&y_md, 4, yd, order[i])))
+            goto fail;
+        HS_DNNL(dnnl_convolution_forward_desc_init(&cd, g->train ? dnnl_forward_training : dnnl_forward_inference,
+                                                   dnnl_convolution_direct, &x->md, w_any, b_md, &y_md,
+                                                   strides, pad, pad));
+        if (dnnl_primitive_desc_create(&pd, &cd, NULL, g->eng, NULL) != dnnl_success)
+            continue;
+        if (!is_reference_impl(pd)) {
+            if (ref)
+                dnnl_primitive_desc_destroy(ref);
+            *out = pd;
+            return HS_OK;
+        }
+        if (order[i] == dnnl_format_tag_any && !ref)
+            ref = pd; /* if nothing better exists: oneDNN's own choice */
+        else
+            dnnl_primitive_desc_destroy(pd);
+    }
+    if (ref) {
+        *out = ref;
+        return HS_OK;
+    }
+    return hs_fail(HS_ERR_BACKEND, "oneDNN has no convolution for these shapes");
+fail:
+    if (ref)
+        dnnl_primitive_desc_destroy(ref);
+    return st;
+}
+
 hs_status hs_dg_conv3x3(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t cout, float *w,
                         float *b, float *dw, float *db, int y_slot, int dy_slot, int dx_slot)
 {
@@ -681,38 +741,20 @@ hs_status hs_dg_conv3x3(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t
     hs_status st = HS_OK;
     dnnl_primitive_desc_t fpd = NULL, bwpd = NULL, bdpd = NULL;
     dnnl_convolution_desc_t cd;
-    dnnl_memory_desc_t w_plain, w_any, b_md, y_any;
+    dnnl_memory_desc_t w_plain, w_any, b_md;
     dnnl_dim_t N = md_dim(&x->md, 0), cin = md_dim(&x->md, 1), H = md_dim(&x->md, 2),
                W = md_dim(&x->md, 3), co = (dnnl_dim_t)cout;
     dnnl_dim_t wd[4] = {co, cin, 3, 3}, yd[4] = {N, co, H, W};
     dnnl_dims_t strides = {1, 1}, pad = {1, 1};
     if ((st = md_tag(&w_plain, 4, wd, dnnl_oihw)) || (st = md_tag(&w_any, 4, wd, dnnl_format_tag_any)) ||
-        (st = md_x(&b_md, cout)) || (st = md_tag(&y_any, 4, yd, dnnl_format_tag_any)))
+        (st = md_x(&b_md, cout)))
         goto fail;
 
-    HS_DNNL(dnnl_convolution_forward_desc_init(&cd, g->train ? dnnl_forward_training : dnnl_forward_inference,
-                                               dnnl_convolution_direct, &x->md, &w_any, &b_md, &y_any,
-                                               strides, pad, pad));
-    HS_DNNL(dnnl_primitive_desc_create(&fpd, &cd, NULL, g->eng, NULL));
-    if (is_reference_impl(fpd)) {
-        /* channel counts that are not a multiple of the SIMD block make oneDNN pick plain
-         * formats it has no fast kernel for: ask for the blocked format (padded channels) */
-        dnnl_memory_desc_t y_blk;
-        if ((st = md_tag(&y_blk, 4, yd, dnnl_nChw8c)))
-            goto fail;
-        HS_DNNL(dnnl_convolution_forward_desc_init(&cd, g->train ? dnnl_forward_training : dnnl_forward_inference,
-                                                   dnnl_convolution_direct, &x->md, &w_any, &b_md, &y_blk,
-                                                   strides, pad, pad));
-        dnnl_primitive_desc_t alt = NULL;
-        if (dnnl_primitive_desc_create(&alt, &cd, NULL, g->eng, NULL) == dnnl_success) {
-            if (is_reference_impl(alt)) {
-                dnnl_primitive_desc_destroy(alt);
-            } else {
-                dnnl_primitive_desc_destroy(fpd);
-                fpd = alt;
-            }
-        }
-    }
+    /* nChw8c feeds the Winograd path and, for 8k channels that are not 16k, avoids padding */
+    dnnl_format_tag_t prefer = cout % 8 == 0 && (wino_enabled() || cout % 16) ? dnnl_nChw8c
+                                                                            : dnnl_format_tag_undef;
+    if ((st = conv_fwd_pd(g, &fpd, x, &w_any, &b_md, yd, prefer)))
+        goto fail;
     const dnnl_memory_desc_t *fw_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *fy_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
     const dnnl_memory_desc_t *fx_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0);

@@ -90,6 +90,7 @@ typedef struct hs_dg {
 
     dnnl_primitive_t *prims;
     size_t nprims, capprims;
+    size_t nref;            /* how many of them are oneDNN's reference ("ref:") kernels */
     dnnl_memory_t *mems;    /* every memory object, destroyed with the graph */
     size_t nmems, capmems;
     hs_dg_slotmem *slotmems;

@@ -45,6 +45,7 @@ struct hs_net {
 
     plan plans[MAX_PLANS];
     plan *last_train; /* graph of the last training forward, NULL if invalidated */
+    size_t nref;      /* reference kernels in every graph built so far */
 };
 
 /* Index of each layer in the paper's nn.Sequential (for state_dict names). */
@@ -391,6 +392,7 @@ static hs_status get_plan(hs_net *net, plan **out, size_t B, int train)
     p->batch = B;
     p->train = train;
     p->used = 1;
+    net->nref += p->g.nref;
     *out = p;
     return HS_OK;
 }
@@ -448,6 +450,11 @@ hs_status hs_net_backward(hs_net *net, const float *dlogits)
         return st;
     memcpy(net->slot_ptr[SLOT_DL], dlogits, p->batch * net->shape.classes * sizeof(float));
     return hs_dg_backward(&p->g);
+}
+
+size_t hs_net_reference_kernels(const hs_net *net)
+{
+    return net ? net->nref : 0;
 }
 
 void hs_nn_set_threads(int n)
