@@ -76,6 +76,8 @@ typedef struct hs_train_event {
     size_t images_done;         /* training images done in this epoch */
     double loss;                /* running mean training loss of this epoch */
     const hs_epoch_metrics *metrics; /* HS_TRAIN_EPOCH only */
+    size_t reference_kernels;   /* HS_TRAIN_BATCH/EPOCH: hs_net_reference_kernels() of the
+                                   network; > 0 means a much slower run (see nn.h) */
 } hs_train_event;
 
 /* Progress callback; the library never prints. */

@@ -51,6 +51,7 @@ typedef struct progress_ctx {
     cli_progress bar;
     int started;
     int quiet;
+    int warned;
     size_t n_train, start_epoch;
     char label[64];
 } progress_ctx;
@@ -72,6 +73,13 @@ static void on_event(const hs_train_event *ev, void *user)
         cli_progress_start(&p->bar, p->label, "img",
                            (double)ev->n_train * (double)(ev->epochs - ev->start_epoch));
         return;
+    }
+    if (ev->reference_kernels && !p->warned) {
+        p->warned = 1;
+        cli_progress_end(&p->bar);
+        fprintf(stderr, "warning: %zu oneDNN primitives of this network run on oneDNN's reference "
+                        "kernels (correct, but 10-1000x slower); --width a multiple of 8 avoids them\n",
+                ev->reference_kernels);
     }
     if (p->quiet)
         return;

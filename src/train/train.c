@@ -548,6 +548,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
             seen += b;
             ev.kind = HS_TRAIN_BATCH;
             ev.epoch = e;
+            ev.reference_kernels = hs_net_reference_kernels(s.net);
             ev.images_done = seen;
             ev.loss = loss_sum / (double)seen;
             if (cb)
