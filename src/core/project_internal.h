@@ -4,8 +4,20 @@
 #define HS_CORE_PROJECT_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hypersimplex.h"
+
+/* Streaming passes prefetch this many bytes ahead, once per 64-byte line. On a 2-core Xeon VM
+ * the hardware prefetcher alone left the classification pass over a row of 10^7 doubles at
+ * under half the bandwidth memcpy gets there (forward 4.4 ns/element, 2.7 with this). A
+ * prefetch never faults, so running past the end of an array is harmless; the address is
+ * formed as an integer so that no out-of-bounds pointer is ever computed. */
+enum { HS_PREFETCH_AHEAD = 8192 };
+static inline void hs_prefetch_ahead(const void *a, size_t byte_off)
+{
+    __builtin_prefetch((const void *)((uintptr_t)a + byte_off + HS_PREFETCH_AHEAD));
+}
 
 /* A read-only view of one row of the caller's data: float or double, any element stride. */
 typedef struct hs_row_view {
