@@ -105,12 +105,10 @@ static inline __attribute__((always_inline, target("avx2"))) int l2_row_avx2(
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
     __m256d sw = zero, swg = zero, chk = zero;
     size_t i = 0;
-    const size_t es = is_float ? sizeof(float) : sizeof(double), line_mask = 64 / es - 1;
+    const size_t es = is_float ? sizeof(float) : sizeof(double);
     for (; i + 4 <= n; i += 4) {
-        if ((i & line_mask) == 0) {
-            hs_prefetch_ahead(p, i * es);
-            hs_prefetch_ahead(g, i * es);
-        }
+        hs_prefetch_stream(p, i, es);
+        hs_prefetch_stream(g, i, es);
         __m256d pi = ld4(p, i, is_float), gi = ld4(g, i, is_float);
         __m256d m = _mm256_and_pd(_mm256_cmp_pd(pi, zero, _CMP_GT_OQ),
                                   _mm256_cmp_pd(pi, one, _CMP_LT_OQ));
@@ -133,10 +131,8 @@ static inline __attribute__((always_inline, target("avx2"))) int l2_row_avx2(
     double mean = s_w > 0 ? s_wg / s_w : 0.0, inv_tau = 1.0 / tau;
     const __m256d vmean = _mm256_set1_pd(mean), vinv = _mm256_set1_pd(inv_tau);
     for (i = 0; i + 4 <= n; i += 4) {
-        if ((i & line_mask) == 0) {
-            hs_prefetch_ahead(p, i * es);
-            hs_prefetch_ahead(g, i * es);
-        }
+        hs_prefetch_stream(p, i, es);
+        hs_prefetch_stream(g, i, es);
         __m256d pi = ld4(p, i, is_float), gi = ld4(g, i, is_float);
         __m256d m = _mm256_and_pd(_mm256_cmp_pd(pi, zero, _CMP_GT_OQ),
                                   _mm256_cmp_pd(pi, one, _CMP_LT_OQ));
@@ -284,10 +280,9 @@ static inline __attribute__((always_inline, target("avx2"))) size_t clip_row_avx
     const __m256d vref = _mm256_set1_pd(ref), vt = _mm256_set1_pd(t), vtau = _mm256_set1_pd(tau);
     __m256d cnt = zero;
     size_t i = 0;
-    const size_t es = is_float ? sizeof(float) : sizeof(double), line_mask = 64 / es - 1;
+    const size_t es = is_float ? sizeof(float) : sizeof(double);
     for (; i + 4 <= n; i += 4) {
-        if ((i & line_mask) == 0)
-            hs_prefetch_ahead(z, i * es);
+        hs_prefetch_stream(z, i, es);
         __m256d v = _mm256_div_pd(_mm256_sub_pd(_mm256_sub_pd(ld4(z, i, is_float), vref), vt), vtau);
         v = _mm256_min_pd(_mm256_max_pd(v, zero), one);
         if (is_float) {

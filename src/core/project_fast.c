@@ -174,13 +174,12 @@ __attribute__((target("avx2,popcnt"))) static size_t classify_avx2(double *w, co
     const __m256d vtau = _mm256_set1_pd(tau), vref = _mm256_set1_pd(st->ref);
     const __m256d one = _mm256_set1_pd(1.0);
     __m256d lo = _mm256_set1_pd(o->lo), hi = _mm256_set1_pd(o->hi);
-    size_t m = 0, es = is_float ? sizeof(float) : sizeof(double), line_mask = 64 / es - 1;
+    size_t m = 0, es = is_float ? sizeof(float) : sizeof(double);
     for (size_t b0 = 0; b0 < n; b0 += SUM_BLOCK) {
         size_t len = n - b0 < SUM_BLOCK ? n - b0 : SUM_BLOCK, i = 0;
         __m256d c1 = _mm256_setzero_pd(), cf = c1, sf = c1;
         for (; i + 4 <= len; i += 4) {
-            if (((b0 + i) & line_mask) == 0)
-                hs_prefetch_ahead(z, (b0 + i) * es);
+            hs_prefetch_stream(z, b0 + i, es);
             __m256d v = is_float ? _mm256_cvtps_pd(_mm_loadu_ps((const float *)z + b0 + i))
                                  : _mm256_loadu_pd((const double *)z + b0 + i);
             __m256d a = _mm256_sub_pd(v, vtau);

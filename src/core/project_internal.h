@@ -14,9 +14,13 @@
  * prefetch never faults, so running past the end of an array is harmless; the address is
  * formed as an integer so that no out-of-bounds pointer is ever computed. */
 enum { HS_PREFETCH_AHEAD = 8192 };
-static inline void hs_prefetch_ahead(const void *a, size_t byte_off)
+/* Call for every element index i a loop visits of an array of es-byte elements: issues the
+ * prefetch when i starts a 64-byte line (relative to a). */
+static inline void hs_prefetch_stream(const void *a, size_t i, size_t es)
 {
-    __builtin_prefetch((const void *)((uintptr_t)a + byte_off + HS_PREFETCH_AHEAD));
+    size_t byte = i * es;
+    if ((byte & 63) == 0)
+        __builtin_prefetch((const void *)((uintptr_t)a + byte + HS_PREFETCH_AHEAD));
 }
 
 /* A read-only view of one row of the caller's data: float or double, any element stride. */
