@@ -697,6 +697,7 @@ static hs_status conv_fwd_pd(hs_dg *g, dnnl_primitive_desc_t *out, const hs_dg_t
     const dnnl_format_tag_t order[] = {prefer, dnnl_format_tag_any, dnnl_nhwc, dnnl_nChw16c, dnnl_nChw8c};
     dnnl_dims_t strides = {1, 1}, pad = {1, 1};
     dnnl_primitive_desc_t ref = NULL;
+    dnnl_status_t any_status = dnnl_unimplemented;
     *out = NULL;
     for (size_t i = prefer == dnnl_format_tag_undef ? 1 : 0; i < sizeof order / sizeof order[0]; i++) {
         dnnl_memory_desc_t y_md;
@@ -709,8 +710,12 @@ static hs_status conv_fwd_pd(hs_dg *g, dnnl_primitive_desc_t *out, const hs_dg_t
         HS_DNNL(dnnl_convolution_forward_desc_init(&cd, g->train ? dnnl_forward_training : dnnl_forward_inference,
                                                    dnnl_convolution_direct, &x->md, w_any, b_md, &y_md,
                                                    strides, pad, pad));
-        if (dnnl_primitive_desc_create(&pd, &cd, NULL, g->eng, NULL) != dnnl_success)
+        dnnl_status_t ds = dnnl_primitive_desc_create(&pd, &cd, NULL, g->eng, NULL);
+        if (ds != dnnl_success) {
+            if (order[i] == dnnl_format_tag_any)
+                any_status = ds; /* the error to report if no format works */
             continue;
+        }
         if (!is_reference_impl(pd)) {
             if (ref)
                 dnnl_primitive_desc_destroy(ref);
@@ -726,7 +731,7 @@ static hs_status conv_fwd_pd(hs_dg *g, dnnl_primitive_desc_t *out, const hs_dg_t
         *out = ref;
         return HS_OK;
     }
-    return hs_fail(HS_ERR_BACKEND, "oneDNN has no convolution for these shapes");
+    return hs_dnnl_fail(__FILE__, __LINE__, "dnnl_primitive_desc_create (3x3 convolution)", any_status);
 fail:
     if (ref)
         dnnl_primitive_desc_destroy(ref);
