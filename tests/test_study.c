@@ -403,6 +403,74 @@ static void test_write_read_roundtrip(void **state)
     rmdir(dir);
 }
 
+/* The threshold rule's columns: optional when reading, written and read back, and swapped in
+ * by hs_results_use_rule for the runs that record them only. */
+static void test_threshold_rule_columns(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hs_study_thr_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/r.csv", dir);
+    const char *text = "dataset,loss,batch_size,seed,epoch,test_accuracy,val_accuracy,test_accuracy_threshold,"
+                       "val_accuracy_threshold\n"
+                       "d,hypersimplex@count,64,0,0,0.5,0.4,0.75,0.7\n"
+                       "d,hypersimplex@count,64,0,1,0.6,0.5,0.875,0.8\n"
+                       "d,cross_entropy,64,0,0,0.8,0.7,,\n"
+                       "d,cross_entropy,64,0,1,0.9,0.8,nan,nan\n";
+    hs_results a, b;
+    size_t n = 99;
+    assert_int_equal(parse_text(&a, text), HS_OK);
+    assert_int_equal(hs_results_write(&a, path), HS_OK);
+    assert_int_equal(hs_results_read(&b, path), HS_OK);
+    assert_int_equal(b.n_runs, 2);
+    const hs_run_curve *hs = &b.runs[1], *ce = &b.runs[0];
+    assert_string_equal(hs->loss, "hypersimplex@count");
+    assert_near(hs->test_accuracy_threshold[1], 0.875, 0.0);
+    assert_near(hs->val_accuracy_threshold[0], 0.7, 0.0);
+    assert_true(isnan(ce->test_accuracy_threshold[0]) && isnan(ce->test_accuracy_threshold[1]));
+    /* argmax: nothing changes, but the runs with thresholds are counted */
+    assert_int_equal(hs_results_use_rule(&b, HS_RULE_ARGMAX, &n), HS_OK);
+    assert_int_equal(n, 1);
+    assert_near(hs->test_accuracy[1], 0.6, 0.0);
+    assert_int_equal(hs_results_use_rule(&b, HS_RULE_THRESHOLD, &n), HS_OK);
+    assert_int_equal(n, 1);
+    assert_near(hs->test_accuracy[1], 0.875, 0.0);
+    assert_near(hs->val_accuracy[1], 0.8, 0.0);
+    assert_near(hs->test_accuracy_threshold[1], 0.6, 0.0); /* the argmax curve, kept */
+    assert_near(ce->test_accuracy[1], 0.9, 0.0);           /* no thresholds: argmax */
+    double acc;
+    size_t epoch;
+    assert_int_equal(hs_run_select(&acc, &epoch, hs, HS_SELECT_BEST_VAL), HS_OK);
+    assert_near(acc, 0.875, 0.0);
+    hs_results_free(&b);
+    /* a file without the columns (as before the threshold rule): no run has thresholds */
+    assert_int_equal(parse_text(&b, "dataset,loss,batch_size,seed,epoch,test_accuracy\nd,hinge,8,0,0,0.5\n"), HS_OK);
+    assert_int_equal(hs_results_use_rule(&b, HS_RULE_THRESHOLD, &n), HS_OK);
+    assert_int_equal(n, 0);
+    assert_near(b.runs[0].test_accuracy[0], 0.5, 0.0);
+    hs_results_free(&b);
+    /* thresholds for some epochs only: refused, nothing changed */
+    assert_int_equal(parse_text(&b, "dataset,loss,batch_size,seed,epoch,test_accuracy,test_accuracy_threshold\n"
+                                    "d,hypersimplex,8,0,0,0.5,\nd,hypersimplex,8,0,1,0.5,0.7\n"), HS_OK);
+    assert_int_equal(hs_results_use_rule(&b, HS_RULE_THRESHOLD, &n), HS_ERR_ARG);
+    assert_non_null(strstr(hs_last_error(), "1 of its 2 epochs"));
+    assert_near(b.runs[0].test_accuracy[1], 0.5, 0.0);
+    hs_results_free(&b);
+    hs_pred_rule r = HS_RULE_ARGMAX;
+    assert_int_equal(hs_pred_rule_parse(&r, "threshold"), HS_OK);
+    assert_int_equal(r, HS_RULE_THRESHOLD);
+    assert_int_equal(hs_pred_rule_parse(&r, "Threshold"), HS_ERR_ARG);
+    assert_string_equal(hs_pred_rule_name(HS_RULE_ARGMAX), "argmax");
+    /* an accuracy outside [0, 1] in a threshold column is bad input */
+    assert_int_equal(parse_text(&b, "dataset,loss,batch_size,seed,epoch,test_accuracy,test_accuracy_threshold\n"
+                                    "d,hypersimplex,8,0,0,0.5,1.5\n"), HS_ERR_FORMAT);
+    assert_non_null(strstr(hs_last_error(), "test_accuracy_threshold"));
+    hs_results_free(&a);
+    remove(path);
+    rmdir(dir);
+}
+
 /* Unpaired seeds, a single seed, equal differences and runs of unequal length are marked,
  * never turned into numbers. */
 static void test_inconsistent_study(void **state)
@@ -593,7 +661,7 @@ static char *calls(const sweep_env *e)
 /* The fake trainer's accuracy formula (tests/data/fake_train.sh). */
 static double fake_acc(const char *loss, long batch, long seed, size_t epoch)
 {
-    double off = !strcmp(loss, "hypersimplex") ? 0.02 : !strcmp(loss, "hinge") ? 0.005 : !strcmp(loss, "mse") ? 0.01 : 0.0;
+    double off = !strncmp(loss, "hypersimplex", 12) ? 0.02 : !strcmp(loss, "hinge") ? 0.005 : !strcmp(loss, "mse") ? 0.01 : 0.0;
     return 0.6 + 0.02 * (double)epoch + off - 0.00001 * (double)batch + 0.001 * (double)(seed % 7);
 }
 
@@ -808,6 +876,109 @@ static void test_sweep_emit_jobs(void **state)
     sweep_env_free(&e);
 }
 
+/* --vary k-policy multiplies the HyperSimplex loss only; the policy is part of the loss's
+ * name (run directory, results, report); the threshold columns are collected for the runs
+ * that write them and are empty for runs whose metrics.csv has none (as written before the
+ * threshold rule); the paper preset gives HS jobs the authors' k policy. */
+static void test_sweep_k_policies(void **state)
+{
+    (void)state;
+    sweep_env e;
+    sweep_env_make(&e);
+    char results[192], path[256];
+    snprintf(results, sizeof results, "%s/kp/results.csv", e.runs);
+    char *argv1[] = {HS_CLI_PATH, "sweep", "--runs-dir", e.runs, "--name", "kp", "--losses", "cross_entropy,hypersimplex",
+                     "--vary", "k-policy=count,fraction:0.5", "--batch-sizes", "64", "--seeds", "0,1", "--epochs", "2",
+                     "--train-cmd", e.train, "--jobs", "2", NULL};
+    char *env1[] = {e.log, NULL};
+    assert_int_equal(run_cmd(argv1, env1, e.out, e.err), 0);
+    check_results(results, 6, 2);
+    hs_results r;
+    assert_int_equal(hs_results_read(&r, results), HS_OK);
+    const char *want_loss[3] = {"cross_entropy", "hypersimplex@count", "hypersimplex@fraction:0.5"};
+    for (size_t i = 0; i < 6; i++) {
+        const hs_run_curve *c = &r.runs[i];
+        assert_string_equal(c->loss, want_loss[i / 2]);
+        assert_string_equal(c->variant, "");
+        double thr = i < 2 ? NAN : i < 4 ? 0.1 : 0.12;
+        for (size_t ep = 0; ep < 2; ep++) {
+            if (i < 2)
+                assert_true(isnan(c->test_accuracy_threshold[ep]) && isnan(c->val_accuracy_threshold[ep]));
+            else
+                assert_near(c->test_accuracy_threshold[ep], c->test_accuracy[ep] + thr, 1e-6);
+        }
+    }
+    hs_results_free(&r);
+    snprintf(path, sizeof path, "%s/kp/fashion-mnist_hypersimplex_fraction_0.5_b64_s1/args.txt", e.runs);
+    char *args = read_all(path);
+    assert_non_null(args);
+    assert_true(!strncmp(args, "--dataset fashion-mnist --loss hypersimplex --k-policy fraction:0.5 --batch-size 64",
+                         strlen("--dataset fashion-mnist --loss hypersimplex --k-policy fraction:0.5 --batch-size 64")));
+    free(args);
+    snprintf(path, sizeof path, "%s/kp/fashion-mnist_cross_entropy_b64_s0/args.txt", e.runs);
+    args = read_all(path);
+    assert_non_null(args);
+    assert_null(strstr(args, "k-policy"));
+    free(args);
+    /* the policy is no protocol axis: the same directory takes the other losses' runs */
+    snprintf(path, sizeof path, "%s/kp/sweep.conf", e.runs);
+    char *conf = read_all(path);
+    assert_null(strstr(conf, "vary-axis"));
+    free(conf);
+
+    /* the report under either rule; the title says which */
+    char md[192];
+    snprintf(md, sizeof md, "%s/t.md", e.dir);
+    char *argv2[] = {HS_CLI_PATH, "report", results, "--out", md, NULL};
+    assert_int_equal(run_cmd(argv2, NULL, NULL, e.err), 0);
+    char *t = read_all(md);
+    assert_non_null(strstr(t, "(prediction: argmax of the logits)"));
+    assert_non_null(strstr(t, "| 64 | 0.6199 | **0.6399** | **0.6399** | +0.0200 |"));
+    free(t);
+    char *argv3[] = {HS_CLI_PATH, "report", results, "--rule", "threshold", "--out", md, NULL};
+    assert_int_equal(run_cmd(argv3, NULL, NULL, e.err), 0);
+    t = read_all(md);
+    assert_non_null(strstr(t, "(prediction: threshold rule"));
+    assert_non_null(strstr(t, "| 64 | 0.6199 | 0.7399 | **0.7599** | +0.1200 |"));
+    free(t);
+    char *argv4[] = {HS_CLI_PATH, "report", results, "--rule", "best", NULL};
+    assert_int_equal(run_cmd(argv4, NULL, NULL, e.err), 2);
+
+    /* collect checks the k policy a run recorded */
+    snprintf(path, sizeof path, "%s/kp/fashion-mnist_hypersimplex_count_b64_s0/config.json", e.runs);
+    write_all(path, "{\"dataset\": \"fashion-mnist\", \"loss\": \"hypersimplex\", \"k_policy\": \"prior\"}\n");
+    char *argv5[] = {HS_CLI_PATH, "sweep", "--runs-dir", e.runs, "--name", "kp", "--losses", "cross_entropy,hypersimplex",
+                     "--vary", "k-policy=count,fraction:0.5", "--batch-sizes", "64", "--seeds", "0,1", "--epochs", "2",
+                     "--train-cmd", e.train, "--collect-only", NULL};
+    assert_int_equal(run_cmd(argv5, env1, e.out, e.err), 2);
+    char *msg = read_all(e.err);
+    assert_non_null(strstr(msg, "another k policy than count"));
+    free(msg);
+
+    /* bad loss specs */
+    char *bad1[] = {HS_CLI_PATH, "sweep", "--losses", "hinge@count", "--train-cmd", e.train, "--dry-run", NULL};
+    char *bad2[] = {HS_CLI_PATH, "sweep", "--losses", "hypersimplex@top", "--train-cmd", e.train, "--dry-run", NULL};
+    char *bad3[] = {HS_CLI_PATH, "sweep", "--losses", "mse", "--vary", "k-policy=count", "--train-cmd", e.train,
+                    "--dry-run", NULL};
+    char *bad4[] = {HS_CLI_PATH, "sweep", "--losses", "hypersimplex@count", "--set", "k-policy=prior", "--train-cmd",
+                    e.train, "--dry-run", NULL};
+    char *const *bad[4] = {bad1, bad2, bad3, bad4};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(run_cmd(bad[i], NULL, e.out, e.err), 2);
+
+    /* the paper preset: every HS job has the authors' k policy, no other job has one */
+    char *argv6[] = {HS_CLI_PATH, "sweep", "--preset", "paper", "--runs-dir", e.runs, "--train-cmd", e.train,
+                     "--emit-jobs", NULL};
+    assert_int_equal(run_cmd(argv6, NULL, e.out, e.err), 0);
+    char *jobs = read_all(e.out);
+    assert_int_equal(count_lines_with(jobs, "--resume >> "), 280);
+    assert_int_equal(count_lines_with(jobs, "--loss hypersimplex --k-policy fraction:0.5 "), 70);
+    assert_int_equal(count_lines_with(jobs, "--k-policy"), 70);
+    assert_int_equal(count_lines_with(jobs, "/paper/cifar10_hypersimplex_fraction_0.5_b8192_s31415 "), 1);
+    free(jobs);
+    sweep_env_free(&e);
+}
+
 /* Waits (bounded) until no run directory of the sweep is locked by a trainer. */
 static void wait_unlocked(const char *sweep_dir, const char *const *ids, size_t n)
 {
@@ -898,6 +1069,7 @@ int main(void)
         cmocka_unit_test(test_select_rules),
         cmocka_unit_test(test_csv_errors),
         cmocka_unit_test(test_write_read_roundtrip),
+        cmocka_unit_test(test_threshold_rule_columns),
         cmocka_unit_test(test_inconsistent_study),
         cmocka_unit_test(test_paper_table1_cells),
         cmocka_unit_test(test_paper_table1_markdown),
@@ -905,6 +1077,7 @@ int main(void)
         cmocka_unit_test(test_sweep_run_skip_resume),
         cmocka_unit_test(test_sweep_failures_and_config),
         cmocka_unit_test(test_sweep_emit_jobs),
+        cmocka_unit_test(test_sweep_k_policies),
         cmocka_unit_test(test_sweep_killed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,7 @@
  * diverging run stops and keeps its last good checkpoint, bad data and bad options are
  * rejected cleanly. Small networks and subsets, one thread: quick on a busy 2-core machine. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -121,8 +122,11 @@ static void test_short_real_training(void **state)
     file_in(path, sizeof path, dir, "metrics.csv");
     char *m = slurp(path);
     assert_non_null(m);
-    assert_true(!strncmp(m, "epoch,train_loss,val_accuracy,test_accuracy,seconds\n0,", 54));
+    const char *head = "epoch,train_loss,val_accuracy,test_accuracy,seconds,val_accuracy_threshold,"
+                       "test_accuracy_threshold\n0,";
+    assert_true(!strncmp(m, head, strlen(head)));
     assert_non_null(strstr(m, "\n1,"));
+    assert_non_null(strstr(m, ",nan,nan\n")); /* cross-entropy has no threshold rule */
     free(m);
     file_in(path, sizeof path, dir, "config.json");
     char *cj = slurp(path);
@@ -136,7 +140,9 @@ static void test_short_real_training(void **state)
     assert_non_null(sj);
     assert_non_null(strstr(sj, "\"max_test_accuracy\""));
     assert_non_null(strstr(sj, "\"test_accuracy_at_best_val\""));
+    assert_non_null(strstr(sj, "\"max_test_accuracy_threshold\": null"));
     free(sj);
+    assert_true(isnan(r.max_test_accuracy_threshold) && isnan(r.test_at_best_val_threshold));
 }
 
 static void assert_same_checkpoint(const char *a_dir, const char *b_dir)
@@ -154,10 +160,17 @@ static void assert_same_checkpoint(const char *a_dir, const char *b_dir)
     assert_memory_equal(a.m, b.m, a.nparams * sizeof(float));
     assert_memory_equal(a.v, b.v, a.nparams * sizeof(float));
     assert_memory_equal(a.buffers, b.buffers, a.nbufs * sizeof(float));
+    /* the running class thresholds, bit for bit, so both predict alike under either rule */
+    assert_int_equal(a.ntheta, b.ntheta);
+    assert_memory_equal(a.theta, b.theta, a.ntheta * sizeof(double));
     for (uint64_t i = 0; i < a.nrows; i++) {
         assert_memory_equal(&a.rows[i].train_loss, &b.rows[i].train_loss, sizeof(double));
         assert_memory_equal(&a.rows[i].val_accuracy, &b.rows[i].val_accuracy, sizeof(double));
         assert_memory_equal(&a.rows[i].test_accuracy, &b.rows[i].test_accuracy, sizeof(double));
+        assert_memory_equal(&a.rows[i].val_accuracy_threshold, &b.rows[i].val_accuracy_threshold,
+                            sizeof(double));
+        assert_memory_equal(&a.rows[i].test_accuracy_threshold, &b.rows[i].test_accuracy_threshold,
+                            sizeof(double));
     }
     hs_ckpt_free(&a);
     hs_ckpt_free(&b);
@@ -185,6 +198,26 @@ static void test_resume_identical(void **state)
     assert_same_checkpoint(a_dir, b_dir);
     assert_true(ra.max_test_accuracy == rb.max_test_accuracy);
     assert_true(ra.test_at_best_val == rb.test_at_best_val);
+    /* an HS run has a threshold for every class and evaluates the threshold rule */
+    hs_ckpt ck;
+    file_in(path, sizeof path, a_dir, "checkpoint.bin");
+    assert_int_equal(hs_ckpt_read(&ck, path), HS_OK);
+    assert_int_equal(ck.version, HS_CKPT_VERSION);
+    assert_int_equal(ck.ntheta, 10);
+    for (size_t c = 0; c < 10; c++)
+        assert_true(isfinite(ck.theta[c]));
+    for (size_t e = 0; e < 3; e++)
+        assert_true(ck.rows[e].test_accuracy_threshold >= 0 && ck.rows[e].test_accuracy_threshold <= 1);
+    hs_ckpt_free(&ck);
+    assert_true(ra.max_test_accuracy_threshold == rb.max_test_accuracy_threshold);
+    assert_true(ra.test_at_best_val_threshold == rb.test_at_best_val_threshold);
+    assert_true(isfinite(ra.max_test_accuracy_threshold));
+    /* another threshold momentum cannot resume this run */
+    hs_train_config cm = cb;
+    cm.epochs = 4;
+    cm.theta_momentum = 0.5;
+    assert_int_equal(hs_train_run(&rb, &cm, NULL, NULL), HS_ERR_ARG);
+    assert_non_null(strstr(hs_last_error(), "theta_momentum"));
     /* resuming a complete run does nothing and reports it */
     assert_int_equal(hs_train_run(&rb, &cb, NULL, NULL), HS_OK);
     assert_true(rb.already_complete);
@@ -262,6 +295,96 @@ static void test_corrupt_checkpoint_rejected(void **state)
     write_file(path, buf, n); /* intact again: resumes */
     assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_OK);
     assert_int_equal(r.epochs_done, 2);
+    free(buf);
+}
+
+/* Rewrites a version-2 checkpoint (buf, n bytes) as the version 1 that builds before the class
+ * thresholds wrote: no theta_momentum in the fingerprint, no thresholds, 5 fields per metrics
+ * row. Returns the new length. */
+static size_t downgrade_to_v1(unsigned char *buf, size_t n)
+{
+    const size_t fp1 = 128, head = 16; /* the version-1 fingerprint; magic, version, reserved */
+    uint64_t counts[4], ntheta, nrows;
+    memcpy(counts, buf + head + fp1 + 8, sizeof counts);
+    size_t pos = head + fp1 + 8 + sizeof counts + (size_t)(3 * counts[2] + counts[3]) * sizeof(float);
+    memcpy(&ntheta, buf + pos, 8);
+    memcpy(&nrows, buf + pos + 8 + 8 * ntheta, 8);
+    unsigned char *out = malloc(n);
+    assert_non_null(out);
+    uint32_t one = 1;
+    size_t k = 0;
+    memcpy(out, buf, head + fp1);
+    memcpy(out + 8, &one, 4);
+    k = head + fp1;
+    memcpy(out + k, buf + head + fp1 + 8, pos - (head + fp1 + 8));
+    k += pos - (head + fp1 + 8);
+    memcpy(out + k, &nrows, 8);
+    k += 8;
+    const unsigned char *row = buf + pos + 8 + 8 * ntheta + 8;
+    for (uint64_t i = 0; i < nrows; i++, row += 56, k += 40)
+        memcpy(out + k, row, 40);
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (size_t i = 0; i < k; i++) {
+        h ^= out[i];
+        h *= 0x100000001B3ull;
+    }
+    memcpy(out + k, &h, 8);
+    k += 8;
+    memcpy(buf, out, k);
+    free(out);
+    return k;
+}
+
+static size_t read_whole(const char *path, unsigned char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, cap, f);
+    fclose(f);
+    assert_true(n > 100 && n < cap);
+    return n;
+}
+
+/* A checkpoint of version 1 (before the class thresholds): a run of a loss without thresholds
+ * resumes from it and ends like an uninterrupted run; a HyperSimplex run refuses it with a
+ * clear message (its thresholds are lost, it could not resume exactly). */
+static void test_version1_checkpoint(void **state)
+{
+    (void)state;
+    char full[512], old[512], path[600];
+    enum { CAP = 1 << 22 };
+    unsigned char *buf = malloc(CAP);
+    assert_non_null(buf);
+    hs_train_result r;
+    for (int hs = 0; hs < 2; hs++) {
+        dir_path(full, sizeof full, hs ? "v1_hs_full" : "v1_ce_full");
+        dir_path(old, sizeof old, hs ? "v1_hs_old" : "v1_ce_old");
+        hs_train_config c = small_config(full, hs ? HS_LOSS_HYPERSIMPLEX : HS_LOSS_CROSS_ENTROPY);
+        c.train_limit = 200;
+        c.epochs = 2;
+        assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_OK);
+        c.out_dir = old;
+        c.epochs = 1;
+        assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_OK);
+        file_in(path, sizeof path, old, "checkpoint.bin");
+        size_t n = downgrade_to_v1(buf, read_whole(path, buf, CAP));
+        write_file(path, buf, n);
+        hs_ckpt ck;
+        assert_int_equal(hs_ckpt_read(&ck, path), HS_OK);
+        assert_int_equal(ck.version, 1);
+        assert_int_equal(ck.ntheta, 0);
+        assert_true(isnan(ck.rows[0].test_accuracy_threshold));
+        hs_ckpt_free(&ck);
+        c.epochs = 2;
+        c.resume = 1;
+        if (hs) {
+            assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_ERR_FORMAT);
+            assert_non_null(strstr(hs_last_error(), "version 1"));
+        } else {
+            assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_OK);
+            assert_same_checkpoint(full, old);
+        }
+    }
     free(buf);
 }
 
@@ -422,15 +545,20 @@ static void test_cli_kill_and_resume(void **state)
         char *ea = strchr(la, '\n'), *eb = strchr(lb, '\n');
         assert_non_null(ea);
         assert_non_null(eb);
-        /* compare up to the last comma of the line */
-        size_t na = (size_t)(ea - la), nb = (size_t)(eb - lb);
-        size_t ka = na, kb = nb;
-        while (ka > 0 && la[ka - 1] != ',')
-            ka--;
-        while (kb > 0 && lb[kb - 1] != ',')
-            kb--;
-        assert_int_equal(ka, kb);
-        assert_memory_equal(la, lb, ka);
+        /* compare all but the fifth field (seconds) */
+        char *sa = la, *sb = lb;
+        for (int comma = 0; comma < 4; comma++) {
+            sa = strchr(sa, ',') + 1;
+            sb = strchr(sb, ',') + 1;
+        }
+        char *ta = strchr(sa, ','), *tb = strchr(sb, ',');
+        assert_true(ta && ta < ea && tb && tb < eb);
+        assert_int_equal(sa - la, sb - lb);
+        assert_memory_equal(la, lb, (size_t)(sa - la));
+        assert_int_equal(ea - ta, eb - tb);
+        assert_memory_equal(ta, tb, (size_t)(ea - ta));
+        if (line > 0) /* the threshold rule was evaluated: a number, not nan */
+            assert_null(strstr(ta, ",nan"));
         la = ea + 1;
         lb = eb + 1;
     }
@@ -447,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_divergence_keeps_checkpoint),
         cmocka_unit_test(test_resume_identical),
         cmocka_unit_test(test_corrupt_checkpoint_rejected),
+        cmocka_unit_test(test_version1_checkpoint),
         cmocka_unit_test(test_cli_kill_and_resume),
         cmocka_unit_test(test_short_real_training),
     };

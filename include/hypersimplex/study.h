@@ -6,11 +6,18 @@
  * Results CSV (the tidy format, ../shared/reference/paper_test_accuracy_curves.csv plus
  * optional columns): a header naming the columns, in any order,
  *   required  dataset, loss, batch_size, seed, epoch, test_accuracy
- *   optional  val_accuracy, train_loss, seconds, variant
+ *   optional  val_accuracy, train_loss, seconds, variant,
+ *             val_accuracy_threshold, test_accuracy_threshold
  * One row per (run, epoch); a run is identified by (dataset, variant, loss, batch_size,
  * seed); its epochs must be exactly 0 .. E-1, each once. Accuracies are fractions in [0, 1].
  * `variant` names a setting of further training options (e.g. "tau=0.5"), empty if none.
  * An empty or "nan" val_accuracy / train_loss / seconds means "not recorded".
+ * test_accuracy and val_accuracy are the accuracies of the argmax of the logits (the rule of
+ * the paper's figures); the *_threshold columns are those of the threshold rule of the
+ * HyperSimplex loss (argmax_c z_c / tau - theta_c, hypersimplex/train.h), empty or "nan" for
+ * the losses without thresholds and in files written before them (both columns optional).
+ * A loss named "hypersimplex@P" is the HyperSimplex loss with k policy P (count, prior,
+ * fraction:F), as `hypersimplex sweep` names runs whose policy it sets.
  * Files ending in ".gz" are read through zlib (plain files are read as well).
  *
  * The library never prints: tables come back as strings, plots as files.
@@ -37,6 +44,8 @@ typedef struct hs_run_curve {
     double *train_loss;     /* (epochs), NaN where not recorded */
     double *seconds;        /* (epochs), NaN where not recorded */
     size_t line;            /* CSV line of the run's first row (0 if not read from a file) */
+    double *test_accuracy_threshold; /* (epochs) threshold rule, NaN where not recorded; */
+    double *val_accuracy_threshold;  /* these two may be NULL (nothing recorded) */
 } hs_run_curve;
 
 /* A results table: the runs, sorted by (dataset, variant, loss, batch_size, seed). */
@@ -56,13 +65,15 @@ HS_API hs_status hs_results_read(hs_results *out, const char *path);
 HS_API hs_status hs_results_parse(hs_results *out, const char *text, size_t len, const char *name);
 
 /* Writes the tidy CSV atomically, columns dataset,loss,batch_size,seed,epoch,test_accuracy,
- * val_accuracy,train_loss,seconds (+ variant if any run has one); accuracies with %.6f,
- * train_loss and seconds with %.17g, unrecorded values empty. */
+ * val_accuracy,train_loss,seconds,val_accuracy_threshold,test_accuracy_threshold (+ variant if
+ * any run has one); accuracies with %.6f, train_loss and seconds with %.17g, unrecorded values
+ * empty. */
 HS_API hs_status hs_results_write(const hs_results *r, const char *path);
 
-/* Reads the metrics.csv of one `hypersimplex train` run (header
- * epoch,train_loss,val_accuracy,test_accuracy,seconds) into run's curves. The identity
- * strings are copied. Epochs must be 0 .. E-1 in order. */
+/* Reads the metrics.csv of one `hypersimplex train` run (columns epoch, train_loss,
+ * val_accuracy, test_accuracy, seconds; optional val_accuracy_threshold,
+ * test_accuracy_threshold, absent in files written before the threshold rule: then NaN) into
+ * run's curves. The identity strings are copied. Epochs must be 0 .. E-1 in order. */
 HS_API hs_status hs_run_read_metrics(hs_run_curve *run, const char *metrics_path,
                                      const char *dataset, const char *variant,
                                      const char *loss, long batch_size, long seed);
@@ -77,6 +88,26 @@ HS_API hs_status hs_results_truncate(hs_results *r, size_t epochs);
 
 HS_API void hs_run_curve_free(hs_run_curve *run);
 HS_API void hs_results_free(hs_results *r);
+
+/* Which prediction rule the reported accuracies come from. */
+typedef enum hs_pred_rule {
+    HS_RULE_ARGMAX = 0,     /* argmax of the logits: test_accuracy, val_accuracy */
+    HS_RULE_THRESHOLD = 1   /* the HyperSimplex threshold rule: the *_threshold curves for
+                               the runs that have them; the others keep argmax (the
+                               losses without thresholds have no other rule) */
+} hs_pred_rule;
+
+/* "argmax", "threshold". Parsing is strict; on failure HS_ERR_ARG and *out is untouched. */
+HS_API hs_status hs_pred_rule_parse(hs_pred_rule *out, const char *name);
+HS_API const char *hs_pred_rule_name(hs_pred_rule r);
+
+/* Makes the rule's accuracies the ones every later step reads (test_accuracy, val_accuracy):
+ * for HS_RULE_THRESHOLD, every run with a recorded threshold test accuracy gets its threshold
+ * curves swapped in (the argmax curves move to the *_threshold fields); HS_RULE_ARGMAX changes
+ * nothing. *n_threshold (optional) receives the number of runs that record threshold
+ * accuracies (the runs switched, for HS_RULE_THRESHOLD). HS_ERR_ARG (and no run changed) if a
+ * run records the threshold test accuracy for some epochs but not all. */
+HS_API hs_status hs_results_use_rule(hs_results *r, hs_pred_rule rule, size_t *n_threshold);
 
 /* ------------------------------------------------------------------------- */
 /* Selection and statistics                                                  */
@@ -168,7 +199,8 @@ HS_API const hs_study_cell *hs_study_at(const hs_study *s, size_t g, size_t l);
 typedef struct hs_markdown_opts {
     double alpha;                /* significance level for the mark, e.g. 0.10 */
     const char *const *compare;  /* losses that get difference / t / p columns; NULL:
-                                    "hypersimplex" if present, else every non-baseline loss */
+                                    "hypersimplex" and every "hypersimplex@P" if present,
+                                    else every non-baseline loss */
     size_t n_compare;
     int show_sd;                 /* print "mean ± sd" instead of the mean */
     const char *title;           /* first heading, NULL for a default */

@@ -17,7 +17,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: hypersimplex report RESULTS.csv[.gz] [OPTIONS]\n\n"
             "Reads a tidy results table (columns dataset, loss, batch_size, seed, epoch, test_accuracy;\n"
-            "optional val_accuracy, train_loss, seconds, variant), selects one accuracy per run, and\n"
+            "optional val_accuracy, train_loss, seconds, variant, val_accuracy_threshold,\n"
+            "test_accuracy_threshold), selects one accuracy per run, and\n"
             "prints a Markdown table like the paper's Table 1: per dataset and batch size the mean\n"
             "accuracy of each loss, the paired difference to the baseline, the paired t statistic and\n"
             "the two-sided p-value over seeds.\n\n"
@@ -26,9 +27,15 @@ static void usage(FILE *f)
             "                    max-test: maximum test accuracy over epochs (the paper's rule)\n"
             "                    best-val: test accuracy at the best validation epoch\n"
             "                    last:     test accuracy after the last epoch\n"
+            "  --rule RULE       argmax | threshold                          (default argmax)\n"
+            "                    argmax:    accuracy of the argmax of the logits (the paper's)\n"
+            "                    threshold: the HyperSimplex runs' threshold rule argmax_c\n"
+            "                    z_c/tau - theta_c (the *_threshold columns); runs without it\n"
+            "                    (the other losses) keep argmax. The title says which.\n"
             "  --baseline LOSS   loss the others are compared with          (default cross_entropy)\n"
             "  --compare L[,L]   losses that get difference/t/p columns\n"
-            "                    (default hypersimplex if present, else all non-baseline losses)\n"
+            "                    (default hypersimplex and hypersimplex@POLICY if present, else\n"
+            "                    all non-baseline losses)\n"
             "  --alpha A         significance level of the '*' mark        (default 0.10)\n"
             "  --sd              print mean ± standard deviation            (default off)\n"
             "  --first-epochs N  use only the first N epochs of every run (the study as it\n"
@@ -103,16 +110,18 @@ static int write_file(const char *path, const char *text)
 int cmd_report(int argc, char **argv)
 {
     enum { OPT_SELECT = 256, OPT_BASELINE, OPT_COMPARE, OPT_ALPHA, OPT_SD, OPT_TITLE, OPT_OUT, OPT_PLOTS,
-           OPT_NO_GNUPLOT, OPT_FIRST };
+           OPT_NO_GNUPLOT, OPT_FIRST, OPT_RULE };
     static const struct option longopts[] = {
         {"select", required_argument, NULL, OPT_SELECT},   {"baseline", required_argument, NULL, OPT_BASELINE},
         {"compare", required_argument, NULL, OPT_COMPARE}, {"alpha", required_argument, NULL, OPT_ALPHA},
         {"sd", no_argument, NULL, OPT_SD},                 {"title", required_argument, NULL, OPT_TITLE},
         {"out", required_argument, NULL, OPT_OUT},         {"plots", required_argument, NULL, OPT_PLOTS},
         {"no-gnuplot", no_argument, NULL, OPT_NO_GNUPLOT}, {"first-epochs", required_argument, NULL, OPT_FIRST},
+        {"rule", required_argument, NULL, OPT_RULE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     hs_select_rule rule = HS_SELECT_MAX_TEST;
+    hs_pred_rule pred_rule = HS_RULE_ARGMAX;
     const char *baseline = "cross_entropy", *out = NULL, *plots = NULL, *compare = NULL;
     hs_markdown_opts mo = hs_markdown_opts_default();
     int gnuplot = 1;
@@ -130,6 +139,12 @@ int cmd_report(int argc, char **argv)
             }
             break;
         }
+        case OPT_RULE:
+            if (hs_pred_rule_parse(&pred_rule, optarg)) {
+                cli_error("--rule: '%s' is not one of argmax, threshold", optarg);
+                return 2;
+            }
+            break;
         case OPT_BASELINE: baseline = optarg; break;
         case OPT_COMPARE: compare = optarg; break;
         case OPT_ALPHA:
@@ -199,6 +214,27 @@ int cmd_report(int argc, char **argv)
     }
     if (first_epochs)
         hs_results_truncate(&res, first_epochs);
+    size_t n_threshold = 0;
+    s = hs_results_use_rule(&res, pred_rule, &n_threshold);
+    if (s) {
+        cli_status_error(input, s);
+        hs_results_free(&res);
+        free(cmp_copy);
+        return exit_for(s);
+    }
+    if (pred_rule == HS_RULE_THRESHOLD && n_threshold == 0)
+        fprintf(stderr, "warning: --rule threshold: no run of %s records threshold accuracies; every "
+                        "figure is the argmax rule's\n", input);
+    /* The title says which prediction rule the accuracies come from whenever the table records
+     * both (a table without threshold accuracies has only the argmax rule). */
+    char title[512];
+    if (pred_rule == HS_RULE_THRESHOLD || n_threshold > 0) {
+        snprintf(title, sizeof title, "%s (prediction: %s)", mo.title ? mo.title : "Batch-size study",
+                 pred_rule == HS_RULE_ARGMAX ? "argmax of the logits"
+                                             : "threshold rule argmax_c z_c/tau - theta_c for the "
+                                               "HyperSimplex runs, argmax of the logits for the others");
+        mo.title = title;
+    }
     s = hs_study_compute(&st, &res, rule, baseline);
     if (s) {
         cli_status_error(input, s);

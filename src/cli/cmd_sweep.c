@@ -57,6 +57,8 @@ typedef struct sweep_opts {
     kv sets[MAX_SETS];
     size_t n_vary;
     axis vary[MAX_VARY];
+    str_list hs_policies; /* --vary k-policy=...: the k policies of the HyperSimplex losses */
+    int hs_policies_preset; /* ... given by the preset (no error if no loss takes them) */
     long jobs, threads;
     int emit, collect_only, dry_run, retry_failed;
 } sweep_opts;
@@ -230,6 +232,7 @@ static int apply(pool *p, sweep_opts *o, int id, const char *value, const char *
             return -1;
         }
         /* A later --set or --vary of the same key replaces the earlier one. */
+        o->hs_policies.n = !strcmp(key, "k-policy") ? 0 : o->hs_policies.n;
         for (size_t i = 0; i < o->n_sets; i++)
             if (!strcmp(o->sets[i].key, key)) {
                 memmove(&o->sets[i], &o->sets[i + 1], (o->n_sets - i - 1) * sizeof o->sets[0]);
@@ -242,7 +245,13 @@ static int apply(pool *p, sweep_opts *o, int id, const char *value, const char *
                 o->n_vary--;
                 break;
             }
-        if (id == OPT_SET) {
+        if (id == OPT_VARY && !strcmp(key, "k-policy")) {
+            /* k is an option of the HyperSimplex loss only: its values multiply the HS losses
+             * (hypersimplex -> hypersimplex@P each), not every run (see expand_losses). */
+            if (parse_list(p, &o->hs_policies, "--vary k-policy", val))
+                return -1;
+            o->hs_policies_preset = where && !strcmp(where, "preset: ");
+        } else if (id == OPT_SET) {
             if (o->n_sets == MAX_SETS) {
                 cli_error("at most %d --set options", MAX_SETS);
                 return -1;
@@ -293,6 +302,7 @@ static const char *const paper_pairs[] = {
     "set", "width=64",
     "set", "lr=1e-4",
     "set", "val-fraction=0", /* the authors train on the whole training set */
+    "vary", "k-policy=fraction:0.5", /* the authors' code: k = floor(0.5 B) for every class */
     NULL};
 
 /* Chosen from measured CPU times of `hypersimplex train` on this 2-core machine (see
@@ -404,19 +414,25 @@ static void usage(FILE *f)
             "protocol (a preset first, then the config file, then the command line):\n"
             "  --preset NAME        paper: the paper's protocol (fashion-mnist,cifar10; 4 losses;\n"
             "                       batch 128..8192; seeds 0,42,1337,2025,31415; 600 epochs;\n"
-            "                       width 64; Adam lr 1e-4; no validation split)\n"
+            "                       width 64; Adam lr 1e-4; no validation split; HyperSimplex\n"
+            "                       with the authors' k = floor(0.5 B): k-policy fraction:0.5)\n"
             "                       small: the same question at about 25 CPU-minutes per core\n"
             "                       on 2 cores (docs/study.md)\n"
             "  --config FILE        'option = value' lines, options as below without '--'\n"
             "  --dataset LIST       datasets                          (default fashion-mnist)\n"
-            "  --losses LIST        losses       (default cross_entropy,hinge,mse,hypersimplex)\n"
+            "  --losses LIST        losses       (default cross_entropy,hinge,mse,hypersimplex);\n"
+            "                       hypersimplex@P: the HyperSimplex loss with k policy P (count,\n"
+            "                       prior, fraction:F), run as <dataset>_hypersimplex_P_b<B>_s<S>\n"
             "  --batch-sizes LIST   batch sizes                       (default 128,8192)\n"
             "  --seeds LIST         seeds                             (default 0,42,1337)\n"
             "  --epochs N           epochs per run                    (default 10)\n"
             "  --set KEY=VALUE      pass --KEY VALUE to every run (repeatable), e.g. width=64;\n"
             "                       --set KEY passes the flag --KEY (e.g. no-augment)\n"
             "  --vary KEY=V1,V2     one more axis: a run per value (repeatable); the results'\n"
-            "                       `variant` column names it\n"
+            "                       `variant` column names it. Except k-policy, an option of the\n"
+            "                       HyperSimplex loss only: --vary k-policy=count,fraction:0.5\n"
+            "                       turns the loss hypersimplex into hypersimplex@count and\n"
+            "                       hypersimplex@fraction:0.5 (the other losses run once)\n"
             "execution:\n"
             "  --name NAME          sweep name                  (default: the preset or 'sweep')\n"
             "  --runs-dir DIR       where the run directories go              (default runs)\n"
@@ -445,7 +461,8 @@ enum run_state { RUN_FRESH, RUN_PARTIAL, RUN_DONE, RUN_FAILED, RUN_BUSY };
 static const char *const state_names[] = {"not started", "partial", "done", "failed", "running elsewhere"};
 
 typedef struct run {
-    const char *dataset, *loss;
+    const char *dataset, *loss; /* loss: as listed, e.g. "hinge" or "hypersimplex@prior" */
+    const char *kind, *policy;  /* the loss name and its k policy (NULL: train's default) */
     long batch, seed;
     size_t vary_idx[MAX_VARY];
     char *dir;      /* RUNS/NAME/<id> */
@@ -525,8 +542,21 @@ static int build_runs(pool *p, const sweep_opts *o, const char *sweep_dir, run *
                         r->loss = o->losses.v[l];
                         r->batch = strtol(o->batches.v[b], NULL, 10);
                         r->seed = strtol(o->seeds.v[s], NULL, 10);
-                        char id[512], variant[512];
-                        snprintf(id, sizeof id, "%s_%s_b%ld_s%ld", r->dataset, r->loss, r->batch, r->seed);
+                        char id[512], variant[512], loss_id[256];
+                        const char *at = strchr(r->loss, '@');
+                        r->kind = at ? pool_dup(p, r->loss) : r->loss;
+                        if (!r->kind) {
+                            free(runs);
+                            return -1;
+                        }
+                        if (at) {
+                            ((char *)r->kind)[at - r->loss] = '\0';
+                            r->policy = at + 1;
+                        }
+                        /* hypersimplex@fraction:0.5 -> hypersimplex_fraction_0.5 */
+                        loss_id[0] = '\0';
+                        safe_append(loss_id, sizeof loss_id, r->loss);
+                        snprintf(id, sizeof id, "%s_%s_b%ld_s%ld", r->dataset, loss_id, r->batch, r->seed);
                         variant[0] = '\0';
                         size_t rest = v;
                         for (size_t a = o->n_vary; a-- > 0;) {
@@ -579,7 +609,11 @@ static char **run_argv(pool *p, const sweep_opts *o, const run *r, const char *e
     PUSH("--dataset");
     PUSH(r->dataset);
     PUSH("--loss");
-    PUSH(r->loss);
+    PUSH(r->kind);
+    if (r->policy) {
+        PUSH("--k-policy");
+        PUSH(r->policy);
+    }
     PUSH("--batch-size");
     snprintf(num, sizeof num, "%ld", r->batch);
     PUSH(num);
@@ -1044,7 +1078,7 @@ static int check_config(const run *r, long epochs)
     struct {
         const char *key;
         const char *want;
-    } checks[5] = {{"dataset", r->dataset}, {"loss", r->loss}, {"batch_size", NULL}, {"seed", NULL}, {"epochs", NULL}};
+    } checks[5] = {{"dataset", r->dataset}, {"loss", r->kind}, {"batch_size", NULL}, {"seed", NULL}, {"epochs", NULL}};
     long nums[3] = {r->batch, r->seed, epochs};
     for (int i = 0; i < 5; i++) {
         if (json_value(json, checks[i].key, v, sizeof v))
@@ -1061,6 +1095,18 @@ static int check_config(const run *r, long epochs)
                 cli_error("%s: config.json has %s = %s, the sweep expects %s", r->dir, checks[i].key, v, want);
                 return -1;
             }
+        }
+    }
+    /* The k policy of a hypersimplex@P run (runs by other trainers may not record it). */
+    hs_k_policy pol;
+    double frac = 0;
+    if (r->policy && !hs_k_policy_parse(&pol, &frac, r->policy) && !json_value(json, "k_policy", v, sizeof v)) {
+        int same = !strcmp(v, hs_k_policy_name(pol));
+        if (same && pol == HS_K_FRACTION && !json_value(json, "k_fraction", v, sizeof v))
+            same = strtod(v, NULL) == frac;
+        if (!same) {
+            cli_error("%s: config.json records another k policy than %s", r->dir, r->policy);
+            return -1;
         }
     }
     return 0;
@@ -1133,6 +1179,42 @@ static int collect(const sweep_opts *o, run *runs, size_t n_runs, const char *re
 
 /* ------------------------------------------------------------------------- */
 
+/* --vary k-policy=P1,P2: every plain "hypersimplex" of --losses becomes hypersimplex@P1,
+ * hypersimplex@P2 (k is an option of that loss alone, so the other losses run once; the
+ * policy is part of the loss's name in the run directory and in the results). */
+static int expand_losses(pool *p, sweep_opts *o)
+{
+    if (o->hs_policies.n == 0)
+        return 0;
+    str_list out = {0};
+    int found = 0;
+    for (size_t i = 0; i < o->losses.n; i++) {
+        int plain_hs = !strcmp(o->losses.v[i], "hypersimplex");
+        size_t n_new = plain_hs ? o->hs_policies.n : 1;
+        if (out.n + n_new > MAX_ITEMS) {
+            cli_error("--losses with --vary k-policy: more than %d losses", MAX_ITEMS);
+            return -1;
+        }
+        if (!plain_hs) {
+            out.v[out.n++] = o->losses.v[i];
+            continue;
+        }
+        found = 1;
+        for (size_t k = 0; k < o->hs_policies.n; k++) {
+            char spec[256];
+            snprintf(spec, sizeof spec, "hypersimplex@%s", o->hs_policies.v[k]);
+            if (!(out.v[out.n++] = pool_dup(p, spec)))
+                return -1;
+        }
+    }
+    if (!found && !o->hs_policies_preset) {
+        cli_error("--vary k-policy: --losses has no plain 'hypersimplex' whose k policy could vary");
+        return -1;
+    }
+    o->losses = out;
+    return 0;
+}
+
 static int validate(const sweep_opts *o)
 {
     for (size_t i = 0; i < o->datasets.n; i++) {
@@ -1142,10 +1224,32 @@ static int validate(const sweep_opts *o)
             return -1;
         }
     }
+    int set_policy = 0;
+    for (size_t i = 0; i < o->n_sets; i++)
+        set_policy |= !strcmp(o->sets[i].key, "k-policy");
     for (size_t i = 0; i < o->losses.n; i++) {
         hs_loss_kind k;
-        if (hs_loss_kind_parse(&k, o->losses.v[i])) {
-            cli_error("--losses: unknown loss '%s' (cross_entropy, hinge, mse, hypersimplex)", o->losses.v[i]);
+        char name[128];
+        const char *spec = o->losses.v[i], *at = strchr(spec, '@');
+        snprintf(name, sizeof name, "%.*s", at ? (int)(at - spec) : (int)strlen(spec), spec);
+        if (hs_loss_kind_parse(&k, name)) {
+            cli_error("--losses: unknown loss '%s' (cross_entropy, hinge, mse, hypersimplex[@POLICY])", spec);
+            return -1;
+        }
+        if (!at)
+            continue;
+        hs_k_policy pol;
+        double frac;
+        if (k != HS_LOSS_HYPERSIMPLEX) {
+            cli_error("--losses: '%s': only hypersimplex takes a k policy", spec);
+            return -1;
+        }
+        if (hs_k_policy_parse(&pol, &frac, at + 1)) {
+            cli_error("--losses: '%s': '%s' is not count, prior or fraction:F with F in [0, 1]", spec, at + 1);
+            return -1;
+        }
+        if (set_policy) {
+            cli_error("--losses: '%s' sets the k policy that --set k-policy sets too", spec);
             return -1;
         }
     }
@@ -1245,7 +1349,7 @@ int cmd_sweep(int argc, char **argv)
             pool_free(&p);
             return 2;
         }
-    if (validate(&o)) {
+    if (expand_losses(&p, &o) || validate(&o)) {
         pool_free(&p);
         return 2;
     }
