@@ -102,11 +102,15 @@ static void format_eta(char *buf, size_t n, double s)
 void cli_progress_update(cli_progress *p, double done)
 {
     p->done = done;
-    if (!p->tty)
-        return;
     double now = cli_now();
-    if (now - p->t_last_draw < 0.1 && done < p->total)
+    if (!p->tty) {
+        /* the first plain line comes one interval after the start, then one per interval */
+        double since = now - (p->t_last_draw > 0 ? p->t_last_draw : p->t_start);
+        if (since < CLI_PROGRESS_PLAIN_SECONDS)
+            return;
+    } else if (now - p->t_last_draw < 0.1 && done < p->total) {
         return;
+    }
     p->t_last_draw = now;
     double el = now - p->t_start;
     double rate = el > 0 ? done / el : 0;
@@ -121,8 +125,12 @@ void cli_progress_update(cli_progress *p, double done)
     for (int i = 0; i < W; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[W] = '\0';
-    fprintf(stderr, "\r%s [%s] %5.1f%% %.0f %s/s ETA %s\033[K", p->label, bar, 100 * frac, rate,
-            p->unit, eta);
+    if (p->tty)
+        fprintf(stderr, "\r%s [%s] %5.1f%% %.0f %s/s ETA %s\033[K", p->label, bar, 100 * frac, rate,
+                p->unit, eta);
+    else
+        fprintf(stderr, "%s: %.1f%% (%.0f of %.0f %s), %.0f %s/s, ETA %s\n", p->label, 100 * frac, done,
+                p->total, p->unit, rate, p->unit, eta);
     fflush(stderr);
 }
 
