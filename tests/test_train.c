@@ -3,6 +3,8 @@
  * diverging run stops and keeps its last good checkpoint, bad data and bad options are
  * rejected cleanly. Small networks and subsets, one thread: quick on a busy 2-core machine. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* flock */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -346,6 +349,94 @@ static void test_cli_usage(void **state)
     free(e);
 }
 
+/* One trainer per output directory: a second one (library or command, --resume or not) is
+ * refused while the first holds DIR/.lock; the sweep hands its lock to its trainer. */
+static void test_directory_lock(void **state)
+{
+    (void)state;
+    char out[512], lock[600], err[600], args[4096], path[1024];
+    dir_path(out, sizeof out, "locked_run");
+    dir_path(err, sizeof err, "locked.err");
+    assert_int_equal(mkdir(out, 0777), 0);
+    file_in(lock, sizeof lock, out, ".lock");
+    int fd = open(lock, O_RDWR | O_CREAT, 0666); /* another trainer holds the directory */
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    hs_train_config c = small_config(out, HS_LOSS_CROSS_ENTROPY);
+    hs_train_result r;
+    assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_ERR_IO);
+    assert_non_null(strstr(hs_last_error(), "in use by another process"));
+    file_in(path, sizeof path, out, "config.json");
+    assert_false(exists(path));
+    const char *small = "--width 8 --hidden 16 --train-limit 200 --test-limit 100 --batch-size 50 --epochs 1 "
+                        "--val-fraction 0 --threads 1 --quiet";
+    for (int resume = 0; resume < 2; resume++) {
+        snprintf(args, sizeof args, "train %s --out '%s'%s", small, out, resume ? " --resume" : "");
+        assert_int_equal(run_cli(args, err), 2);
+        char *e = slurp(err);
+        assert_non_null(e);
+        assert_non_null(strstr(e, "error: train: "));
+        assert_non_null(strstr(e, "is in use by another process"));
+        free(e);
+    }
+    /* a sweep skips the busy run instead of failing it */
+    char runs[512];
+    dir_path(runs, sizeof runs, "lock_sweep");
+    const char *sweep = "sweep --losses cross_entropy --batch-sizes 50 --seeds 0 --epochs 1 --set width=8 "
+                        "--set hidden=16 --set train-limit=200 --set test-limit=100 --set val-fraction=0 "
+                        "--threads 1 --name s";
+    char run_dir[600];
+    snprintf(run_dir, sizeof run_dir, "%.500s/s/fashion-mnist_cross_entropy_b50_s0", runs);
+    snprintf(args, sizeof args, "mkdir -p '%s' && flock '%s/.lock' '%s' %s --runs-dir '%s' >'%s.out' 2>'%s'",
+             run_dir, run_dir, HS_CLI_PATH, sweep, runs, err, err);
+    int st = system(args);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1); /* the run is unfinished */
+    snprintf(path, sizeof path, "%s.out", err);
+    char *o = slurp(path);
+    assert_non_null(o);
+    assert_non_null(strstr(o, "[skip] fashion-mnist_cross_entropy_b50_s0: running in another process"));
+    free(o);
+    /* ... and runs it with the lock handed down to the real trainer once it is free */
+    snprintf(args, sizeof args, "%s --runs-dir '%s'", sweep, runs);
+    assert_int_equal(run_cli(args, err), 0);
+    file_in(path, sizeof path, run_dir, "summary.json");
+    assert_true(exists(path));
+    close(fd);
+    /* the lock is free again: the directory's run resumes (it is complete) */
+    snprintf(args, sizeof args, "train %s --loss cross_entropy --out '%s' --resume", small, run_dir);
+    assert_int_equal(run_cli(args, err), 0);
+    snprintf(path, sizeof path, "%s.out", err);
+    o = slurp(path);
+    assert_non_null(o);
+    assert_non_null(strstr(o, "was already complete"));
+    free(o);
+}
+
+/* Smaller command-line promises: a subset larger than the data set is refused, a failed
+ * write of the standard output is a failure. */
+static void test_cli_limits_and_output(void **state)
+{
+    (void)state;
+    char out[512], err[600], args[1500];
+    dir_path(out, sizeof out, "limit_run");
+    dir_path(err, sizeof err, "limit.err");
+    snprintf(args, sizeof args, "train --out '%s' --train-limit 100000 --width 8 --epochs 1 --threads 1", out);
+    assert_int_equal(run_cli(args, err), 2);
+    char *e = slurp(err);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "100000 images was asked for, but the set holds only 60000"));
+    free(e);
+    snprintf(args, sizeof args, "train --help > /dev/full 2>'%s'", err);
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "'%s' %s", HS_CLI_PATH, args);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    e = slurp(err);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "writing to the standard output failed"));
+    free(e);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -443,6 +534,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cli_usage),
+        cmocka_unit_test(test_directory_lock),
+        cmocka_unit_test(test_cli_limits_and_output),
         cmocka_unit_test(test_bad_data_rejected),
         cmocka_unit_test(test_divergence_keeps_checkpoint),
         cmocka_unit_test(test_resume_identical),
