@@ -23,6 +23,7 @@
 
 #include "hypersimplex.h"
 #include "train/checkpoint.h"
+#include "util/fs.h"
 
 static char tmp_root[256];
 
@@ -49,12 +50,6 @@ static void dir_path(char *out, size_t n, const char *name)
 static void file_in(char *out, size_t n, const char *dir, const char *name)
 {
     snprintf(out, n, "%s/%s", dir, name);
-}
-
-static int exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0;
 }
 
 static char *slurp(const char *path)
@@ -180,7 +175,7 @@ static void test_resume_identical(void **state)
     cb.epochs = 1;
     assert_int_equal(hs_train_run(&rb, &cb, NULL, NULL), HS_OK);
     file_in(path, sizeof path, b_dir, "summary.json");
-    assert_true(exists(path));
+    assert_true(hs_path_exists(path));
     cb.epochs = 3;
     cb.resume = 1;
     assert_int_equal(hs_train_run(&rb, &cb, NULL, NULL), HS_OK);
@@ -226,7 +221,7 @@ static void test_divergence_keeps_checkpoint(void **state)
     assert_int_equal(hs_train_checkpoint_info(&done, NULL, rows, 3, path), HS_OK);
     assert_int_equal(done, 1);
     file_in(path, sizeof path, dir, "summary.json");
-    assert_false(exists(path));
+    assert_false(hs_path_exists(path));
 }
 
 static void write_file(const char *path, const void *data, size_t n);
@@ -262,6 +257,24 @@ static void test_corrupt_checkpoint_rejected(void **state)
     assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_ERR_FORMAT);
     write_file(path, "HSNNCKPX", 8);
     assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_ERR_FORMAT);
+    /* A size the file claims is checked against the bytes it holds before anything is
+     * allocated: a parameter count of 2^60 with a valid checksum is refused as truncated. */
+    enum { NPARAMS_AT = 160 }; /* magic 8, version 4 + 4, fingerprint 128, epochs 8, steps 8 */
+    uint64_t np, huge = (uint64_t)1 << 60;
+    memcpy(&np, buf + NPARAMS_AT, sizeof np);
+    assert_true(np > 1000 && np < 100000000); /* the layout assumed above */
+    unsigned char *forged = malloc(n);
+    assert_non_null(forged);
+    memcpy(forged, buf, n);
+    memcpy(forged + NPARAMS_AT, &huge, sizeof huge);
+    uint64_t h = 0xCBF29CE484222325ull; /* FNV-1a over all but the stored hash */
+    for (size_t i = 0; i + 8 < n; i++)
+        h = (h ^ forged[i]) * 0x100000001B3ull;
+    memcpy(forged + n - 8, &h, sizeof h);
+    write_file(path, forged, n);
+    free(forged);
+    assert_int_equal(hs_train_checkpoint_info(NULL, NULL, NULL, 0, path), HS_ERR_FORMAT);
+    assert_non_null(strstr(hs_last_error(), "truncated (tensor of 1152921504606846976 floats)"));
     write_file(path, buf, n); /* intact again: resumes */
     assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_OK);
     assert_int_equal(r.epochs_done, 2);
@@ -306,7 +319,7 @@ static void test_bad_data_rejected(void **state)
     assert_true(st == HS_ERR_FORMAT || st == HS_ERR_IO);
     assert_non_null(strstr(hs_last_error(), "baddata"));
     file_in(path, sizeof path, out, "checkpoint.bin");
-    assert_false(exists(path));
+    assert_false(hs_path_exists(path));
     /* the command: exit status 2 and an error message naming the file */
     dir_path(err, sizeof err, "baddata.err");
     snprintf(args, sizeof args, "train --data-dir '%s' --out '%s/cli' --epochs 1 --width 8", data, out);
@@ -367,7 +380,7 @@ static void test_directory_lock(void **state)
     assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_ERR_IO);
     assert_non_null(strstr(hs_last_error(), "in use by another process"));
     file_in(path, sizeof path, out, "config.json");
-    assert_false(exists(path));
+    assert_false(hs_path_exists(path));
     const char *small = "--width 8 --hidden 16 --train-limit 200 --test-limit 100 --batch-size 50 --epochs 1 "
                         "--val-fraction 0 --threads 1 --quiet";
     for (int resume = 0; resume < 2; resume++) {
@@ -400,7 +413,7 @@ static void test_directory_lock(void **state)
     snprintf(args, sizeof args, "%s --runs-dir '%s'", sweep, runs);
     assert_int_equal(run_cli(args, err), 0);
     file_in(path, sizeof path, run_dir, "summary.json");
-    assert_true(exists(path));
+    assert_true(hs_path_exists(path));
     close(fd);
     /* the lock is free again: the directory's run resumes (it is complete) */
     snprintf(args, sizeof args, "train %s --loss cross_entropy --out '%s' --resume", small, run_dir);
@@ -435,13 +448,6 @@ static void test_cli_limits_and_output(void **state)
     assert_non_null(e);
     assert_non_null(strstr(e, "writing to the standard output failed"));
     free(e);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* A CLI run killed (SIGKILL) after its first checkpoint and resumed ends like an
@@ -480,9 +486,9 @@ static void test_cli_kill_and_resume(void **state)
     }
     file_in(ck, sizeof ck, killed, "checkpoint.bin");
     file_in(sum, sizeof sum, killed, "summary.json");
-    double t0 = now_s();
+    double t0 = hs_now();
     int status = 0, finished = 0;
-    while (!exists(ck) && now_s() - t0 < 300) {
+    while (!hs_path_exists(ck) && hs_now() - t0 < 300) {
         if (waitpid(pid, &status, WNOHANG) == pid) {
             finished = 1;
             break;
@@ -496,10 +502,10 @@ static void test_cli_kill_and_resume(void **state)
     }
     size_t done = 0;
     assert_int_equal(hs_train_checkpoint_info(&done, NULL, NULL, 0, ck), HS_OK);
-    print_message("killed after %zu of 4 epochs%s\n", done, exists(sum) ? " (run had finished)" : "");
+    print_message("killed after %zu of 4 epochs%s\n", done, hs_path_exists(sum) ? " (run had finished)" : "");
     snprintf(args, sizeof args, "train %s --out '%s' --resume", common, killed);
     assert_int_equal(run_cli(args, err), 0);
-    assert_true(exists(sum));
+    assert_true(hs_path_exists(sum));
     assert_same_checkpoint(full, killed);
     /* metrics.csv rows agree except the seconds column */
     char pa[600], pb[600];
