@@ -406,6 +406,39 @@ static void test_gzip_results_damage(void **state)
     unlink(path);
 }
 
+/* The library's plot writer: every file or none. */
+static void test_write_plots(void **state)
+{
+    (void)state;
+    hs_results r;
+    hs_study s;
+    assert_int_equal(hs_results_read(&r, PAPER_CSV), HS_OK);
+    assert_int_equal(hs_study_compute(&s, &r, HS_SELECT_MAX_TEST, "cross_entropy"), HS_OK);
+    char dir[] = "/tmp/hs_study_plots_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char plots[128], path[256];
+    snprintf(plots, sizeof plots, "%s/plots", dir);
+    char *pngs = NULL;
+    assert_int_equal(hs_study_write_plots(&s, &r, plots, &pngs), HS_OK);
+    assert_non_null(pngs);
+    assert_non_null(strstr(pngs, "accuracy_vs_batch_cifar10.png"));
+    free(pngs);
+    snprintf(path, sizeof path, "%s/plots.gp", plots);
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/plot_data/acc_fashion-mnist.dat", plots);
+    assert_int_equal(access(path, F_OK), 0);
+    /* below a regular file: fails, names the place, writes nothing */
+    snprintf(path, sizeof path, "%s/plots/plots.gp/sub", dir);
+    assert_int_equal(hs_study_write_plots(&s, &r, path, &pngs), HS_ERR_IO);
+    assert_null(pngs);
+    assert_non_null(strstr(hs_last_error(), "plots.gp"));
+    hs_study_free(&s);
+    hs_results_free(&r);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_write_read_roundtrip(void **state)
 {
     (void)state;
@@ -1014,6 +1047,7 @@ int main(void)
         cmocka_unit_test(test_select_rules),
         cmocka_unit_test(test_csv_errors),
         cmocka_unit_test(test_gzip_results_damage),
+        cmocka_unit_test(test_write_plots),
         cmocka_unit_test(test_write_read_roundtrip),
         cmocka_unit_test(test_inconsistent_study),
         cmocka_unit_test(test_paper_table1_cells),
