@@ -361,6 +361,84 @@ static void test_csv_errors(void **state)
     assert_non_null(strstr(hs_last_error(), "/nonexistent/results.csv"));
 }
 
+/* Copies the first `keep` bytes of src (all if keep < 0) to dst and appends tail. */
+static void copy_damaged(const char *src, const char *dst, long keep, const char *tail)
+{
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[8192];
+    long done = 0;
+    size_t n;
+    while ((keep < 0 || done < keep) && (n = fread(buf, 1, sizeof buf, in)) > 0) {
+        if (keep >= 0 && done + (long)n > keep)
+            n = (size_t)(keep - done);
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+        done += (long)n;
+    }
+    fputs(tail, out);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* A damaged .csv.gz is refused with the file's name (zlib's gzread had returned the data
+ * before the cut as if the file ended there). */
+static void test_gzip_results_damage(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/hs_test_study_%ld.csv.gz", (long)getpid());
+    struct {
+        long keep;
+        const char *tail;
+        const char *msg;
+    } cases[] = {{300000, "", "truncated gzip stream"},
+                 {745700, "", "truncated gzip stream"}, /* the CRC and length trailer cut */
+                 {-1, "garbage", "trailing garbage"}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        copy_damaged(PAPER_CSV, path, cases[c].keep, cases[c].tail);
+        hs_results r;
+        hs_status st = hs_results_read(&r, path);
+        if (st != HS_ERR_FORMAT || !strstr(hs_last_error(), path) || !strstr(hs_last_error(), cases[c].msg))
+            fail_msg("case %zu: status %d, '%s'", c, (int)st, hs_last_error());
+        assert_int_equal(r.n_runs, 0);
+    }
+    unlink(path);
+}
+
+/* The library's plot writer: every file or none. */
+static void test_write_plots(void **state)
+{
+    (void)state;
+    hs_results r;
+    hs_study s;
+    assert_int_equal(hs_results_read(&r, PAPER_CSV), HS_OK);
+    assert_int_equal(hs_study_compute(&s, &r, HS_SELECT_MAX_TEST, "cross_entropy"), HS_OK);
+    char dir[] = "/tmp/hs_study_plots_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char plots[128], path[256];
+    snprintf(plots, sizeof plots, "%s/plots", dir);
+    char *pngs = NULL;
+    assert_int_equal(hs_study_write_plots(&s, &r, plots, &pngs), HS_OK);
+    assert_non_null(pngs);
+    assert_non_null(strstr(pngs, "accuracy_vs_batch_cifar10.png"));
+    free(pngs);
+    snprintf(path, sizeof path, "%s/plots.gp", plots);
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/plot_data/acc_fashion-mnist.dat", plots);
+    assert_int_equal(access(path, F_OK), 0);
+    /* below a regular file: fails, names the place, writes nothing */
+    snprintf(path, sizeof path, "%s/plots/plots.gp/sub", dir);
+    assert_int_equal(hs_study_write_plots(&s, &r, path, &pngs), HS_ERR_IO);
+    assert_null(pngs);
+    assert_non_null(strstr(hs_last_error(), "plots.gp"));
+    hs_study_free(&s);
+    hs_results_free(&r);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_write_read_roundtrip(void **state)
 {
     (void)state;
@@ -610,6 +688,30 @@ static void test_report_cli(void **state)
     msg = read_all(out);
     assert_non_null(strstr(msg, "--select RULE"));
     free(msg);
+
+    /* A failed write of the standard output is a failure. */
+    char *argv6[] = {HS_CLI_PATH, "report", PAPER_CSV, NULL};
+    assert_int_equal(run_cmd(argv6, NULL, "/dev/full", err), 1);
+    msg = read_all(err);
+    assert_non_null(strstr(msg, "error: report: writing the standard output failed"));
+    free(msg);
+    /* The Markdown and the plot files are written together: when the plots cannot be
+     * written, the old --out file stays. */
+    write_all(out, "old table\n");
+    char blocked[300];
+    snprintf(blocked, sizeof blocked, "%s/plots", out); /* below a regular file */
+    char *argv7[] = {HS_CLI_PATH, "report", PAPER_CSV, "--out", out, "--plots", blocked, "--no-gnuplot", NULL};
+    assert_int_equal(run_cmd(argv7, NULL, NULL, err), 1);
+    msg = read_all(out);
+    assert_string_equal(msg, "old table\n");
+    free(msg);
+    /* ... and the same file as the Markdown and a plot file is refused */
+    snprintf(blocked, sizeof blocked, "%s/plots.gp", plots);
+    char *argv8[] = {HS_CLI_PATH, "report", PAPER_CSV, "--out", blocked, "--plots", plots, "--no-gnuplot", NULL};
+    assert_int_equal(run_cmd(argv8, NULL, NULL, err), 2);
+    msg = read_all(err);
+    assert_non_null(strstr(msg, "same file"));
+    free(msg);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
@@ -759,7 +861,7 @@ static void test_sweep_failures_and_config(void **state)
     sweep_env_make(&e);
     char conf[192], results[192];
     snprintf(conf, sizeof conf, "%s/study.conf", e.dir);
-    write_all(conf, "# a small study\n"
+    const char *study_conf = "# a small study\n"
                     "losses = cross_entropy, hinge\n"
                     "batch-sizes = 32\n"
                     "seeds = 3, 4\n"
@@ -768,7 +870,8 @@ static void test_sweep_failures_and_config(void **state)
                     "set = no-augment\n"
                     "vary = tau=0.5,2\n"
                     "jobs = 2\n"
-                    "threads = 1\n");
+                    "threads = 1\n";
+    write_all(conf, study_conf);
     char *argv1[] = {HS_CLI_PATH, "sweep", "--config", conf, "--runs-dir", e.runs, "--name", "f", "--train-cmd", e.train,
                      "--dry-run", NULL};
     assert_int_equal(run_cmd(argv1, NULL, e.out, e.err), 0);
@@ -828,6 +931,52 @@ static void test_sweep_failures_and_config(void **state)
     assert_int_equal(run_cmd(argv5, NULL, e.out, e.err), 2);
     char *argv6[] = {HS_CLI_PATH, "sweep", "--set", "epochs=3", "--train-cmd", e.train, "--dry-run", NULL};
     assert_int_equal(run_cmd(argv6, NULL, e.out, e.err), 2);
+    /* A bad value in a config file names the file and the line. */
+    const char *bad_values[][2] = {{"losses = cross_entropy\nepochs = abc\n", "study.conf:2: --epochs: 'abc' is not an integer"},
+                                   {"dataset = mnist, foo\n", "study.conf:1: --dataset: unknown dataset 'foo'"},
+                                   {"\nseeds = 1, 01\n", "study.conf:2: --seeds: '01' appears twice"},
+                                   {"set = width\n", "study.conf:1: --set: --width needs a value"}};
+    for (size_t i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++) {
+        write_all(conf, bad_values[i][0]);
+        assert_int_equal(run_cmd(argv1, NULL, e.out, e.err), 2);
+        msg = read_all(e.err);
+        if (!strstr(msg, bad_values[i][1]))
+            fail_msg("config '%s': '%s' (want '%s')", bad_values[i][0], msg, bad_values[i][1]);
+        free(msg);
+    }
+    /* --set/--vary keys are checked against train's options: a missing value, a value for a
+     * flag, an unknown option are refused before anything runs */
+    const char *bad_sets[][3] = {{"--set", "width", "--width needs a value"},
+                                 {"--set", "no-augment=1", "--no-augment is a flag"},
+                                 {"--vary", "no-augment=1,2", "--no-augment is a flag"},
+                                 {"--set", "widht=8", "'widht' is not a training option"}};
+    for (size_t i = 0; i < sizeof bad_sets / sizeof bad_sets[0]; i++) {
+        char *argv7[] = {HS_CLI_PATH, "sweep", "--runs-dir", e.runs, (char *)bad_sets[i][0], (char *)bad_sets[i][1],
+                         "--train-cmd", e.train, "--dry-run", NULL};
+        assert_int_equal(run_cmd(argv7, NULL, e.out, e.err), 2);
+        msg = read_all(e.err);
+        if (!strstr(msg, bad_sets[i][2]))
+            fail_msg("%s %s: '%s'", bad_sets[i][0], bad_sets[i][1], msg);
+        free(msg);
+    }
+    /* A sweep too large to enumerate is refused. */
+    char *argv8[] = {HS_CLI_PATH, "sweep", "--runs-dir", e.runs, "--seeds", "0,1,2,3,4,5,6,7,8,9",
+                     "--batch-sizes", "1,2,3,4,5,6,7,8,9,10", "--vary", "lr=1,2,3,4,5,6,7,8,9,10",
+                     "--vary", "hidden=1,2,3,4,5,6,7,8,9,10", "--vary", "tau=1,2,3,4,5,6,7,8,9,10",
+                     "--train-cmd", e.train, "--dry-run", NULL};
+    assert_int_equal(run_cmd(argv8, NULL, e.out, e.err), 2);
+    msg = read_all(e.err);
+    assert_non_null(strstr(msg, "more than 100000 runs"));
+    free(msg);
+    /* Listing and emitting check their standard output. */
+    write_all(conf, study_conf);
+    assert_int_equal(run_cmd(argv1, NULL, "/dev/full", e.err), 1);
+    msg = read_all(e.err);
+    assert_non_null(strstr(msg, "writing to the standard output failed"));
+    free(msg);
+    char *argv9[] = {HS_CLI_PATH, "sweep", "--config", conf, "--runs-dir", e.runs, "--name", "g", "--train-cmd", e.train,
+                     "--emit-jobs", NULL}; /* a fresh sweep: 8 jobs to print */
+    assert_int_equal(run_cmd(argv9, NULL, "/dev/full", e.err), 1);
     sweep_env_free(&e);
 }
 
@@ -1068,6 +1217,8 @@ int main(void)
         cmocka_unit_test(test_paired_ttest),
         cmocka_unit_test(test_select_rules),
         cmocka_unit_test(test_csv_errors),
+        cmocka_unit_test(test_gzip_results_damage),
+        cmocka_unit_test(test_write_plots),
         cmocka_unit_test(test_write_read_roundtrip),
         cmocka_unit_test(test_threshold_rule_columns),
         cmocka_unit_test(test_inconsistent_study),

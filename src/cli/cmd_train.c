@@ -48,8 +48,11 @@ static void usage(FILE *f)
             "  --quiet              print only the final summary\n"
             "  --help               this text\n"
             "\n"
+            "DIR is locked while training (flock on DIR/.lock): a second trainer on the same DIR\n"
+            "exits with status 2.\n"
+            "\n"
             "Exit status: 0 done, 1 runtime failure (including a diverged run, whose last good\n"
-            "checkpoint is kept), 2 bad usage or bad input (options, data files).\n");
+            "checkpoint is kept), 2 bad usage or bad input (options, data files, DIR in use).\n");
 }
 
 typedef struct progress_ctx {
@@ -120,39 +123,48 @@ static int parse_reg(const char *text, hs_regularization *out)
     return 0;
 }
 
+enum {
+    O_OUT = 256, O_DATASET, O_DATADIR, O_LOSS, O_TAU, O_KPOL, O_REG, O_BATCH, O_EPOCHS, O_WIDTH,
+    O_HIDDEN, O_SEED, O_LR, O_VALF, O_TRAINLIM, O_TESTLIM, O_NOAUG, O_THREADS, O_EVALB, O_RESUME,
+    O_QUIET, O_THETA_MOM, O_HELP
+};
+static const struct option opts[] = {
+    {"out", required_argument, NULL, O_OUT},
+    {"dataset", required_argument, NULL, O_DATASET},
+    {"data-dir", required_argument, NULL, O_DATADIR},
+    {"loss", required_argument, NULL, O_LOSS},
+    {"tau", required_argument, NULL, O_TAU},
+    {"k-policy", required_argument, NULL, O_KPOL},
+    {"reg", required_argument, NULL, O_REG},
+    {"theta-momentum", required_argument, NULL, O_THETA_MOM},
+    {"batch-size", required_argument, NULL, O_BATCH},
+    {"epochs", required_argument, NULL, O_EPOCHS},
+    {"width", required_argument, NULL, O_WIDTH},
+    {"hidden", required_argument, NULL, O_HIDDEN},
+    {"seed", required_argument, NULL, O_SEED},
+    {"lr", required_argument, NULL, O_LR},
+    {"val-fraction", required_argument, NULL, O_VALF},
+    {"train-limit", required_argument, NULL, O_TRAINLIM},
+    {"test-limit", required_argument, NULL, O_TESTLIM},
+    {"no-augment", no_argument, NULL, O_NOAUG},
+    {"threads", required_argument, NULL, O_THREADS},
+    {"eval-batch", required_argument, NULL, O_EVALB},
+    {"resume", no_argument, NULL, O_RESUME},
+    {"quiet", no_argument, NULL, O_QUIET},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+int cmd_train_option_arity(const char *name)
+{
+    for (const struct option *o = opts; o->name; o++)
+        if (!strcmp(o->name, name))
+            return o->has_arg == no_argument ? 0 : 1;
+    return -1;
+}
+
 int cmd_train(int argc, char **argv)
 {
-    enum {
-        O_OUT = 256, O_DATASET, O_DATADIR, O_LOSS, O_TAU, O_KPOL, O_REG, O_BATCH, O_EPOCHS, O_WIDTH,
-        O_HIDDEN, O_SEED, O_LR, O_VALF, O_TRAINLIM, O_TESTLIM, O_NOAUG, O_THREADS, O_EVALB, O_RESUME,
-        O_QUIET, O_THETA_MOM, O_HELP
-    };
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, O_OUT},
-        {"dataset", required_argument, NULL, O_DATASET},
-        {"data-dir", required_argument, NULL, O_DATADIR},
-        {"loss", required_argument, NULL, O_LOSS},
-        {"tau", required_argument, NULL, O_TAU},
-        {"k-policy", required_argument, NULL, O_KPOL},
-        {"reg", required_argument, NULL, O_REG},
-        {"theta-momentum", required_argument, NULL, O_THETA_MOM},
-        {"batch-size", required_argument, NULL, O_BATCH},
-        {"epochs", required_argument, NULL, O_EPOCHS},
-        {"width", required_argument, NULL, O_WIDTH},
-        {"hidden", required_argument, NULL, O_HIDDEN},
-        {"seed", required_argument, NULL, O_SEED},
-        {"lr", required_argument, NULL, O_LR},
-        {"val-fraction", required_argument, NULL, O_VALF},
-        {"train-limit", required_argument, NULL, O_TRAINLIM},
-        {"test-limit", required_argument, NULL, O_TESTLIM},
-        {"no-augment", no_argument, NULL, O_NOAUG},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"eval-batch", required_argument, NULL, O_EVALB},
-        {"resume", no_argument, NULL, O_RESUME},
-        {"quiet", no_argument, NULL, O_QUIET},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0},
-    };
     hs_train_config cfg = hs_train_config_default();
     const char *loss_name = "hypersimplex", *kpol = NULL, *reg = NULL;
     double tau = NAN;
@@ -290,12 +302,7 @@ int cmd_train(int argc, char **argv)
         cli_progress_end(&p.bar);
     if (s) {
         cli_status_error("train", s);
-        if (s == HS_ERR_DIVERGED || s == HS_ERR_BACKEND || s == HS_ERR_NOMEM)
-            return 1;
-        /* options and input files are bad input; I/O failures after the start are runtime */
-        if (s == HS_ERR_IO && p.started)
-            return 1;
-        return 2;
+        return cli_exit_status(s, p.started);
     }
     const char *loss_label = hs_loss_kind_name(cfg.loss.kind);
     if (r.already_complete)

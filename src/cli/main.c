@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "hypersimplex.h"
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 
 typedef struct {
@@ -37,15 +38,20 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return 0;
+        return cli_close_stdout() ? 1 : 0;
     }
     if (!strcmp(argv[1], "--version")) {
         printf("hypersimplex %s\n", hs_version());
-        return 0;
+        return cli_close_stdout() ? 1 : 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            int rc = commands[i].run(argc - 1, argv + 1);
+            /* whatever a command printed must have reached its destination */
+            if (cli_close_stdout() && rc == 0)
+                rc = 1;
+            return rc;
+        }
     fprintf(stderr, "error: unknown command '%s' (see hypersimplex --help)\n", argv[1]);
     return 2;
 }

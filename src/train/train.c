@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "hypersimplex/train.h"
 #include "train/checkpoint.h"
 #include "util/atomic_file.h"
+#include "util/dir_lock.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 hs_train_config hs_train_config_default(void)
 {
@@ -29,28 +29,6 @@ hs_train_config hs_train_config_default(void)
     c.eval_batch = 1000;
     c.theta_momentum = 0.1;
     return c;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-static int file_exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0;
 }
 
 static const char *reg_name(hs_regularization r)
@@ -116,16 +94,6 @@ static hs_status validate(const hs_train_config *c)
     return HS_OK;
 }
 
-static hs_status ensure_dir(const char *dir)
-{
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return hs_fail(HS_ERR_IO, "cannot create directory %s: %s", dir, strerror(errno));
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return hs_fail(HS_ERR_IO, "%s is not a directory", dir);
-    return HS_OK;
-}
-
 typedef struct run_info {
     size_t n_train, n_val, n_test, nparams;
     hs_net_shape shape;
@@ -134,7 +102,7 @@ typedef struct run_info {
 /* Opens dir/name for an atomic write (see util/atomic_file.h). */
 static hs_status open_in_dir(hs_atomic_file *af, const char *dir, const char *name)
 {
-    char *path = path_join(dir, name);
+    char *path = hs_path_join(dir, name);
     if (!path)
         return hs_fail(HS_ERR_NOMEM, "out of memory");
     hs_status st = hs_atomic_open(af, path);
@@ -452,17 +420,20 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     memset(&s, 0, sizeof s);
     hs_nn_set_threads(cfg->threads);
 
-    if ((st = ensure_dir(cfg->out_dir)))
+    /* one trainer per directory: a second one (even a --resume of the same run) would
+     * overwrite the files of the first */
+    hs_dir_lock lock;
+    if ((st = hs_mkdirs(cfg->out_dir)) || (st = hs_dir_lock_take(&lock, cfg->out_dir, NULL)))
         return st;
-    s.ckpt_path = path_join(cfg->out_dir, "checkpoint.bin");
-    char *summary_path = path_join(cfg->out_dir, "summary.json");
-    char *metrics_path = path_join(cfg->out_dir, "metrics.csv");
+    s.ckpt_path = hs_path_join(cfg->out_dir, "checkpoint.bin");
+    char *summary_path = hs_path_join(cfg->out_dir, "summary.json");
+    char *metrics_path = hs_path_join(cfg->out_dir, "metrics.csv");
     if (!s.ckpt_path || !summary_path || !metrics_path) {
         st = hs_fail(HS_ERR_NOMEM, "out of memory");
         goto out;
     }
-    int have_ckpt = file_exists(s.ckpt_path);
-    if (!cfg->resume && (have_ckpt || file_exists(summary_path) || file_exists(metrics_path))) {
+    int have_ckpt = hs_path_exists(s.ckpt_path);
+    if (!cfg->resume && (have_ckpt || hs_path_exists(summary_path) || hs_path_exists(metrics_path))) {
         st = hs_fail(HS_ERR_ARG, "%s already holds a training run: resume it or choose another "
                                  "output directory", cfg->out_dir);
         goto out;
@@ -578,14 +549,14 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
         steps = s.ck.steps;
         if (start_epoch == cfg->epochs) {
             summarize(result, s.rows, start_epoch);
-            result->already_complete = file_exists(summary_path);
+            result->already_complete = hs_path_exists(summary_path);
             if (!result->already_complete)
                 st = write_summary(cfg->out_dir, cfg, result, s.rows, s.theta, C);
             goto out;
         }
     }
     /* extending a finished run (more --epochs): it is no longer complete */
-    if (file_exists(summary_path) && remove(summary_path) != 0) {
+    if (hs_path_exists(summary_path) && remove(summary_path) != 0) {
         st = hs_fail(HS_ERR_IO, "cannot remove %s: %s", summary_path, strerror(errno));
         goto out;
     }
@@ -608,7 +579,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     size_t train_images = 0;
     float *P = hs_net_params(s.net), *G = hs_net_grads(s.net);
     for (size_t e = start_epoch; e < cfg->epochs; e++) {
-        double t0 = now_s();
+        double t0 = hs_now();
         memcpy(s.perm, s.train_idx, s.n_train * sizeof *s.perm);
         hs_shuffle_indices(s.perm, s.n_train, cfg->seed, e);
         double loss_sum = 0;
@@ -643,7 +614,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
             if (cb)
                 cb(&ev, user);
         }
-        double t1 = now_s();
+        double t1 = hs_now();
         train_time += t1 - t0;
         train_images += seen;
         if (!all_finite(P, np) || !all_finite(hs_net_buffers(s.net), nb)) {
@@ -665,7 +636,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
             (st = evaluate(&row->test_accuracy, &row->test_accuracy_threshold, s.net, &s.test, cfg->dataset,
                            s.test_idx, s.n_test, cfg->eval_batch, s.x, s.y, s.logits, theta, &lopts, s.pred)))
             goto out;
-        row->seconds = now_s() - t0;
+        row->seconds = hs_now() - t0;
         if ((st = save_epoch(&s, cfg, &fp, e + 1, steps)))
             goto out;
         ev.kind = HS_TRAIN_EPOCH;
@@ -682,6 +653,7 @@ out:
     free(summary_path);
     free(metrics_path);
     free_state(&s);
+    hs_dir_lock_release(&lock);
     return st;
 }
 
