@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "hypersimplex.h"
 #include "hypersimplex/gbrt.h"
+#include "hypersimplex/study.h"
 #include "util/atomic_file.h"
 
 enum { MAX_CONFIGS = 8 };

@@ -1,4 +1,7 @@
-/* Internal: recording the detailed message behind hs_last_error(). */
+/* Internal: recording the detailed message behind hs_last_error().
+ *
+ * Part of the base library and exported from it for the other layers' shared libraries;
+ * not part of the public contract (this header is not installed). */
 #ifndef HS_UTIL_ERROR_H
 #define HS_UTIL_ERROR_H
 
