@@ -66,8 +66,10 @@ typedef enum hs_status {
 HS_API const char *hs_status_string(hs_status s);
 
 /* Detailed message of the last failing call in the calling thread (e.g. which row, which
- * element, which file and line). Empty string if none. Valid until the next failing call
- * in the same thread. */
+ * element, which file and line). Every call that returns a status other than HS_OK sets it
+ * before returning, so after a failure it describes that failure and never an earlier one.
+ * Successful calls leave it unchanged: read it after a failure. Empty string if no call has
+ * failed in this thread. Valid until the next failing call in the same thread. */
 HS_API const char *hs_last_error(void);
 
 /* Library version as a string, e.g. "0.1.0". */
