@@ -39,11 +39,11 @@ typedef struct hs_run_curve {
     size_t line;            /* CSV line of the run's first row (0 if not read from a file) */
 } hs_run_curve;
 
-/* A results table: the runs, sorted by (dataset, variant, loss, batch_size, seed). */
+/* A results table: the runs, sorted by (dataset, variant, loss, batch_size, seed). Start
+ * from {0} and fill it with hs_results_read/_parse/_add; free it with hs_results_free. */
 typedef struct hs_results {
     size_t n_runs;
     hs_run_curve *runs;     /* (n_runs) */
-    size_t cap;             /* allocated entries of runs */
 } hs_results;
 
 /* Reads and validates a results CSV (or .csv.gz). Errors (HS_ERR_FORMAT) name the file,

@@ -19,9 +19,9 @@ int cli_parse_double(const char *opt, const char *text, double *out);
 int cli_parse_long(const char *opt, const char *text, long min, long max, long *out);
 int cli_parse_size(const char *opt, const char *text, size_t min, size_t max, size_t *out);
 
-/* Progress display for long jobs. On a terminal: a bar with rate and ETA redrawn in place
- * (at most ~10 times per second). Otherwise: nothing until cli_progress_line(), which prints
- * plain lines (so logs stay readable). */
+/* Progress display for long jobs, on stderr. On a terminal: a bar with rate and ETA redrawn
+ * in place (at most ~10 times per second). Otherwise nothing, so logs stay readable (the
+ * commands print plain lines of their own). */
 typedef struct cli_progress {
     const char *label;
     const char *unit;     /* e.g. "img" */
