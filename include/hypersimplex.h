@@ -2,7 +2,11 @@
  * hypersimplex: the soft-binary-argmax@k operator (Euclidean projection onto the
  * (n,k)-hypersimplex), its exact derivatives, and the HyperSimplex loss.
  *
- * This header is the public contract of the library. Conventions used everywhere:
+ * This header is the public contract of the base library, libhypersimplex, which needs only
+ * libm (and the OpenMP runtime unless built with HS_OPENMP=OFF): the operator here and the losses in hypersimplex/loss.h (included below). The other
+ * layers are libraries of their own with a header each, same conventions:
+ * hypersimplex/data.h, nn.h, train.h, study.h, gbrt.h; hypersimplex/all.h includes them all.
+ * Conventions used everywhere:
  *   - Every exported name starts with hs_ / HS_.
  *   - Functions return hs_status; HS_OK is 0. hs_status_string() names a code,
  *     hs_last_error() gives the detailed message of the last failure in this thread.
@@ -62,8 +66,10 @@ typedef enum hs_status {
 HS_API const char *hs_status_string(hs_status s);
 
 /* Detailed message of the last failing call in the calling thread (e.g. which row, which
- * element, which file and line). Empty string if none. Valid until the next failing call
- * in the same thread. */
+ * element, which file and line). Every call that returns a status other than HS_OK sets it
+ * before returning, so after a failure it describes that failure and never an earlier one.
+ * Successful calls leave it unchanged: read it after a failure. Empty string if no call has
+ * failed in this thread. Valid until the next failing call in the same thread. */
 HS_API const char *hs_last_error(void);
 
 /* Library version as a string, e.g. "0.1.0". */
@@ -162,13 +168,7 @@ HS_API hs_status hs_project_jvp_f(float *dp, const float *p, const float *dz,
 }
 #endif
 
-/* Further layers of the library (each self-contained, same conventions). */
-/* HS_LAYER_HEADERS: helpers add one #include line per layer below. */
-#include "hypersimplex/gbrt.h"
-#include "hypersimplex/study.h"
-#include "hypersimplex/data.h"
+/* The losses are part of this contract (and of the base library). */
 #include "hypersimplex/loss.h"
-#include "hypersimplex/nn.h"
-#include "hypersimplex/train.h"
 
 #endif /* HYPERSIMPLEX_H */

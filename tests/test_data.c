@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "hypersimplex.h"
+#include "hypersimplex/data.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 

@@ -48,11 +48,11 @@ typedef struct hs_run_curve {
     double *val_accuracy_threshold;  /* these two may be NULL (nothing recorded) */
 } hs_run_curve;
 
-/* A results table: the runs, sorted by (dataset, variant, loss, batch_size, seed). */
+/* A results table: the runs, sorted by (dataset, variant, loss, batch_size, seed). Start
+ * from {0} and fill it with hs_results_read/_parse/_add; free it with hs_results_free. */
 typedef struct hs_results {
     size_t n_runs;
     hs_run_curve *runs;     /* (n_runs) */
-    size_t cap;             /* allocated entries of runs */
 } hs_results;
 
 /* Largest results or metrics CSV read (after decompression): the whole file is held in

@@ -12,7 +12,9 @@
 #include "cli/commands.h"
 #include "hypersimplex.h"
 #include "hypersimplex/gbrt.h"
+#include "hypersimplex/study.h"
 #include "util/atomic_file.h"
+#include "util/error.h"
 
 enum { MAX_CONFIGS = 8 };
 
@@ -189,7 +191,7 @@ static hs_status evaluate(double *auc, double *acc, const hs_gbrt_model *m, cons
 {
     float *buf = malloc(t->rows * sizeof *buf);
     if (!buf)
-        return HS_ERR_NOMEM;
+        return hs_fail(HS_ERR_NOMEM, "out of memory for %zu predictions", t->rows);
     hs_status st = hs_gbrt_predict_margin(buf, m, t);
     if (!st)
         st = hs_auc(auc, buf, t->labels, t->rows);

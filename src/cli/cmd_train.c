@@ -9,6 +9,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "hypersimplex/train.h"
 
 static void usage(FILE *f)
 {

@@ -5,7 +5,7 @@
 #define HS_CLI_COMMANDS_H
 
 int cmd_project(int argc, char **argv);
-/* HS_COMMANDS: helpers declare one cmd_<name>() per subcommand below. */
+/* In the build when their library layers are (src/cli/CMakeLists.txt). */
 int cmd_gbrt(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);

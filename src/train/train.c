@@ -525,7 +525,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
         const char *diff = hs_ckpt_fingerprint_diff(&s.ck.fp, &fp);
         if (diff) {
             st = hs_fail(HS_ERR_ARG, "%s was written by a run with another %s: resume with the same "
-                                     "options (only --epochs may change)", s.ckpt_path, diff);
+                                     "configuration (only epochs may change)", s.ckpt_path, diff);
             goto out;
         }
         if (s.ck.nparams != np || s.ck.nbufs != nb) {
@@ -555,7 +555,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
             goto out;
         }
     }
-    /* extending a finished run (more --epochs): it is no longer complete */
+    /* extending a finished run (more epochs): it is no longer complete */
     if (hs_path_exists(summary_path) && remove(summary_path) != 0) {
         st = hs_fail(HS_ERR_IO, "cannot remove %s: %s", summary_path, strerror(errno));
         goto out;
