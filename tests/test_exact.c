@@ -374,6 +374,42 @@ static void test_shift_invariance(void **state)
     free(u), free(z), free(p0), free(p);
 }
 
+/* Continuous random rows with a small tau (|z| / tau up to 4e8, beyond the direct solve's
+ * range): the fast solver, both code paths, agrees with sort+PAV (exact on its own). */
+static void test_small_tau_random_rows(void **state)
+{
+    (void)state;
+    tu_rng r = tu_rng_make(17);
+    const size_t sizes[] = {50, 3000, 200000};
+    const double taus[] = {1e-3, 1e-5, 1e-8};
+    size_t nmax = 200000;
+    double *z = tu_dvec(nmax), *p = tu_dvec(nmax), *q = tu_dvec(nmax);
+    for (size_t si = 0; si < 3; si++) {
+        size_t n = sizes[si];
+        for (size_t i = 0; i < n; i++)
+            z[i] = tu_normal(&r);
+        for (size_t ti = 0; ti < 3; ti++) {
+            double k = 0.37 * (double)n + 0.25;
+            hs_proj d = hs_proj_make(1, n, k, taus[ti]);
+            d.solver = HS_SOLVER_SORT_PAV;
+            assert_int_equal(hs_project_d(q, NULL, NULL, z, &d), HS_OK);
+            d.solver = HS_SOLVER_FAST;
+            for (int portable = 0; portable < 2; portable++) {
+                hs_core_force_portable(portable);
+                hs_status s = hs_project_d(p, NULL, NULL, z, &d);
+                hs_core_force_portable(0);
+                assert_int_equal(s, HS_OK);
+                for (size_t i = 0; i < n; i++)
+                    if (!(fabs(p[i] - q[i]) <= p_tolerance(n)))
+                        fail_msg("n=%zu tau=%g portable %d: p[%zu] = %.17g, PAV %.17g", n,
+                                 taus[ti], portable, i, p[i], q[i]);
+                assert_true(fabs(tu_compensated_sum(p, n) - k) <= (double)n * p_tolerance(n));
+            }
+        }
+    }
+    free(z), free(p), free(q);
+}
+
 /* Rows whose sample is of moderate magnitude while the row is not: ten tied scores at 2^70
  * (where no sample element is) among zeros, k = 5.5, so the ten share p = 0.55. The sample's
  * root is then far from the threshold and the solver must fall back to a frame found by
@@ -426,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_fixture_cases),
         cmocka_unit_test(test_cli_issue_cases),
         cmocka_unit_test(test_shift_invariance),
+        cmocka_unit_test(test_small_tau_random_rows),
         cmocka_unit_test(test_far_threshold_unsampled),
     };
     return cmocka_run_group_tests(tests, load_fixture, free_fixture);

@@ -665,16 +665,18 @@ static void recenter(double *ref, double *d, const double *w, size_t len, const 
     }
 }
 
-/* When free coordinates were folded into (count, sum relative to ref) far from the root
- * (|d| > 8 tau), the offset carries about eps |d| / tau of error per coordinate times the
- * growth of the blocked sums, more than the accuracy promised for each p_i (see
- * hs_project_d); one more pass recomputes it from differences z_i - t that are as small as
- * tau p_i. Rare: the reference point is the sample's root or, for short rows, the root's
- * neighbourhood once recenter() has run. */
+/* When free coordinates were folded into (count, sum relative to ref) far from the root, the
+ * offset carries up to eps (|d| / tau + 1) times the growth of the sum over them (their
+ * count, or SUM_BLOCK + count / SUM_BLOCK for the blocked sums) of error per coordinate. Up to
+ * what |d| = 8 tau gives, that is within the accuracy promised for each p_i (see
+ * hs_project_d); beyond, one more pass recomputes the offset from differences z_i - t that
+ * are as small as tau p_i. Rare: it needs a far reference point and many free coordinates. */
 static void refine_if_imprecise(double *ref, double *d, hs_row_view z, const l2_state *st,
                                 double k, double tau)
 {
-    if (st->n_free == 0 || fabs(*d) <= 8 * tau)
+    double blocked = SUM_BLOCK + st->n_free / SUM_BLOCK;
+    double growth = st->n_free < blocked ? st->n_free : blocked;
+    if (st->n_free == 0 || (fabs(*d) / tau + 1) * growth <= 9 * blocked)
         return;
     double t = *ref + *d, ones = 0, nfree = 0, sum = 0;
     for (size_t b0 = 0; b0 < z.n; b0 += SUM_BLOCK) {
@@ -862,22 +864,85 @@ static inline __attribute__((always_inline)) int newton_row(double *ref, double 
 static hs_status l2_row(double *ref, double *d, double *scale, hs_row_view z, double k,
                         double tau, double *work, int gate);
 
-/* The row re-expressed around a frame point f within a few tau of the threshold: u_i =
- * (z_i - f) * scale, clamped to [-FRAME tau, (FRAME + 1) tau] (a clamped coordinate keeps its
- * 0 or 1 as long as the root stays inside the window), is a row of moderate magnitude whose
- * near coordinates carry one rounding relative to their own small size. Its root r gives the
- * row's threshold (f * scale + r) / scale exactly at any magnitude of z/tau. f is first the
- * sample's root f0 (when finite); if the root then falls outside the window, f becomes the
+/* One block of solve_in_frame's pass: u = (v - f) * sc for the contiguous doubles b; those
+ * in [lo, hi] are appended to w, those above hi counted in *ones. Returns the new length of
+ * w; *bad becomes NaN if some v is not finite, *vmax the largest |v| (finite v). */
+typedef struct window {
+    double f, sc, lo, hi;
+} window;
+
+static inline __attribute__((always_inline)) size_t window_block_plain(double *w, size_t m,
+                                                                       const double *b,
+                                                                       size_t len, window wn,
+                                                                       size_t *ones, double *bad,
+                                                                       double *vmax)
+{
+    for (size_t i = 0; i < len; i++) {
+        double v = b[i], u = (v - wn.f) * wn.sc, a = fabs(v);
+        *bad += v * 0.0;
+        *vmax = a > *vmax ? a : *vmax;
+        *ones += u > wn.hi; /* branch-free: above and below are equally likely */
+        w[m] = u;
+        m += (u >= wn.lo) & (u <= wn.hi);
+    }
+    return m;
+}
+
+#ifdef HS_HAVE_AVX2_PATH
+/* window_block_plain four lanes at a time, kept values compressed as in classify_avx2 (w needs
+ * 3 spare slots). */
+__attribute__((target("avx2,popcnt"))) static size_t window_block_avx2(double *w, size_t m,
+                                                                      const double *b,
+                                                                      size_t len, window wn,
+                                                                      size_t *ones, double *bad,
+                                                                      double *vmax)
+{
+    const __m256d vf = _mm256_set1_pd(wn.f), vsc = _mm256_set1_pd(wn.sc);
+    const __m256d vlo = _mm256_set1_pd(wn.lo), vhi = _mm256_set1_pd(wn.hi);
+    const __m256d zero = _mm256_setzero_pd(), sign = _mm256_set1_pd(-0.0);
+    __m256d vbad = zero, vmx = zero;
+    size_t i = 0, above = 0;
+    for (; i + 4 <= len; i += 4) {
+        __m256d v = _mm256_loadu_pd(b + i);
+        __m256d u = _mm256_mul_pd(_mm256_sub_pd(v, vf), vsc);
+        vbad = _mm256_add_pd(vbad, _mm256_mul_pd(v, zero));
+        vmx = _mm256_max_pd(vmx, _mm256_andnot_pd(sign, v));
+        above += (size_t)__builtin_popcount((unsigned)_mm256_movemask_pd(
+            _mm256_cmp_pd(u, vhi, _CMP_GT_OQ)));
+        int keep = _mm256_movemask_pd(_mm256_and_pd(_mm256_cmp_pd(u, vlo, _CMP_GE_OQ),
+                                                    _mm256_cmp_pd(u, vhi, _CMP_LE_OQ)));
+        __m256i perm = _mm256_loadu_si256((const __m256i *)keep_perm[keep]);
+        _mm256_storeu_pd(w + m, _mm256_castps_pd(
+                                    _mm256_permutevar8x32_ps(_mm256_castpd_ps(u), perm)));
+        m += (size_t)__builtin_popcount((unsigned)keep);
+    }
+    *ones += above;
+    *bad += hsum4(vbad);
+    double lm[4];
+    _mm256_storeu_pd(lm, vmx);
+    for (int j = 0; j < 4; j++)
+        *vmax = lm[j] > *vmax ? lm[j] : *vmax;
+    return window_block_plain(w, m, b + i, len - i, wn, ones, bad, vmax);
+}
+#endif
+
+/* The row re-expressed around a frame point f within a few tau of the threshold. With
+ * u_i = (z_i - f) * scale, a coordinate with u_i < -FRAME tau is 0 and one with
+ * u_i > (FRAME + 1) tau is 1 as long as the root stays within FRAME tau of f; the others form
+ * a row of moderate magnitude (usually a small part of the row) whose coordinates near the
+ * root carry one rounding relative to their own small size. Its root r, for k less the ones,
+ * gives the row's threshold (f * scale + r) / scale exactly at any magnitude of z/tau. f is
+ * first the sample's root f0 (when finite); if r then falls outside the window, f becomes the
  * (floor(k)+1)-th largest z, which always lies within tau of a root. orig: the caller's row
- * (any stride, float or double). Expected O(n): one selection at most and one moderate solve. */
+ * (any stride, float or double). Expected O(n): a pass or two over the row, a selection at
+ * most, and a moderate solve of the window. Also checks that every z_i / tau is finite. */
 static hs_status solve_in_frame(double *ref, double *d, double *scale, hs_row_view orig,
                                 double k, double tau, double *work, double f0)
 {
     size_t n = orig.n;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(load(orig, i) / tau))
-            return HS_ERR_NONFINITE;
     double sc = hs_tau_scale(tau), taus = tau * sc, w = FRAME * taus;
+    /* |z| below this cannot overflow z / tau; at or above it the quotient decides */
+    const double safe = tau * DBL_MAX * (1.0 - 0x1p-50);
     for (int attempt = 0; attempt < 2; attempt++) {
         double f = f0;
         if (attempt == 1 || !isfinite(f)) {
@@ -891,20 +956,37 @@ static hs_status solve_in_frame(double *ref, double *d, double *scale, hs_row_vi
                 f = s[i] < f ? s[i] : f;
             attempt = 1;
         }
-        size_t n_lo = 0, n_hi = 0;
-        for (size_t i = 0; i < n; i++) {
-            double u = (load(orig, i) - f) * sc;
-            n_lo += u < -w;
-            n_hi += u > w + taus;
-            work[i] = fmin(fmax(u, -w), w + taus);
+        size_t m = 0, ones = 0;
+        window wn = {f, sc, -w, w + taus};
+        double buf[SUM_BLOCK];
+        for (size_t b0 = 0; b0 < n; b0 += SUM_BLOCK) {
+            size_t len = n - b0 < SUM_BLOCK ? n - b0 : SUM_BLOCK;
+            const double *b = row_block(orig, b0, len, buf);
+            double bad = 0, vmax = 0;
+#ifdef HS_HAVE_AVX2_PATH
+            if (hs_cpu_has_avx2())
+                m = window_block_avx2(work, m, b, len, wn, &ones, &bad, &vmax);
+            else
+#endif
+                m = window_block_plain(work, m, b, len, wn, &ones, &bad, &vmax);
+            if (isnan(bad))
+                return HS_ERR_NONFINITE;
+            for (size_t i = 0; vmax >= safe && i < len; i++) /* rare: near overflow */
+                if (!isfinite(b[i] / tau))
+                    return HS_ERR_NONFINITE;
         }
-        hs_row_view uv = {work, 1, 0, n};
-        double uref, ud, us;
-        hs_status s = l2_row(&uref, &ud, &us, uv, k, taus, work, 0);
-        if (s != HS_OK)
-            return s;
-        double r = uref + ud;
-        if (attempt == 1 || ((n_lo == 0 || r >= -w) && (n_hi == 0 || r <= w))) {
+        double kw = k - (double)ones, r = 0;
+        if (!(kw >= 0 && kw <= (double)m))
+            continue; /* the root is outside the window */
+        if (m > 0) {
+            hs_row_view uv = {work, 1, 0, m};
+            double uref, ud, us;
+            hs_status s = l2_row(&uref, &ud, &us, uv, kw, taus, work, 0);
+            if (s != HS_OK)
+                return s;
+            r = uref + ud;
+        }
+        if (attempt == 1 || (r >= -w && r <= w)) {
             *ref = f * sc;
             *d = r;
             *scale = sc;
@@ -963,35 +1045,40 @@ static hs_status l2_row(double *ref, double *d, double *scale, hs_row_view z, do
     }
     if (gate && hs_tau_scale(tau) != 1.0)
         return solve_in_frame(ref, d, scale, orig, k, tau, work, NAN);
+    /* A row found not to be of moderate magnitude is still solved in the units of z, and the
+     * result, accurate to about the rounding of z, is the frame point of solve_in_frame. */
+    int mod = 1;
     if (n <= SMALL_ROW) {
         /* Short rows: the whole row is the candidate set. */
         l2_state all = {-INFINITY, INFINITY, 0, 0, 0, 0};
         if ((s = classify_row(&len, cand, &all, base, is_float, n, tau, &zmin, &zmax)))
             return s;
-        if (gate && !moderate(zmin, zmax, tau))
-            return solve_in_frame(ref, d, scale, orig, k, tau, work, NAN);
+        mod = !gate || moderate(zmin, zmax, tau);
         l2_state st = {zmin - tau, zmax, 0.5 * (zmin + zmax), 0, 0, 0};
         search_candidates(ref, d, cand, len, &st, z, k, tau);
-        return HS_OK;
+        return mod ? HS_OK : solve_in_frame(ref, d, scale, orig, k, tau, work, *ref + *d);
     }
 
     size_t m = hs_l2_sample_len(n);
     double *sample = cand + n + 4, *scratch = sample + m;
     double slo, shi;
     take_sample(sample, m, base, is_float, n, &slo, &shi);
-    if (gate && !moderate(slo, shi, tau))
-        return solve_in_frame(ref, d, scale, orig, k, tau, work, NAN);
     double q = k / (double)n, ks = k * (double)m / (double)n;
     double t0 = sample_root(sample, scratch, m, ks, tau, slo - tau, shi);
+    mod = !gate || moderate(slo, shi, tau);
     if (n <= NEWTON_ROW && isfinite(t0)) {
         /* Medium rows: a few passes over the whole row beat the bracket's bookkeeping. */
         l2_state nst;
-        int ok = newton_row(ref, d, &nst, z, k, tau, t0, gate);
-        if (ok < 0) /* non-finite or not moderate: solve_in_frame tells which */
-            return gate ? solve_in_frame(ref, d, scale, orig, k, tau, work, t0)
+        int ok = newton_row(ref, d, &nst, z, k, tau, t0, mod && gate);
+        if (ok < 0 && mod && gate) { /* non-finite or not moderate: again, for an estimate */
+            mod = 0;
+            ok = newton_row(ref, d, &nst, z, k, tau, t0, 0);
+        }
+        if (ok < 0) /* some z * (1/tau) is not finite: solve_in_frame checks z / tau */
+            return gate ? solve_in_frame(ref, d, scale, orig, k, tau, work, NAN)
                         : HS_ERR_NONFINITE;
         if (ok > 0)
-            return HS_OK;
+            return mod ? HS_OK : solve_in_frame(ref, d, scale, orig, k, tau, work, *ref + *d);
     }
 
     /* 1. A stratified sample brackets the root with high probability: the sample's roots for
@@ -1015,8 +1102,7 @@ static hs_status l2_row(double *ref, double *d, double *scale, hs_row_view z, do
     l2_state st = {tL, tR, mid, 0, 0, 0};
     if ((s = classify_row(&len, cand, &st, base, is_float, n, tau, &zmin, &zmax)))
         return s;
-    if (gate && !moderate(zmin, zmax, tau))
-        return solve_in_frame(ref, d, scale, orig, k, tau, work, t0);
+    mod = mod && (!gate || moderate(zmin, zmax, tau));
     double fL, fR;
     bracket_values(cand, len, &st, tau, n, &fL, &fR);
     if (!(fL >= k && fR <= k)) {
@@ -1036,5 +1122,5 @@ static hs_status l2_row(double *ref, double *d, double *scale, hs_row_view z, do
 
     /* 3. Exact search among the candidates. */
     search_candidates(ref, d, cand, len, &st, z, k, tau);
-    return HS_OK;
+    return mod ? HS_OK : solve_in_frame(ref, d, scale, orig, k, tau, work, *ref + *d);
 }
