@@ -133,20 +133,20 @@ HS_API const char *hs_proj_check(const hs_proj *d);
  *   hence |sum_i p_i - k| <= n eps_n; float output is that double result rounded to float
  *   (half a float ulp more per coordinate). The n term bounds the rounding of sums over the
  *   row. This holds for all solvers and regularizations, float and double, every layout, and
- *   any finite z and tau with every z_i / tau finite: z = 1e308, ties beyond 2^53, one huge
+ *   any finite z and tau with no z_i / tau overflowing: z = 1e308, ties beyond 2^53, one huge
  *   score beside small ones, a tiny or subnormal tau. (The free coordinates of an L2 row lie
  *   within one unit of each other, so their offsets from a score next to the threshold are
  *   exact-sized; rows with every |z_i| <= 4096 tau are solved directly, others around such a
  *   score.)
  * theta (rows), optional: the row's threshold (see hs_regularization), rounded to double
- *   (beyond |theta| = 2^52 that rounding exceeds one unit, so p never goes through theta);
+ *   (from |theta| = 2^53 on that rounding can reach one unit, so p never goes through theta);
  *   for HS_REG_L2 with an empty free set it is any value consistent with p (p is still exact).
  * n_free (rows), optional: size of the free set S = {i : 0 < p_i < 1} (L2, KL) or n
  *   (entropy, whose p is interior unless k is 0 or n).
  * p may alias z (in place). Float inputs are processed in double internally.
  * Errors: HS_ERR_NULL, HS_ERR_SIZE, HS_ERR_K, HS_ERR_TAU, HS_ERR_NONFINITE (z has NaN/Inf, or
- * some |z_i / tau| exceeds DBL_MAX: the only magnitude that fails), HS_ERR_ARG, HS_ERR_NOMEM.
- * On error, p is left unmodified. */
+ * some z_i / tau overflows, i.e. rounds to +-inf in double: the only magnitude that fails),
+ * HS_ERR_ARG, HS_ERR_NOMEM. On error, p is left unmodified. */
 HS_API hs_status hs_project_d(double *p, double *theta, size_t *n_free,
                               const double *z, const hs_proj *d);
 HS_API hs_status hs_project_f(float *p, double *theta, size_t *n_free,
