@@ -132,14 +132,27 @@ HS_API hs_proj hs_proj_make(size_t rows, size_t n, double k, double tau);
 /* Checks a description without touching data: NULL if valid, else a static message. */
 HS_API const char *hs_proj_check(const hs_proj *d);
 
-/* Forward. p (layout of d) receives the projection of z / tau for each row.
- * theta (rows), optional: the row's threshold (see hs_regularization); for HS_REG_L2 with
- *   an empty free set it is any value consistent with p (p is still exact).
+/* Forward. p (layout of d) receives the projection of x = z / tau for each row.
+ * Exactness: x means the exact quotients z_i / tau (they are never rounded to doubles), and
+ *   p is exact at every magnitude of x. With p* the exact result and n the row length,
+ *       |p_i - p*_i| <= eps_n = 2^-38 + n 2^-50   for every i   (double output),
+ *   hence |sum_i p_i - k| <= n eps_n; float output is that double result rounded to float
+ *   (half a float ulp more per coordinate). The n term bounds the rounding of sums over the
+ *   row. This holds for all solvers and regularizations, float and double, every layout, and
+ *   any finite z and tau with no z_i / tau overflowing: z = 1e308, ties beyond 2^53, one huge
+ *   score beside small ones, a tiny or subnormal tau. (The free coordinates of an L2 row lie
+ *   within one unit of each other, so their offsets from a score next to the threshold are
+ *   exact-sized; rows with every |z_i| <= 4096 tau are solved directly, others around such a
+ *   score.)
+ * theta (rows), optional: the row's threshold (see hs_regularization), rounded to double
+ *   (from |theta| = 2^53 on that rounding can reach one unit, so p never goes through theta);
+ *   for HS_REG_L2 with an empty free set it is any value consistent with p (p is still exact).
  * n_free (rows), optional: size of the free set S = {i : 0 < p_i < 1} (L2, KL) or n
  *   (entropy, whose p is interior unless k is 0 or n).
  * p may alias z (in place). Float inputs are processed in double internally.
- * Errors: HS_ERR_NULL, HS_ERR_SIZE, HS_ERR_K, HS_ERR_TAU, HS_ERR_NONFINITE (z has NaN/Inf
- * or z/tau overflows), HS_ERR_ARG, HS_ERR_NOMEM. On error, p is left unmodified. */
+ * Errors: HS_ERR_NULL, HS_ERR_SIZE, HS_ERR_K, HS_ERR_TAU, HS_ERR_NONFINITE (z has NaN/Inf, or
+ * some z_i / tau overflows, i.e. rounds to +-inf in double: the only magnitude that fails),
+ * HS_ERR_ARG, HS_ERR_NOMEM. On error, p is left unmodified. */
 HS_API hs_status hs_project_d(double *p, double *theta, size_t *n_free,
                               const double *z, const hs_proj *d);
 HS_API hs_status hs_project_f(float *p, double *theta, size_t *n_free,
@@ -150,6 +163,9 @@ HS_API hs_status hs_project_f(float *p, double *theta, size_t *n_free,
  * clamped at 0 or 1 get exactly 0 (also when tied). Empty S gives dz = 0.
  * KL: dz = (1/tau) * 1_F * p * (g - <p,g>_F / sum_F p), F = {i : p_i < 1}.
  * Entropy: dz = (1/tau) * w * (g - <w,g> / sum w), w = p (1 - p).
+ * The weights are read off p as given, so with p from hs_project_* the VJP is exact at every
+ * magnitude as well (to the rounding of its two sums over the row); a dz whose exact value
+ * exceeds DBL_MAX (|g| / tau beyond it) comes out as +-inf.
  * dz is overwritten (not accumulated); dz may alias g. O(n) per row. */
 HS_API hs_status hs_project_vjp_d(double *dz, const double *p, const double *g,
                                   const hs_proj *d);
