@@ -18,6 +18,7 @@ TorchScript and tracing are not supported and say so.
 """
 
 import functools
+import math
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ BACKENDS = ("auto", "c", "torch")
 REDUCTIONS = ("mean", "sum", "none")
 
 _HALF = (torch.float16, torch.bfloat16)
-_HS_ERR_K, _HS_ERR_TAU, _HS_ERR_NONFINITE = 3, 4, 5
+_HS_ERR_SIZE, _HS_ERR_K, _HS_ERR_TAU, _HS_ERR_NONFINITE = 2, 3, 4, 5
 
 _DOUBLE_BACKWARD_MESSAGE = (
     b"hypersimplex: second derivatives are not supported. The backward pass of the projection "
@@ -207,10 +208,13 @@ def _project_torch(z_moved, k, tau, lay, regularization, solver):
     if solver != "fast":
         raise ValueError("solver='sort_pav' is the C library's reference solver (CPU tensors only)")
     device = z_moved.device
-    rows = z_moved.reshape(-1, lay.n) if lay.n else z_moved.reshape(-1, 0)
-    if rows.numel() == 0:
-        return torch.empty_like(z_moved), torch.empty(rows.shape[0], dtype=torch.float64,
+    if lay.n == 0 and math.prod(lay.batch) > 0:
+        raise _hs.HypersimplexError(_HS_ERR_SIZE, "n must be >= 1 (the hypersimplex of an empty "
+                                                  "vector is empty)")
+    if z_moved.numel() == 0:
+        return torch.empty_like(z_moved), torch.empty(math.prod(lay.batch), dtype=torch.float64,
                                                        device=device)
+    rows = z_moved.reshape(-1, lay.n)
     k_r = lay.per_row(k, device, "k")
     t_r = lay.per_row(tau, device, "tau")
     _check_device_inputs(rows, k_r, t_r, lay.n)

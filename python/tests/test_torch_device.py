@@ -166,6 +166,10 @@ def test_errors_on_the_torch_backend():
     with pytest.raises(hs.HypersimplexError, match="NaN") as e:
         soft_binary_argmax(bad, 1.0, backend="torch")
     assert e.value.status == 5
+    with pytest.raises(hs.HypersimplexError, match="n must be >= 1"):
+        soft_binary_argmax(torch.randn(3, 0), 0.0, backend="torch")
+    p, theta = soft_binary_argmax(torch.randn(0, 4), 1.0, backend="torch", return_threshold=True)
+    assert p.shape == (0, 4) and theta.shape == (0,)
     with pytest.raises(ValueError, match="'l2'"):
         soft_binary_argmax(z, 1.0, regularization="kl", backend="torch")
     with pytest.raises(ValueError, match="sort_pav"):
