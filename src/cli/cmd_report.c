@@ -38,6 +38,10 @@ static void usage(FILE *f)
             "  --plots DIR       write plot data and DIR/plots.gp, then run gnuplot in DIR to draw\n"
             "                    accuracy_vs_batch_*.png and curves_*_b*.png      (default: no plots)\n"
             "  --no-gnuplot      with --plots: write the script but do not run gnuplot\n"
+            "  --band REF.csv    instead of the table: each run against the band (per-epoch min..max)\n"
+            "                    of the runs in REF.csv with its dataset, loss and batch size (e.g.\n"
+            "                    the authors' curves): per-epoch table, inside/below/above; --plots\n"
+            "                    draws band_*.png\n"
             "  -h, --help        this help\n\n"
             "exit status: 0 ok, 1 runtime failure (I/O, gnuplot), 2 bad usage or bad input.\n");
 }
@@ -100,20 +104,67 @@ static int write_file(const char *path, const char *text)
     return bad ? -1 : 0;
 }
 
+/* --band: the runs of `res` against the band of the runs in ref_path. */
+static int report_band(const hs_results *res, const char *ref_path, const char *title, const char *out,
+                       const char *plots, int gnuplot)
+{
+    hs_results ref;
+    hs_band b;
+    char *md = NULL, *pngs = NULL;
+    hs_status s = hs_results_read(&ref, ref_path);
+    if (s) {
+        cli_status_error("reading the reference", s);
+        return exit_for(s);
+    }
+    int rc = 0;
+    if ((s = hs_band_compute(&b, res, &ref))) {
+        cli_status_error("band", s);
+        hs_results_free(&ref);
+        return exit_for(s);
+    }
+    if ((s = hs_band_markdown(&md, &b, title))) {
+        cli_status_error("band report", s);
+        rc = exit_for(s);
+    } else if (out && write_file(out, md)) {
+        cli_error("cannot write %s", out);
+        rc = 1;
+    } else if (!out) {
+        fputs(md, stdout);
+        fflush(stdout);
+    }
+    if (!rc && plots) {
+        if ((s = hs_band_write_plots(&b, plots, &pngs))) {
+            cli_status_error("writing plots", s);
+            rc = 1;
+        } else if (gnuplot) {
+            rc = run_gnuplot(plots);
+            if (!rc)
+                fprintf(stderr, "plots written to %s/:\n%s", plots, pngs ? pngs : "");
+        } else {
+            fprintf(stderr, "plot script written: run `gnuplot plots.gp` in %s\n", plots);
+        }
+    }
+    free(pngs);
+    free(md);
+    hs_band_free(&b);
+    hs_results_free(&ref);
+    return rc;
+}
+
 int cmd_report(int argc, char **argv)
 {
     enum { OPT_SELECT = 256, OPT_BASELINE, OPT_COMPARE, OPT_ALPHA, OPT_SD, OPT_TITLE, OPT_OUT, OPT_PLOTS,
-           OPT_NO_GNUPLOT, OPT_FIRST };
+           OPT_NO_GNUPLOT, OPT_FIRST, OPT_BAND };
     static const struct option longopts[] = {
         {"select", required_argument, NULL, OPT_SELECT},   {"baseline", required_argument, NULL, OPT_BASELINE},
         {"compare", required_argument, NULL, OPT_COMPARE}, {"alpha", required_argument, NULL, OPT_ALPHA},
         {"sd", no_argument, NULL, OPT_SD},                 {"title", required_argument, NULL, OPT_TITLE},
         {"out", required_argument, NULL, OPT_OUT},         {"plots", required_argument, NULL, OPT_PLOTS},
         {"no-gnuplot", no_argument, NULL, OPT_NO_GNUPLOT}, {"first-epochs", required_argument, NULL, OPT_FIRST},
-        {"help", no_argument, NULL, 'h'},
+        {"band", required_argument, NULL, OPT_BAND},       {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     hs_select_rule rule = HS_SELECT_MAX_TEST;
-    const char *baseline = "cross_entropy", *out = NULL, *plots = NULL, *compare = NULL;
+    const char *baseline = "cross_entropy", *out = NULL, *plots = NULL, *compare = NULL, *band = NULL;
     hs_markdown_opts mo = hs_markdown_opts_default();
     int gnuplot = 1;
     size_t first_epochs = 0;
@@ -145,6 +196,7 @@ int cmd_report(int argc, char **argv)
         case OPT_OUT: out = optarg; break;
         case OPT_PLOTS: plots = optarg; break;
         case OPT_NO_GNUPLOT: gnuplot = 0; break;
+        case OPT_BAND: band = optarg; break;
         case OPT_FIRST:
             if (cli_parse_size("--first-epochs", optarg, 1, (size_t)1 << 30, &first_epochs))
                 return 2;
@@ -199,6 +251,12 @@ int cmd_report(int argc, char **argv)
     }
     if (first_epochs)
         hs_results_truncate(&res, first_epochs);
+    if (band) {
+        rc = report_band(&res, band, mo.title, out, plots, gnuplot);
+        hs_results_free(&res);
+        free(cmp_copy);
+        return rc;
+    }
     s = hs_study_compute(&st, &res, rule, baseline);
     if (s) {
         cli_status_error(input, s);

@@ -15,7 +15,7 @@
 #include "util/atomic_file.h"
 #include "util/error.h"
 
-static hs_status make_dir(const char *path)
+hs_status hs_study_make_dir(const char *path)
 {
     char *p = malloc(strlen(path) + 1);
     if (!p)
@@ -42,7 +42,7 @@ static hs_status make_dir(const char *path)
 }
 
 /* A file-name-safe tag: dataset[_variant], other characters replaced by '_'. */
-static void make_tag(char *buf, size_t n, const char *dataset, const char *variant)
+void hs_study_make_tag(char *buf, size_t n, const char *dataset, const char *variant)
 {
     snprintf(buf, n, "%s%s%s", dataset, *variant ? "_" : "", variant);
     for (char *c = buf; *c; c++)
@@ -52,7 +52,7 @@ static void make_tag(char *buf, size_t n, const char *dataset, const char *varia
 }
 
 /* Text inside a single-quoted gnuplot string: quotes doubled. */
-static void gp_quote(hs_strbuf *b, const char *text)
+void hs_study_gp_quote(hs_strbuf *b, const char *text)
 {
     hs_sb_puts(b, "'");
     for (const char *c = text; *c; c++) {
@@ -66,7 +66,7 @@ static void gp_quote(hs_strbuf *b, const char *text)
     hs_sb_puts(b, "'");
 }
 
-static hs_status write_text(const char *path, const char *text)
+hs_status hs_study_write_text(const char *path, const char *text)
 {
     hs_atomic_file af;
     hs_status s = hs_atomic_open(&af, path);
@@ -95,7 +95,7 @@ hs_status hs_study_write_plots(const hs_study *s, const hs_results *r, const cha
     if (!data_dir)
         return hs_fail(HS_ERR_NOMEM, "out of memory");
     snprintf(data_dir, dlen, "%s/plot_data", dir);
-    hs_status st = make_dir(data_dir);
+    hs_status st = hs_study_make_dir(data_dir);
     if (st) {
         free(data_dir);
         return st;
@@ -113,7 +113,7 @@ hs_status hs_study_write_plots(const hs_study *s, const hs_results *r, const cha
                !strcmp(s->groups[g1].variant, s->groups[g0].variant))
             g1++;
         const hs_study_group *head = &s->groups[g0];
-        make_tag(tag, sizeof tag, head->dataset, head->variant);
+        hs_study_make_tag(tag, sizeof tag, head->dataset, head->variant);
 
         /* 1. accuracy against batch size, one block per loss: batch mean sd n */
         hs_strbuf dat = {0};
@@ -145,7 +145,7 @@ hs_status hs_study_write_plots(const hs_study *s, const hs_results *r, const cha
         snprintf(path, sizeof path, "%s/acc_%s.dat", data_dir, tag);
         st = hs_sb_status(&dat);
         if (!st)
-            st = write_text(path, dat.s);
+            st = hs_study_write_text(path, dat.s);
         hs_sb_free(&dat);
         snprintf(name, sizeof name, "accuracy_vs_batch_%s.png", tag);
         hs_sb_printf(&pngs, "%s\n", name);
@@ -159,7 +159,7 @@ hs_status hs_study_write_plots(const hs_study *s, const hs_results *r, const cha
             char title[512];
             snprintf(title, sizeof title, "%s%s%s: accuracy against batch size (mean, bars ±1 sd over seeds)",
                      head->dataset, *head->variant ? " " : "", head->variant);
-            gp_quote(&gp, title);
+            hs_study_gp_quote(&gp, title);
         }
         hs_sb_puts(&gp, " noenhanced\nset offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\nplot ");
         for (int k = 0; k < n_blocks; k++) {
@@ -167,7 +167,7 @@ hs_status hs_study_write_plots(const hs_study *s, const hs_results *r, const cha
             double off = 0.04 * ((double)k - 0.5 * (double)(n_blocks - 1));
             hs_sb_printf(&gp, "%s'plot_data/acc_%s.dat' index %d using ($1*2**(%.3f)):2:3 with yerrorlines "
                               "lw 2 pt %d title ", k ? ", \\\n     " : "", tag, k, off, 5 + 2 * k);
-            gp_quote(&gp, s->losses[block_loss[k]]);
+            hs_study_gp_quote(&gp, s->losses[block_loss[k]]);
             hs_sb_puts(&gp, " noenhanced");
         }
         hs_sb_puts(&gp, "\nunset output\n");
@@ -208,7 +208,7 @@ hs_status hs_study_write_plots(const hs_study *s, const hs_results *r, const cha
             snprintf(path, sizeof path, "%s/curve_%s_b%ld.dat", data_dir, tag, s->groups[g].batch_size);
             st = hs_sb_status(&cd);
             if (!st)
-                st = write_text(path, cd.s);
+                st = hs_study_write_text(path, cd.s);
             hs_sb_free(&cd);
             snprintf(name, sizeof name, "curves_%s_b%ld.png", tag, s->groups[g].batch_size);
             hs_sb_printf(&pngs, "%s\n", name);
@@ -220,12 +220,12 @@ hs_status hs_study_write_plots(const hs_study *s, const hs_results *r, const cha
             snprintf(title, sizeof title, "%s%s%s, batch size %ld: learning curves", head->dataset,
                      *head->variant ? " " : "", head->variant, s->groups[g].batch_size);
             hs_sb_puts(&gp, "set title ");
-            gp_quote(&gp, title);
+            hs_study_gp_quote(&gp, title);
             hs_sb_puts(&gp, " noenhanced\nplot ");
             for (int k = 0; k < nb; k++) {
                 hs_sb_printf(&gp, "%s'plot_data/curve_%s_b%ld.dat' index %d using 1:2 with lines lw 2 title ",
                              k ? ", \\\n     " : "", tag, s->groups[g].batch_size, k);
-                gp_quote(&gp, s->losses[block_loss[k]]);
+                hs_study_gp_quote(&gp, s->losses[block_loss[k]]);
                 hs_sb_puts(&gp, " noenhanced");
             }
             hs_sb_puts(&gp, "\nunset output\n");
@@ -239,7 +239,7 @@ hs_status hs_study_write_plots(const hs_study *s, const hs_results *r, const cha
         st = hs_sb_status(&pngs);
     if (!st) {
         snprintf(path, sizeof path, "%s/plots.gp", dir);
-        st = write_text(path, gp.s);
+        st = hs_study_write_text(path, gp.s);
     }
     hs_sb_free(&gp);
     free(data_dir);
