@@ -717,6 +717,146 @@ static void test_report_cli(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- our runs against a reference band ----------------------------------------------------- */
+
+/* Reference: three seeds of (d, ce, batch 8), seed 2 one epoch shorter, plus runs of another
+ * batch size and loss that must be ignored. */
+static const char BAND_REF[] =
+    "dataset,loss,batch_size,seed,epoch,test_accuracy\n"
+    "d,ce,8,0,0,0.30\nd,ce,8,0,1,0.50\nd,ce,8,0,2,0.60\n"
+    "d,ce,8,1,0,0.40\nd,ce,8,1,1,0.55\nd,ce,8,1,2,0.70\n"
+    "d,ce,8,2,0,0.20\nd,ce,8,2,1,0.45\n"
+    "d,ce,16,0,0,0.99\nd,ce,16,0,1,0.99\nd,ce,16,0,2,0.99\n"
+    "d,hs,8,0,0,0.01\n";
+/* Ours: on the lower edge (inside), below, above, beyond the reference's epochs; and a loss
+ * the reference does not have. */
+static const char BAND_OURS[] =
+    "dataset,loss,batch_size,seed,epoch,test_accuracy\n"
+    "d,ce,8,7,0,0.20\nd,ce,8,7,1,0.44\nd,ce,8,7,2,0.71\nd,ce,8,7,3,0.70\n"
+    "d,mse,8,7,0,0.50\n";
+
+static void test_band(void **state)
+{
+    (void)state;
+    hs_results ref, ours;
+    assert_int_equal(parse_text(&ref, BAND_REF), HS_OK);
+    assert_int_equal(parse_text(&ours, BAND_OURS), HS_OK);
+    hs_band b;
+    assert_int_equal(hs_band_compute(&b, &ours, &ref), HS_OK);
+    assert_int_equal(b.n, 2);
+    const hs_band_curve *ce = &b.curves[0], *mse = &b.curves[1];
+    assert_string_equal(ce->run->loss, "ce");
+    assert_int_equal(ce->n_ref_runs, 3);
+    const double lo[3] = {0.20, 0.45, 0.60}, hi[3] = {0.40, 0.55, 0.70}, mean[3] = {0.30, 0.50, 0.65};
+    const size_t n[3] = {3, 3, 2};
+    const hs_band_pos pos[4] = {HS_BAND_INSIDE, HS_BAND_BELOW, HS_BAND_ABOVE, HS_BAND_NO_REF};
+    for (size_t e = 0; e < 4; e++) {
+        assert_int_equal(ce->rows[e].epoch, e);
+        assert_int_equal(ce->rows[e].pos, pos[e]);
+        if (e < 3) {
+            assert_near(ce->rows[e].lo, lo[e], 1e-12);
+            assert_near(ce->rows[e].hi, hi[e], 1e-12);
+            assert_near(ce->rows[e].mean, mean[e], 1e-12);
+            assert_int_equal(ce->rows[e].n_ref, n[e]);
+        }
+    }
+    assert_int_equal(ce->rows[3].n_ref, 0);
+    assert_true(isnan(ce->rows[3].lo) && isnan(ce->rows[3].hi));
+    assert_int_equal(ce->n_inside, 1);
+    assert_int_equal(ce->n_below, 1);
+    assert_int_equal(ce->n_above, 1);
+    assert_int_equal(ce->n_no_ref, 1);
+    assert_int_equal(mse->n_ref_runs, 0);
+    assert_int_equal(mse->n_no_ref, 1);
+
+    char *md = NULL;
+    assert_int_equal(hs_band_markdown(&md, &b, "Band test"), HS_OK);
+    assert_non_null(strstr(md, "# Band test\n"));
+    assert_non_null(strstr(md, "## d, ce, batch 8, seed 7\n"));
+    assert_non_null(strstr(md, "3 reference runs. Inside the band at 1 of 4 epochs. Below: epochs 1. "
+                               "Above: epochs 2. No reference: epochs 3.\n"));
+    assert_non_null(strstr(md, "| 0 | 0.2000 | 0.2000 | 0.4000 | 0.3000 | 3 | inside | |\n"));
+    assert_non_null(strstr(md, "| 1 | 0.4400 | 0.4500 | 0.5500 | 0.5000 | 3 | **below** | -0.0100 |\n"));
+    assert_non_null(strstr(md, "| 2 | 0.7100 | 0.6000 | 0.7000 | 0.6500 | 2 | **above** | +0.0100 |\n"));
+    assert_non_null(strstr(md, "| 3 | 0.7000 | | | | 0 | no reference | |\n"));
+    assert_non_null(strstr(md, "## d, mse, batch 8, seed 7\n\nNo reference run"));
+    free(md);
+
+    char dir[] = "/tmp/hs_study_band_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *pngs = NULL, path[256];
+    assert_int_equal(hs_band_write_plots(&b, dir, &pngs), HS_OK);
+    assert_string_equal(pngs, "band_d_ce_b8_s7.png\nband_d_mse_b8_s7.png\n");
+    free(pngs);
+    snprintf(path, sizeof path, "%s/plot_data/band_d_ce_b8_s7.dat", dir);
+    char *dat = read_all(path);
+    assert_non_null(dat);
+    assert_non_null(strstr(dat, "\n1 0.450000 0.550000 0.500000 0.440000 3\n"));
+    assert_non_null(strstr(dat, "\n3 NaN NaN NaN 0.700000 0\n"));
+    free(dat);
+    snprintf(path, sizeof path, "%s/plots.gp", dir);
+    char *gp = read_all(path);
+    assert_non_null(gp);
+    assert_non_null(strstr(gp, "set output 'band_d_ce_b8_s7.png'"));
+    assert_non_null(strstr(gp, "'plot_data/band_d_ce_b8_s7.dat' using 1:2:3 with filledcurves"));
+    free(gp);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    hs_band_free(&b);
+
+    /* nothing of ours has a reference */
+    hs_results only_mse;
+    assert_int_equal(parse_text(&only_mse, "dataset,loss,batch_size,seed,epoch,test_accuracy\nd,mse,8,7,0,0.5\n"),
+                     HS_OK);
+    assert_int_equal(hs_band_compute(&b, &only_mse, &ref), HS_ERR_ARG);
+    assert_non_null(strstr(hs_last_error(), "no reference run"));
+    assert_int_equal(b.n, 0);
+    hs_results_free(&only_mse);
+    hs_results_free(&ours);
+    hs_results_free(&ref);
+}
+
+static void test_band_cli(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hs_study_bandcli_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char ref[256], ours[256], out[256], err[256], plots[256], png[320];
+    snprintf(ref, sizeof ref, "%s/ref.csv", dir);
+    snprintf(ours, sizeof ours, "%s/ours.csv", dir);
+    snprintf(out, sizeof out, "%s/band.md", dir);
+    snprintf(err, sizeof err, "%s/err.txt", dir);
+    snprintf(plots, sizeof plots, "%s/plots", dir);
+    write_all(ref, BAND_REF);
+    write_all(ours, BAND_OURS);
+    char *argv1[] = {HS_CLI_PATH, "report", ours, "--band", ref, "--out", out, "--plots", plots, NULL};
+    assert_int_equal(run_cmd(argv1, NULL, NULL, err), 0);
+    char *md = read_all(out);
+    assert_non_null(md);
+    assert_non_null(strstr(md, "| 1 | 0.4400 | 0.4500 | 0.5500 | 0.5000 | 3 | **below** | -0.0100 |\n"));
+    free(md);
+    snprintf(png, sizeof png, "%s/band_d_ce_b8_s7.png", plots);
+    char *data = read_all(png);
+    assert_non_null(data);
+    assert_memory_equal(data, "\x89PNG", 4);
+    free(data);
+    /* --first-epochs applies to ours */
+    char *argv2[] = {HS_CLI_PATH, "report", ours, "--band", ref, "--first-epochs", "2", "--out", out, NULL};
+    assert_int_equal(run_cmd(argv2, NULL, NULL, err), 0);
+    md = read_all(out);
+    assert_non_null(strstr(md, "Inside the band at 1 of 2 epochs. Below: epochs 1. Above: none."));
+    free(md);
+    /* a reference file that does not exist: exit 2 */
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s/missing.csv", dir);
+    char *argv3[] = {HS_CLI_PATH, "report", ours, "--band", missing, NULL};
+    assert_int_equal(run_cmd(argv3, NULL, NULL, err), 2);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* ---- the sweep ----------------------------------------------------------------------------- */
 
 typedef struct sweep_env {
@@ -1225,6 +1365,8 @@ int main(void)
         cmocka_unit_test(test_paper_table1_cells),
         cmocka_unit_test(test_paper_table1_markdown),
         cmocka_unit_test(test_report_cli),
+        cmocka_unit_test(test_band),
+        cmocka_unit_test(test_band_cli),
         cmocka_unit_test(test_sweep_run_skip_resume),
         cmocka_unit_test(test_sweep_failures_and_config),
         cmocka_unit_test(test_sweep_emit_jobs),

@@ -245,6 +245,67 @@ HS_API hs_status hs_study_plot_files(hs_text_file **files, size_t *n, char **png
                                      const hs_results *r);
 HS_API void hs_text_files_free(hs_text_file *files, size_t n);
 
+/* ------------------------------------------------------------------------- */
+/* Band comparison: our runs against the spread of reference curves          */
+/* ------------------------------------------------------------------------- */
+
+/* Where a run's test accuracy falls at one epoch relative to the reference band (the minimum
+ * and maximum over the reference runs of the same dataset, loss and batch size at that
+ * epoch, e.g. the authors' 5 seeds). */
+typedef enum hs_band_pos {
+    HS_BAND_INSIDE = 0,     /* lo <= ours <= hi */
+    HS_BAND_BELOW = 1,      /* ours < lo */
+    HS_BAND_ABOVE = 2,      /* ours > hi */
+    HS_BAND_NO_REF = 3      /* no reference run reaches this epoch */
+} hs_band_pos;
+
+typedef struct hs_band_row {
+    size_t epoch;
+    double ours;            /* our test accuracy */
+    double lo, hi, mean;    /* reference min, max, mean over n_ref runs (NaN if n_ref == 0) */
+    size_t n_ref;
+    hs_band_pos pos;
+} hs_band_row;
+
+/* One of our runs with the band of its reference runs at each of its epochs. */
+typedef struct hs_band_curve {
+    const hs_run_curve *run;    /* borrowed from the `ours` table */
+    size_t n_ref_runs;          /* reference runs of the same dataset, loss and batch size */
+    hs_band_row *rows;          /* (run->epochs) */
+    size_t n_inside, n_below, n_above, n_no_ref;
+} hs_band_curve;
+
+typedef struct hs_band {
+    size_t n;
+    hs_band_curve *curves;      /* (n) in the order of ours->runs */
+} hs_band;
+
+/* For every run of `ours`, the band of the runs of `ref` with the same dataset, loss and
+ * batch size (ref's variants and ours' variant are ignored: the reference is one protocol).
+ * `ours` must outlive the result. HS_ERR_ARG if no run of ours has any reference run (a run
+ * without one is kept, all its epochs HS_BAND_NO_REF). */
+HS_API hs_status hs_band_compute(hs_band *out, const hs_results *ours, const hs_results *ref);
+HS_API void hs_band_free(hs_band *b);
+
+/* "inside", "below", "above", "no reference". */
+HS_API const char *hs_band_pos_name(hs_band_pos p);
+
+/* The Markdown report: per run a summary line (how many epochs inside, below, above; which
+ * epochs are outside) and the per-epoch table (ours, reference min, max, mean, n, position).
+ * title NULL gives a default. *md is malloc'ed; free() it. */
+HS_API hs_status hs_band_markdown(char **md, const hs_band *b, const char *title);
+
+/* The plot files of the band, not yet written: plots.gp and plot_data/band_<tag>.dat (names
+ * relative to the plot directory), for a caller that writes them together with other outputs;
+ * `gnuplot plots.gp` inside that directory draws
+ * band_<dataset>[_<variant>]_<loss>_b<batch>_s<seed>.png per run: the reference band (shaded
+ * min..max), the reference mean (dashed) and our curve, over our epochs. The PNG names, one
+ * per line, go to *png_list (malloc'ed) if non-NULL. Free with hs_text_files_free. */
+HS_API hs_status hs_band_plot_files(hs_text_file **files, size_t *n, char **png_list, const hs_band *b);
+/* The same files written into dir (created if missing), every file complete before any
+ * replaces an old one. */
+HS_API hs_status hs_band_write_plots(const hs_band *b, const char *dir, char **png_list);
+
 #ifdef __cplusplus
 }
 #endif

@@ -50,6 +50,10 @@ static void usage(FILE *f)
             "  --no-gnuplot      with --plots: write the script but do not run gnuplot\n"
             "                    (files are replaced atomically, and only when every output is\n"
             "                    complete; on a failure no old file is replaced)\n"
+            "  --band REF.csv    instead of the table: each run against the band (per-epoch min..max)\n"
+            "                    of the runs in REF.csv with its dataset, loss and batch size (e.g.\n"
+            "                    the authors' curves): per-epoch table, inside/below/above; --plots\n"
+            "                    draws band_*.png\n"
             "  -h, --help        this help\n\n"
             "exit status: 0 ok, 1 runtime failure (I/O, gnuplot), 2 bad usage or bad input.\n");
 }
@@ -117,22 +121,65 @@ static int write_outputs(const char *out, const char *md, const char *plots, con
     return cli_exit_status(s, 1);
 }
 
+/* --band: the runs of `res` against the band of the runs in ref_path. */
+static int report_band(const hs_results *res, const char *ref_path, const char *title, const char *out,
+                       const char *plots, int gnuplot)
+{
+    hs_results ref;
+    hs_band b;
+    char *md = NULL, *pngs = NULL;
+    hs_text_file *pf = NULL;
+    size_t npf = 0;
+    hs_status s = hs_results_read(&ref, ref_path);
+    if (s) {
+        cli_status_error("reading the reference", s);
+        return cli_exit_status(s, 0);
+    }
+    int rc = 0;
+    if ((s = hs_band_compute(&b, res, &ref))) {
+        cli_status_error("band", s);
+        hs_results_free(&ref);
+        return cli_exit_status(s, 1);
+    }
+    if ((s = hs_band_markdown(&md, &b, title)) || (plots && (s = hs_band_plot_files(&pf, &npf, &pngs, &b)))) {
+        cli_status_error("band report", s);
+        rc = cli_exit_status(s, 1);
+    } else {
+        rc = write_outputs(out, md, plots, pf, npf);
+    }
+    if (!rc && plots) {
+        if (gnuplot) {
+            rc = run_gnuplot(plots);
+            if (!rc)
+                fprintf(stderr, "plots written to %s/:\n%s", plots, pngs ? pngs : "");
+        } else {
+            fprintf(stderr, "plot script written: run `gnuplot plots.gp` in %s\n", plots);
+        }
+    }
+    hs_text_files_free(pf, npf);
+    free(pngs);
+    free(md);
+    hs_band_free(&b);
+    hs_results_free(&ref);
+    return rc;
+}
+
 int cmd_report(int argc, char **argv)
 {
     enum { OPT_SELECT = 256, OPT_BASELINE, OPT_COMPARE, OPT_ALPHA, OPT_SD, OPT_TITLE, OPT_OUT, OPT_PLOTS,
-           OPT_NO_GNUPLOT, OPT_FIRST, OPT_RULE };
+           OPT_NO_GNUPLOT, OPT_FIRST, OPT_RULE, OPT_BAND };
     static const struct option longopts[] = {
         {"select", required_argument, NULL, OPT_SELECT},   {"baseline", required_argument, NULL, OPT_BASELINE},
         {"compare", required_argument, NULL, OPT_COMPARE}, {"alpha", required_argument, NULL, OPT_ALPHA},
         {"sd", no_argument, NULL, OPT_SD},                 {"title", required_argument, NULL, OPT_TITLE},
         {"out", required_argument, NULL, OPT_OUT},         {"plots", required_argument, NULL, OPT_PLOTS},
         {"no-gnuplot", no_argument, NULL, OPT_NO_GNUPLOT}, {"first-epochs", required_argument, NULL, OPT_FIRST},
-        {"rule", required_argument, NULL, OPT_RULE},
+        {"rule", required_argument, NULL, OPT_RULE},         {"band", required_argument, NULL, OPT_BAND},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     hs_select_rule rule = HS_SELECT_MAX_TEST;
     hs_pred_rule pred_rule = HS_RULE_ARGMAX;
-    const char *baseline = "cross_entropy", *out = NULL, *plots = NULL, *compare = NULL;
+    const char *baseline = "cross_entropy", *out = NULL, *plots = NULL, *compare = NULL, *band = NULL;
     hs_markdown_opts mo = hs_markdown_opts_default();
     int gnuplot = 1;
     size_t first_epochs = 0;
@@ -170,6 +217,7 @@ int cmd_report(int argc, char **argv)
         case OPT_OUT: out = optarg; break;
         case OPT_PLOTS: plots = optarg; break;
         case OPT_NO_GNUPLOT: gnuplot = 0; break;
+        case OPT_BAND: band = optarg; break;
         case OPT_FIRST:
             if (cli_parse_size("--first-epochs", optarg, 1, (size_t)1 << 30, &first_epochs))
                 return 2;
@@ -235,6 +283,12 @@ int cmd_report(int argc, char **argv)
     if (pred_rule == HS_RULE_THRESHOLD && n_threshold == 0)
         fprintf(stderr, "warning: --rule threshold: no run of %s records threshold accuracies; every "
                         "figure is the argmax rule's\n", input);
+    if (band) { /* our curves (under --rule) against the reference band */
+        rc = report_band(&res, band, mo.title, out, plots, gnuplot);
+        hs_results_free(&res);
+        free(cmp_copy);
+        return rc;
+    }
     /* The title says which prediction rule the accuracies come from whenever the table records
      * both (a table without threshold accuracies has only the argmax rule). */
     char title[512];

@@ -15,7 +15,7 @@
 #include "util/fs.h"
 
 /* A file-name-safe tag: dataset[_variant], other characters replaced by '_'. */
-static void make_tag(char *buf, size_t n, const char *dataset, const char *variant)
+void hs_study_make_tag(char *buf, size_t n, const char *dataset, const char *variant)
 {
     snprintf(buf, n, "%s%s%s", dataset, *variant ? "_" : "", variant);
     for (char *c = buf; *c; c++)
@@ -25,7 +25,7 @@ static void make_tag(char *buf, size_t n, const char *dataset, const char *varia
 }
 
 /* Text inside a single-quoted gnuplot string: quotes doubled. */
-static void gp_quote(hs_strbuf *b, const char *text)
+void hs_study_gp_quote(hs_strbuf *b, const char *text)
 {
     hs_sb_puts(b, "'");
     for (const char *c = text; *c; c++) {
@@ -40,7 +40,7 @@ static void gp_quote(hs_strbuf *b, const char *text)
 }
 
 /* Appends a file (name relative to the plot directory; its text is taken over). */
-static hs_status add_file(hs_text_file **files, size_t *n, size_t *cap, const char *name, hs_strbuf *text)
+hs_status hs_study_add_file(hs_text_file **files, size_t *n, size_t *cap, const char *name, hs_strbuf *text)
 {
     hs_status st = hs_sb_status(text);
     if (!st && *n == *cap) {
@@ -115,7 +115,7 @@ hs_status hs_study_plot_files(hs_text_file **files_out, size_t *n_out, char **pn
                !strcmp(s->groups[g1].variant, s->groups[g0].variant))
             g1++;
         const hs_study_group *head = &s->groups[g0];
-        make_tag(tag, sizeof tag, head->dataset, head->variant);
+        hs_study_make_tag(tag, sizeof tag, head->dataset, head->variant);
 
         /* 1. accuracy against batch size, one block per loss: batch mean sd n */
         hs_strbuf dat = {0};
@@ -145,7 +145,7 @@ hs_status hs_study_plot_files(hs_text_file **files_out, size_t *n_out, char **pn
             block_loss[n_blocks++] = (long)l;
         }
         snprintf(path, sizeof path, "plot_data/acc_%s.dat", tag);
-        st = add_file(&files, &n_files, &cap_files, path, &dat);
+        st = hs_study_add_file(&files, &n_files, &cap_files, path, &dat);
         snprintf(name, sizeof name, "accuracy_vs_batch_%s.png", tag);
         hs_sb_printf(&pngs, "%s\n", name);
         hs_sb_puts(&gp, "\nreset\nset terminal pngcairo size 960,640 enhanced font ',11'\nset grid\n"
@@ -158,7 +158,7 @@ hs_status hs_study_plot_files(hs_text_file **files_out, size_t *n_out, char **pn
             char title[512];
             snprintf(title, sizeof title, "%s%s%s: accuracy against batch size (mean, bars ±1 sd over seeds)",
                      head->dataset, *head->variant ? " " : "", head->variant);
-            gp_quote(&gp, title);
+            hs_study_gp_quote(&gp, title);
         }
         hs_sb_puts(&gp, " noenhanced\nset offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05\nplot ");
         for (int k = 0; k < n_blocks; k++) {
@@ -166,7 +166,7 @@ hs_status hs_study_plot_files(hs_text_file **files_out, size_t *n_out, char **pn
             double off = 0.04 * ((double)k - 0.5 * (double)(n_blocks - 1));
             hs_sb_printf(&gp, "%s'plot_data/acc_%s.dat' index %d using ($1*2**(%.3f)):2:3 with yerrorlines "
                               "lw 2 pt %d title ", k ? ", \\\n     " : "", tag, k, off, 5 + 2 * k);
-            gp_quote(&gp, s->losses[block_loss[k]]);
+            hs_study_gp_quote(&gp, s->losses[block_loss[k]]);
             hs_sb_puts(&gp, " noenhanced");
         }
         hs_sb_puts(&gp, "\nunset output\n");
@@ -205,7 +205,7 @@ hs_status hs_study_plot_files(hs_text_file **files_out, size_t *n_out, char **pn
                 nb++;
             }
             snprintf(path, sizeof path, "plot_data/curve_%s_b%ld.dat", tag, s->groups[g].batch_size);
-            st = add_file(&files, &n_files, &cap_files, path, &cd);
+            st = hs_study_add_file(&files, &n_files, &cap_files, path, &cd);
             snprintf(name, sizeof name, "curves_%s_b%ld.png", tag, s->groups[g].batch_size);
             hs_sb_printf(&pngs, "%s\n", name);
             hs_sb_puts(&gp, "\nreset\nset terminal pngcairo size 960,640 enhanced font ',11'\nset grid\n"
@@ -216,12 +216,12 @@ hs_status hs_study_plot_files(hs_text_file **files_out, size_t *n_out, char **pn
             snprintf(title, sizeof title, "%s%s%s, batch size %ld: learning curves", head->dataset,
                      *head->variant ? " " : "", head->variant, s->groups[g].batch_size);
             hs_sb_puts(&gp, "set title ");
-            gp_quote(&gp, title);
+            hs_study_gp_quote(&gp, title);
             hs_sb_puts(&gp, " noenhanced\nplot ");
             for (int k = 0; k < nb; k++) {
                 hs_sb_printf(&gp, "%s'plot_data/curve_%s_b%ld.dat' index %d using 1:2 with lines lw 2 title ",
                              k ? ", \\\n     " : "", tag, s->groups[g].batch_size, k);
-                gp_quote(&gp, s->losses[block_loss[k]]);
+                hs_study_gp_quote(&gp, s->losses[block_loss[k]]);
                 hs_sb_puts(&gp, " noenhanced");
             }
             hs_sb_puts(&gp, "\nunset output\n");
@@ -232,7 +232,7 @@ hs_status hs_study_plot_files(hs_text_file **files_out, size_t *n_out, char **pn
     if (!st)
         st = hs_sb_status(&pngs);
     if (!st)
-        st = add_file(&files, &n_files, &cap_files, "plots.gp", &gp);
+        st = hs_study_add_file(&files, &n_files, &cap_files, "plots.gp", &gp);
     hs_sb_free(&gp);
     if (st) {
         hs_text_files_free(files, n_files);
@@ -248,20 +248,12 @@ hs_status hs_study_plot_files(hs_text_file **files_out, size_t *n_out, char **pn
     return HS_OK;
 }
 
-hs_status hs_study_write_plots(const hs_study *s, const hs_results *r, const char *dir, char **png_list)
+hs_status hs_study_write_files(const char *dir, const hs_text_file *files, size_t n)
 {
-    if (!s || !r || !dir)
-        return hs_fail(HS_ERR_NULL, "hs_study_write_plots: NULL argument");
-    hs_text_file *files;
-    size_t n;
-    hs_status st = hs_study_plot_files(&files, &n, png_list, s, r);
-    if (st)
-        return st;
-    hs_atomic_file *afs = calloc(n, sizeof *afs);
-    hs_atomic_file **list = calloc(n, sizeof *list);
+    hs_atomic_file *afs = calloc(n ? n : 1, sizeof *afs);
+    hs_atomic_file **list = calloc(n ? n : 1, sizeof *list);
     char *data_dir = hs_path_join(dir, "plot_data");
-    if (!afs || !list || !data_dir)
-        st = hs_fail(HS_ERR_NOMEM, "out of memory");
+    hs_status st = afs && list && data_dir ? HS_OK : hs_fail(HS_ERR_NOMEM, "out of memory");
     if (!st)
         st = hs_mkdirs(data_dir);
     /* every file complete before any replaces an old one */
@@ -276,6 +268,19 @@ hs_status hs_study_write_plots(const hs_study *s, const hs_results *r, const cha
     free(data_dir);
     free(list);
     free(afs);
+    return st;
+}
+
+hs_status hs_study_write_plots(const hs_study *s, const hs_results *r, const char *dir, char **png_list)
+{
+    if (!s || !r || !dir)
+        return hs_fail(HS_ERR_NULL, "hs_study_write_plots: NULL argument");
+    hs_text_file *files;
+    size_t n;
+    hs_status st = hs_study_plot_files(&files, &n, png_list, s, r);
+    if (st)
+        return st;
+    st = hs_study_write_files(dir, files, n);
     hs_text_files_free(files, n);
     if (st && png_list) {
         free(*png_list);
