@@ -169,6 +169,7 @@ HS_API hs_status hs_project_jvp_f(float *dp, const float *p, const float *dz,
 #include "hypersimplex/data.h"
 #include "hypersimplex/loss.h"
 #include "hypersimplex/nn.h"
+#include "hypersimplex/dist.h"
 #include "hypersimplex/train.h"
 
 #endif /* HYPERSIMPLEX_H */

@@ -8,4 +8,5 @@ apt-get install -y --no-install-recommends \
   build-essential cmake pkg-config \
   libcmocka-dev zlib1g-dev libgsl-dev libdnnl-dev libxgboost-dev \
   gnuplot-nox dataset-fashion-mnist \
-  python3 python3-numpy python3-torch python3-pytest
+  python3 python3-numpy python3-torch python3-pytest \
+  libopenmpi-dev openmpi-bin
