@@ -843,6 +843,16 @@ static void test_sweep_emit_jobs(void **state)
     assert_int_equal(count_lines_with(fresh, "--resume >> "), 8);
     assert_int_equal(count_lines_with(fresh, " train "), 0);
     free(fresh);
+    /* --launcher puts its text before every job (data-parallel runs on a cluster) */
+    char *argv_l[] = {SWEEP_ARGS(e, "fresh", "2"), "--emit-jobs", "--launcher", "srun -n 4", NULL};
+    assert_int_equal(run_cmd(argv_l, NULL, e.out, e.err), 0);
+    char *launched = read_all(e.out);
+    assert_int_equal(count_lines_with(launched, "--resume >> "), 8);
+    for (char *line = launched; *line; line = strchr(line, '\n') + 1)
+        assert_memory_equal(line, "srun -n 4 /", 11);
+    free(launched);
+    char *argv_nl[] = {SWEEP_ARGS(e, "fresh", "2"), "--launcher", "srun -n 4", "--dry-run", NULL};
+    assert_int_equal(run_cmd(argv_nl, NULL, e.out, e.err), 2);
     /* Leave every run partial, then let "the cluster" run the printed commands. */
     char die[] = "FAKE_TRAIN_DIE_AFTER=0";
     char *env1[] = {e.log, die, NULL};
