@@ -465,6 +465,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     hs_nn_set_threads(cfg->threads);
     if ((st = hs_dist_init(&s.dist, cfg))) {
         hs_dist_free(&s.dist);
+        hs_comm_set_error_shared(cfg->comm, 0); /* this rank's alone */
         return st;
     }
     int writer = hs_dist_is_writer(&s.dist); /* only rank 0 touches out_dir */
