@@ -24,13 +24,6 @@ struct hs_comm {
 #endif
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int hs_comm_mpi_available(void)
 {
 #ifdef HS_HAVE_MPI
@@ -62,6 +55,13 @@ void hs_comm_set_error_shared(hs_comm *c, int shared)
 }
 
 #ifdef HS_HAVE_MPI
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* Whether there is anything to exchange. */
 static int multi(const hs_comm *c)
