@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hypersimplex.h"
+#include "hypersimplex/nn.h"
 
 static int cmp_double(const void *a, const void *b)
 {

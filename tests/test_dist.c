@@ -32,9 +32,10 @@
 
 #include <cmocka.h>
 
-#include "hypersimplex.h"
-#include "test_util.h"
+#include "hypersimplex/train.h"
 #include "train/checkpoint.h"
+#include "util/fs.h"
+#include "test_util.h"
 
 static char tmp_root[256];
 static const char *self_path;
@@ -54,38 +55,6 @@ static int teardown(void **state)
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_root);
     return system(cmd) == 0 ? 0 : -1;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s)
-        s[n] = '\0';
-    fclose(f);
-    return s;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -340,7 +309,7 @@ static int run_cli(const char *args, const char *err_file)
 
 static void print_file(const char *path)
 {
-    char *t = slurp(path);
+    char *t = tu_slurp(path);
     if (t)
         print_message("%s:\n%s\n", path, t);
     free(t);
@@ -406,7 +375,7 @@ static void compare_with_one_process(hs_loss_kind kind)
     assert_int_equal(rc, 0);
     char path[700];
     snprintf(path, sizeof path, "%s/steps.txt", two);
-    char *t = slurp(path);
+    char *t = tu_slurp(path);
     assert_non_null(t);
     double worst = 0, first = 0;
     size_t n = 0;
@@ -467,7 +436,7 @@ static void compare_with_one_process(hs_loss_kind kind)
     snprintf(args, sizeof args, "--worker '%s' %s local", two, hs_loss_kind_name(kind));
     assert_int_equal(run_mpi(2, self_path, args, err), 0);
     snprintf(path, sizeof path, "%s/steps.txt", two);
-    t = slurp(path);
+    t = tu_slurp(path);
     assert_non_null(t);
     double local_first = fabs(strtod(t, NULL) - ref.loss[0]) / ref.loss[0];
     free(t);
@@ -479,6 +448,7 @@ static void test_two_ranks_match_one_process_hs(void **state)
 {
     (void)state;
     SKIP_WITHOUT_MPI();
+    tu_need_fashion_mnist();
     compare_with_one_process(HS_LOSS_HYPERSIMPLEX);
 }
 
@@ -486,6 +456,7 @@ static void test_two_ranks_match_one_process_ce(void **state)
 {
     (void)state;
     SKIP_WITHOUT_MPI();
+    tu_need_fashion_mnist();
     compare_with_one_process(HS_LOSS_CROSS_ENTROPY);
 }
 
@@ -525,6 +496,7 @@ static void test_resume_two_ranks(void **state)
 {
     (void)state;
     SKIP_WITHOUT_MPI();
+    tu_need_fashion_mnist();
     char full[512], part[512], solo[512], err[600], args[1500];
     snprintf(full, sizeof full, "%s/resume_full", tmp_root);
     snprintf(part, sizeof part, "%s/resume_part", tmp_root);
@@ -546,7 +518,7 @@ static void test_resume_two_ranks(void **state)
     /* only rank 0 printed the summary */
     char outp[700];
     snprintf(outp, sizeof outp, "%s.out", err);
-    char *o = slurp(outp), *first = o ? strstr(o, "maximum test accuracy") : NULL;
+    char *o = tu_slurp(outp), *first = o ? strstr(o, "maximum test accuracy") : NULL;
     assert_non_null(first);
     assert_null(strstr(first + 1, "maximum test accuracy"));
     free(o);
@@ -555,7 +527,7 @@ static void test_resume_two_ranks(void **state)
     assert_int_equal(run_cli(args, err), 0);
     size_t done = 0;
     snprintf(outp, sizeof outp, "%s/summary.json", solo);
-    assert_true(exists(outp));
+    assert_true(hs_path_exists(outp));
     snprintf(outp, sizeof outp, "%s/checkpoint.bin", solo);
     assert_int_equal(hs_train_checkpoint_info(&done, NULL, NULL, 0, outp), HS_OK);
     assert_int_equal(done, 3);
@@ -566,12 +538,13 @@ static void test_shared_error_printed_once(void **state)
 {
     (void)state;
     SKIP_WITHOUT_MPI();
+    tu_need_fashion_mnist();
     char out[512], err[600], args[1500];
     snprintf(out, sizeof out, "%s/nodata", tmp_root);
     snprintf(err, sizeof err, "%s/nodata.err", tmp_root);
     snprintf(args, sizeof args, CLI_COMMON " --epochs 1 --data-dir '%s/missing' --out '%s'", tmp_root, out);
     int rc = run_mpi(2, HS_CLI_PATH, args, err);
-    char *e = slurp(err);
+    char *e = tu_slurp(err);
     assert_non_null(e);
     print_message("exit %d, stderr: %s", rc, e);
     assert_int_equal(rc, 2);
@@ -632,6 +605,7 @@ static void test_dead_rank_ends_job(void **state)
 {
     (void)state;
     SKIP_WITHOUT_MPI();
+    tu_need_fashion_mnist();
     char out[512], err[600], ck[700];
     snprintf(out, sizeof out, "%s/killed", tmp_root);
     snprintf(err, sizeof err, "%s/killed.err", tmp_root);
@@ -648,20 +622,20 @@ static void test_dead_rank_ends_job(void **state)
               "--quiet", "--sync-bn", "--out", out, (char *)NULL);
         _exit(127);
     }
-    double t0 = now_s();
+    double t0 = hs_now();
     int status = 0, ended = 0;
-    while (!exists(ck) && now_s() - t0 < 300 && !ended) {
+    while (!hs_path_exists(ck) && hs_now() - t0 < 300 && !ended) {
         ended = waitpid(pid, &status, WNOHANG) == pid;
         struct timespec ts = {0, 20000000};
         nanosleep(&ts, NULL);
     }
     assert_false(ended);
-    assert_true(exists(ck));
+    assert_true(hs_path_exists(ck));
     pid_t victim = rank_pid(pid, 1);
     assert_true(victim > 0);
     assert_int_equal(kill(victim, SIGKILL), 0);
-    t0 = now_s();
-    while (!ended && now_s() - t0 < 120) {
+    t0 = hs_now();
+    while (!ended && hs_now() - t0 < 120) {
         ended = waitpid(pid, &status, WNOHANG) == pid;
         struct timespec ts = {0, 20000000};
         nanosleep(&ts, NULL);
@@ -671,7 +645,7 @@ static void test_dead_rank_ends_job(void **state)
         waitpid(pid, &status, 0);
     }
     assert_true(ended);
-    char *e = slurp(err);
+    char *e = tu_slurp(err);
     assert_non_null(e);
     print_message("mpirun exit status %d, stderr:\n%s", WIFEXITED(status) ? WEXITSTATUS(status) : -1, e);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);

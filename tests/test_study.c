@@ -23,6 +23,7 @@
 
 #include "hypersimplex.h"
 #include "hypersimplex/study.h"
+#include "test_util.h"
 
 #define PAPER_CSV HS_TEST_DATA_DIR "/paper_test_accuracy_curves.csv.gz"
 #define PAPER_MD HS_TEST_DATA_DIR "/paper_table1_max_test.md"
@@ -36,25 +37,6 @@
     } while (0)
 
 /* ---- helpers ---------------------------------------------------------------------------- */
-
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s)
-        s[n] = '\0';
-    fclose(f);
-    return s;
-}
 
 static void write_all(const char *path, const char *text)
 {
@@ -183,7 +165,7 @@ static void test_paper_table1_markdown(void **state)
     assert_int_equal(hs_study_compute(&s, &r, HS_SELECT_MAX_TEST, "cross_entropy"), HS_OK);
     char *md = NULL;
     assert_int_equal(hs_study_markdown(&md, &s, NULL), HS_OK);
-    char *want = read_all(PAPER_MD);
+    char *want = tu_slurp(PAPER_MD);
     assert_non_null(want);
     assert_string_equal(md, want);
     /* Rows as the paper prints them. */
@@ -359,6 +341,84 @@ static void test_csv_errors(void **state)
     /* A missing file is an I/O error naming the file. */
     assert_int_equal(hs_results_read(&r, "/nonexistent/results.csv"), HS_ERR_IO);
     assert_non_null(strstr(hs_last_error(), "/nonexistent/results.csv"));
+}
+
+/* Copies the first `keep` bytes of src (all if keep < 0) to dst and appends tail. */
+static void copy_damaged(const char *src, const char *dst, long keep, const char *tail)
+{
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[8192];
+    long done = 0;
+    size_t n;
+    while ((keep < 0 || done < keep) && (n = fread(buf, 1, sizeof buf, in)) > 0) {
+        if (keep >= 0 && done + (long)n > keep)
+            n = (size_t)(keep - done);
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+        done += (long)n;
+    }
+    fputs(tail, out);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* A damaged .csv.gz is refused with the file's name (zlib's gzread had returned the data
+ * before the cut as if the file ended there). */
+static void test_gzip_results_damage(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/hs_test_study_%ld.csv.gz", (long)getpid());
+    struct {
+        long keep;
+        const char *tail;
+        const char *msg;
+    } cases[] = {{300000, "", "truncated gzip stream"},
+                 {745700, "", "truncated gzip stream"}, /* the CRC and length trailer cut */
+                 {-1, "garbage", "trailing garbage"}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        copy_damaged(PAPER_CSV, path, cases[c].keep, cases[c].tail);
+        hs_results r;
+        hs_status st = hs_results_read(&r, path);
+        if (st != HS_ERR_FORMAT || !strstr(hs_last_error(), path) || !strstr(hs_last_error(), cases[c].msg))
+            fail_msg("case %zu: status %d, '%s'", c, (int)st, hs_last_error());
+        assert_int_equal(r.n_runs, 0);
+    }
+    unlink(path);
+}
+
+/* The library's plot writer: every file or none. */
+static void test_write_plots(void **state)
+{
+    (void)state;
+    hs_results r;
+    hs_study s;
+    assert_int_equal(hs_results_read(&r, PAPER_CSV), HS_OK);
+    assert_int_equal(hs_study_compute(&s, &r, HS_SELECT_MAX_TEST, "cross_entropy"), HS_OK);
+    char dir[] = "/tmp/hs_study_plots_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char plots[128], path[256];
+    snprintf(plots, sizeof plots, "%s/plots", dir);
+    char *pngs = NULL;
+    assert_int_equal(hs_study_write_plots(&s, &r, plots, &pngs), HS_OK);
+    assert_non_null(pngs);
+    assert_non_null(strstr(pngs, "accuracy_vs_batch_cifar10.png"));
+    free(pngs);
+    snprintf(path, sizeof path, "%s/plots.gp", plots);
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/plot_data/acc_fashion-mnist.dat", plots);
+    assert_int_equal(access(path, F_OK), 0);
+    /* below a regular file: fails, names the place, writes nothing */
+    snprintf(path, sizeof path, "%s/plots/plots.gp/sub", dir);
+    assert_int_equal(hs_study_write_plots(&s, &r, path, &pngs), HS_ERR_IO);
+    assert_null(pngs);
+    assert_non_null(strstr(hs_last_error(), "plots.gp"));
+    hs_study_free(&s);
+    hs_results_free(&r);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void test_write_read_roundtrip(void **state)
@@ -573,7 +633,7 @@ static void test_report_cli(void **state)
     snprintf(plots, sizeof plots, "%s/plots", dir);
     char *argv1[] = {HS_CLI_PATH, "report", PAPER_CSV, "--select", "max-test", "--out", out, "--plots", plots, NULL};
     assert_int_equal(run_cmd(argv1, NULL, NULL, err), 0);
-    char *got = read_all(out), *want = read_all(PAPER_MD);
+    char *got = tu_slurp(out), *want = tu_slurp(PAPER_MD);
     assert_non_null(got);
     assert_non_null(want);
     assert_string_equal(got, want);
@@ -584,7 +644,7 @@ static void test_report_cli(void **state)
                             "curves_cifar10_b8192.png"};
     for (int i = 0; i < 3; i++) {
         snprintf(png, sizeof png, "%s/%s", plots, names[i]);
-        char *data = read_all(png);
+        char *data = tu_slurp(png);
         assert_non_null(data);
         assert_memory_equal(data, "\x89PNG", 4);
         free(data);
@@ -595,20 +655,44 @@ static void test_report_cli(void **state)
     write_all(bad, "dataset,loss,batch_size,seed,epoch,test_accuracy\nd,cross_entropy,8,0,0,0.5\nd,cross_entropy,8,0,0,0.6\n");
     char *argv2[] = {HS_CLI_PATH, "report", bad, NULL};
     assert_int_equal(run_cmd(argv2, NULL, NULL, err), 2);
-    char *msg = read_all(err);
+    char *msg = tu_slurp(err);
     assert_non_null(strstr(msg, "bad.csv:3: run d cross_entropy batch 8 seed 0 has epoch 0 twice"));
     free(msg);
     char *argv3[] = {HS_CLI_PATH, "report", PAPER_CSV, "--select", "best-val", NULL};
     assert_int_equal(run_cmd(argv3, NULL, NULL, err), 2);
-    msg = read_all(err);
+    msg = tu_slurp(err);
     assert_non_null(strstr(msg, "no validation accuracy"));
     free(msg);
     char *argv4[] = {HS_CLI_PATH, "report", PAPER_CSV, "--alpha", "2", NULL};
     assert_int_equal(run_cmd(argv4, NULL, NULL, err), 2);
     char *argv5[] = {HS_CLI_PATH, "report", "--help", NULL};
     assert_int_equal(run_cmd(argv5, NULL, out, err), 0);
-    msg = read_all(out);
+    msg = tu_slurp(out);
     assert_non_null(strstr(msg, "--select RULE"));
+    free(msg);
+
+    /* A failed write of the standard output is a failure. */
+    char *argv6[] = {HS_CLI_PATH, "report", PAPER_CSV, NULL};
+    assert_int_equal(run_cmd(argv6, NULL, "/dev/full", err), 1);
+    msg = tu_slurp(err);
+    assert_non_null(strstr(msg, "error: report: writing the standard output failed"));
+    free(msg);
+    /* The Markdown and the plot files are written together: when the plots cannot be
+     * written, the old --out file stays. */
+    write_all(out, "old table\n");
+    char blocked[300];
+    snprintf(blocked, sizeof blocked, "%s/plots", out); /* below a regular file */
+    char *argv7[] = {HS_CLI_PATH, "report", PAPER_CSV, "--out", out, "--plots", blocked, "--no-gnuplot", NULL};
+    assert_int_equal(run_cmd(argv7, NULL, NULL, err), 1);
+    msg = tu_slurp(out);
+    assert_string_equal(msg, "old table\n");
+    free(msg);
+    /* ... and the same file as the Markdown and a plot file is refused */
+    snprintf(blocked, sizeof blocked, "%s/plots.gp", plots);
+    char *argv8[] = {HS_CLI_PATH, "report", PAPER_CSV, "--out", blocked, "--plots", plots, "--no-gnuplot", NULL};
+    assert_int_equal(run_cmd(argv8, NULL, NULL, err), 2);
+    msg = tu_slurp(err);
+    assert_non_null(strstr(msg, "same file"));
     free(msg);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -636,7 +720,7 @@ static void sweep_env_make(sweep_env *e)
     snprintf(e->err, sizeof e->err, "%s/err.txt", e->dir);
     /* A private executable copy: the repository's mode bits are not relied upon. */
     snprintf(e->train, sizeof e->train, "%s/fake_train.sh", e->dir);
-    char *text = read_all(FAKE_TRAIN);
+    char *text = tu_slurp(FAKE_TRAIN);
     assert_non_null(text);
     write_all(e->train, text);
     free(text);
@@ -654,7 +738,7 @@ static char *calls(const sweep_env *e)
 {
     char path[160];
     snprintf(path, sizeof path, "%s/train_calls.log", e->dir);
-    char *s = read_all(path);
+    char *s = tu_slurp(path);
     return s ? s : strdup("");
 }
 
@@ -719,14 +803,14 @@ static void test_sweep_run_skip_resume(void **state)
     snprintf(md, sizeof md, "%s/t.md", e.dir);
     char *argv2[] = {HS_CLI_PATH, "report", results, "--select", "best-val", "--out", md, NULL};
     assert_int_equal(run_cmd(argv2, NULL, NULL, e.err), 0);
-    char *t = read_all(md);
+    char *t = tu_slurp(md);
     assert_non_null(strstr(t, "| 64 | 0.6399 | **0.6599** | +0.0200 | n/a [1] | n/a |"));
     free(t);
 
     /* A different protocol in the same sweep directory is refused. */
     char *argv3[] = {SWEEP_ARGS(e, "a", "4"), NULL};
     assert_int_equal(run_cmd(argv3, env1, e.out, e.err), 2);
-    char *msg = read_all(e.err);
+    char *msg = tu_slurp(e.err);
     assert_non_null(strstr(msg, "different protocol"));
     free(msg);
 
@@ -737,7 +821,7 @@ static void test_sweep_run_skip_resume(void **state)
     assert_int_equal(run_cmd(argv4, env4, e.out, e.err), 1);
     char *argv5[] = {SWEEP_ARGS(e, "b", "4"), "--dry-run", NULL};
     assert_int_equal(run_cmd(argv5, env1, e.out, e.err), 0);
-    char *listing = read_all(e.out);
+    char *listing = tu_slurp(e.out);
     assert_int_equal(count_lines_with(listing, " partial"), 8);
     free(listing);
     /* The same command resumes each from its checkpoint (epoch 2) and completes it. */
@@ -759,7 +843,7 @@ static void test_sweep_failures_and_config(void **state)
     sweep_env_make(&e);
     char conf[192], results[192];
     snprintf(conf, sizeof conf, "%s/study.conf", e.dir);
-    write_all(conf, "# a small study\n"
+    const char *study_conf = "# a small study\n"
                     "losses = cross_entropy, hinge\n"
                     "batch-sizes = 32\n"
                     "seeds = 3, 4\n"
@@ -768,11 +852,12 @@ static void test_sweep_failures_and_config(void **state)
                     "set = no-augment\n"
                     "vary = tau=0.5,2\n"
                     "jobs = 2\n"
-                    "threads = 1\n");
+                    "threads = 1\n";
+    write_all(conf, study_conf);
     char *argv1[] = {HS_CLI_PATH, "sweep", "--config", conf, "--runs-dir", e.runs, "--name", "f", "--train-cmd", e.train,
                      "--dry-run", NULL};
     assert_int_equal(run_cmd(argv1, NULL, e.out, e.err), 0);
-    char *listing = read_all(e.out);
+    char *listing = tu_slurp(e.out);
     assert_int_equal(count_lines_with(listing, "not started"), 8);
     assert_int_equal(count_lines_with(listing, "fashion-mnist_hinge_b32_s4_tau2 "), 1);
     assert_int_equal(count_lines_with(listing, "tau=0.5"), 4);
@@ -797,7 +882,7 @@ static void test_sweep_failures_and_config(void **state)
     assert_int_equal(access(path, F_OK), 0);
     /* The exact options a run received. */
     snprintf(path, sizeof path, "%s/f/fashion-mnist_cross_entropy_b32_s4_tau2/args.txt", e.runs);
-    char *args = read_all(path);
+    char *args = tu_slurp(path);
     assert_non_null(args);
     const char *want_args = "--dataset fashion-mnist --loss cross_entropy --batch-size 32 --seed 4 --epochs 2 "
                             "--width 8 --no-augment --tau 2 --threads 1 --out ";
@@ -821,13 +906,59 @@ static void test_sweep_failures_and_config(void **state)
     /* Bad configurations. */
     write_all(conf, "losses = cross_entropy\nbogus = 1\n");
     assert_int_equal(run_cmd(argv1, NULL, e.out, e.err), 2);
-    char *msg = read_all(e.err);
+    char *msg = tu_slurp(e.err);
     assert_non_null(strstr(msg, "study.conf:2: 'bogus' is not an option"));
     free(msg);
     char *argv5[] = {HS_CLI_PATH, "sweep", "--losses", "cross_entropy,softmax", "--train-cmd", e.train, "--dry-run", NULL};
     assert_int_equal(run_cmd(argv5, NULL, e.out, e.err), 2);
     char *argv6[] = {HS_CLI_PATH, "sweep", "--set", "epochs=3", "--train-cmd", e.train, "--dry-run", NULL};
     assert_int_equal(run_cmd(argv6, NULL, e.out, e.err), 2);
+    /* A bad value in a config file names the file and the line. */
+    const char *bad_values[][2] = {{"losses = cross_entropy\nepochs = abc\n", "study.conf:2: --epochs: 'abc' is not an integer"},
+                                   {"dataset = mnist, foo\n", "study.conf:1: --dataset: unknown dataset 'foo'"},
+                                   {"\nseeds = 1, 01\n", "study.conf:2: --seeds: '01' appears twice"},
+                                   {"set = width\n", "study.conf:1: --set: --width needs a value"}};
+    for (size_t i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++) {
+        write_all(conf, bad_values[i][0]);
+        assert_int_equal(run_cmd(argv1, NULL, e.out, e.err), 2);
+        msg = tu_slurp(e.err);
+        if (!strstr(msg, bad_values[i][1]))
+            fail_msg("config '%s': '%s' (want '%s')", bad_values[i][0], msg, bad_values[i][1]);
+        free(msg);
+    }
+    /* --set/--vary keys are checked against train's options: a missing value, a value for a
+     * flag, an unknown option are refused before anything runs */
+    const char *bad_sets[][3] = {{"--set", "width", "--width needs a value"},
+                                 {"--set", "no-augment=1", "--no-augment is a flag"},
+                                 {"--vary", "no-augment=1,2", "--no-augment is a flag"},
+                                 {"--set", "widht=8", "'widht' is not a training option"}};
+    for (size_t i = 0; i < sizeof bad_sets / sizeof bad_sets[0]; i++) {
+        char *argv7[] = {HS_CLI_PATH, "sweep", "--runs-dir", e.runs, (char *)bad_sets[i][0], (char *)bad_sets[i][1],
+                         "--train-cmd", e.train, "--dry-run", NULL};
+        assert_int_equal(run_cmd(argv7, NULL, e.out, e.err), 2);
+        msg = tu_slurp(e.err);
+        if (!strstr(msg, bad_sets[i][2]))
+            fail_msg("%s %s: '%s'", bad_sets[i][0], bad_sets[i][1], msg);
+        free(msg);
+    }
+    /* A sweep too large to enumerate is refused. */
+    char *argv8[] = {HS_CLI_PATH, "sweep", "--runs-dir", e.runs, "--seeds", "0,1,2,3,4,5,6,7,8,9",
+                     "--batch-sizes", "1,2,3,4,5,6,7,8,9,10", "--vary", "lr=1,2,3,4,5,6,7,8,9,10",
+                     "--vary", "hidden=1,2,3,4,5,6,7,8,9,10", "--vary", "tau=1,2,3,4,5,6,7,8,9,10",
+                     "--train-cmd", e.train, "--dry-run", NULL};
+    assert_int_equal(run_cmd(argv8, NULL, e.out, e.err), 2);
+    msg = tu_slurp(e.err);
+    assert_non_null(strstr(msg, "more than 100000 runs"));
+    free(msg);
+    /* Listing and emitting check their standard output. */
+    write_all(conf, study_conf);
+    assert_int_equal(run_cmd(argv1, NULL, "/dev/full", e.err), 1);
+    msg = tu_slurp(e.err);
+    assert_non_null(strstr(msg, "writing to the standard output failed"));
+    free(msg);
+    char *argv9[] = {HS_CLI_PATH, "sweep", "--config", conf, "--runs-dir", e.runs, "--name", "g", "--train-cmd", e.train,
+                     "--emit-jobs", NULL}; /* a fresh sweep: 8 jobs to print */
+    assert_int_equal(run_cmd(argv9, NULL, "/dev/full", e.err), 1);
     sweep_env_free(&e);
 }
 
@@ -839,14 +970,14 @@ static void test_sweep_emit_jobs(void **state)
     /* Fresh runs: every job carries --resume too (train starts afresh without a checkpoint). */
     char *argv0[] = {SWEEP_ARGS(e, "fresh", "2"), "--emit-jobs", NULL};
     assert_int_equal(run_cmd(argv0, NULL, e.out, e.err), 0);
-    char *fresh = read_all(e.out);
+    char *fresh = tu_slurp(e.out);
     assert_int_equal(count_lines_with(fresh, "--resume >> "), 8);
     assert_int_equal(count_lines_with(fresh, " train "), 0);
     free(fresh);
     /* --launcher puts its text before every job (data-parallel runs on a cluster) */
     char *argv_l[] = {SWEEP_ARGS(e, "fresh", "2"), "--emit-jobs", "--launcher", "srun -n 4", NULL};
     assert_int_equal(run_cmd(argv_l, NULL, e.out, e.err), 0);
-    char *launched = read_all(e.out);
+    char *launched = tu_slurp(e.out);
     assert_int_equal(count_lines_with(launched, "--resume >> "), 8);
     for (char *line = launched; *line; line = strchr(line, '\n') + 1)
         assert_memory_equal(line, "srun -n 4 /", 11);
@@ -861,7 +992,7 @@ static void test_sweep_emit_jobs(void **state)
     char *argv2[] = {SWEEP_ARGS(e, "c", "3"), "--emit-jobs", NULL};
     char *env2[] = {e.log, NULL};
     assert_int_equal(run_cmd(argv2, env2, e.out, e.err), 0);
-    char *jobs = read_all(e.out);
+    char *jobs = tu_slurp(e.out);
     assert_int_equal(count_lines_with(jobs, "--resume >> "), 8);
     assert_int_equal(count_lines_with(jobs, e.train), 8);
     char jobs_path[192];
@@ -875,7 +1006,7 @@ static void test_sweep_emit_jobs(void **state)
     free(c);
     /* Nothing is left to emit; --collect-only gathers the results. */
     assert_int_equal(run_cmd(argv2, env2, e.out, e.err), 0);
-    jobs = read_all(e.out);
+    jobs = tu_slurp(e.out);
     assert_string_equal(jobs, "");
     free(jobs);
     char *argv4[] = {SWEEP_ARGS(e, "c", "3"), "--collect-only", NULL};
@@ -920,19 +1051,19 @@ static void test_sweep_k_policies(void **state)
     }
     hs_results_free(&r);
     snprintf(path, sizeof path, "%s/kp/fashion-mnist_hypersimplex_fraction_0.5_b64_s1/args.txt", e.runs);
-    char *args = read_all(path);
+    char *args = tu_slurp(path);
     assert_non_null(args);
     assert_true(!strncmp(args, "--dataset fashion-mnist --loss hypersimplex --k-policy fraction:0.5 --batch-size 64",
                          strlen("--dataset fashion-mnist --loss hypersimplex --k-policy fraction:0.5 --batch-size 64")));
     free(args);
     snprintf(path, sizeof path, "%s/kp/fashion-mnist_cross_entropy_b64_s0/args.txt", e.runs);
-    args = read_all(path);
+    args = tu_slurp(path);
     assert_non_null(args);
     assert_null(strstr(args, "k-policy"));
     free(args);
     /* the policy is no protocol axis: the same directory takes the other losses' runs */
     snprintf(path, sizeof path, "%s/kp/sweep.conf", e.runs);
-    char *conf = read_all(path);
+    char *conf = tu_slurp(path);
     assert_null(strstr(conf, "vary-axis"));
     free(conf);
 
@@ -941,13 +1072,13 @@ static void test_sweep_k_policies(void **state)
     snprintf(md, sizeof md, "%s/t.md", e.dir);
     char *argv2[] = {HS_CLI_PATH, "report", results, "--out", md, NULL};
     assert_int_equal(run_cmd(argv2, NULL, NULL, e.err), 0);
-    char *t = read_all(md);
+    char *t = tu_slurp(md);
     assert_non_null(strstr(t, "(prediction: argmax of the logits)"));
     assert_non_null(strstr(t, "| 64 | 0.6199 | **0.6399** | **0.6399** | +0.0200 |"));
     free(t);
     char *argv3[] = {HS_CLI_PATH, "report", results, "--rule", "threshold", "--out", md, NULL};
     assert_int_equal(run_cmd(argv3, NULL, NULL, e.err), 0);
-    t = read_all(md);
+    t = tu_slurp(md);
     assert_non_null(strstr(t, "(prediction: threshold rule"));
     assert_non_null(strstr(t, "| 64 | 0.6199 | 0.7399 | **0.7599** | +0.1200 |"));
     free(t);
@@ -961,7 +1092,7 @@ static void test_sweep_k_policies(void **state)
                      "--vary", "k-policy=count,fraction:0.5", "--batch-sizes", "64", "--seeds", "0,1", "--epochs", "2",
                      "--train-cmd", e.train, "--collect-only", NULL};
     assert_int_equal(run_cmd(argv5, env1, e.out, e.err), 2);
-    char *msg = read_all(e.err);
+    char *msg = tu_slurp(e.err);
     assert_non_null(strstr(msg, "another k policy than count"));
     free(msg);
 
@@ -980,7 +1111,7 @@ static void test_sweep_k_policies(void **state)
     char *argv6[] = {HS_CLI_PATH, "sweep", "--preset", "paper", "--runs-dir", e.runs, "--train-cmd", e.train,
                      "--emit-jobs", NULL};
     assert_int_equal(run_cmd(argv6, NULL, e.out, e.err), 0);
-    char *jobs = read_all(e.out);
+    char *jobs = tu_slurp(e.out);
     assert_int_equal(count_lines_with(jobs, "--resume >> "), 280);
     assert_int_equal(count_lines_with(jobs, "--loss hypersimplex --k-policy fraction:0.5 "), 70);
     assert_int_equal(count_lines_with(jobs, "--k-policy"), 70);
@@ -1078,6 +1209,8 @@ int main(void)
         cmocka_unit_test(test_paired_ttest),
         cmocka_unit_test(test_select_rules),
         cmocka_unit_test(test_csv_errors),
+        cmocka_unit_test(test_gzip_results_damage),
+        cmocka_unit_test(test_write_plots),
         cmocka_unit_test(test_write_read_roundtrip),
         cmocka_unit_test(test_threshold_rule_columns),
         cmocka_unit_test(test_inconsistent_study),

@@ -1,8 +1,11 @@
-/* Training runs on real Fashion-MNIST (Debian's dataset-fashion-mnist): a short run learns,
- * resume ends bit-identical to an uninterrupted run (library and a killed CLI process), a
- * diverging run stops and keeps its last good checkpoint, bad data and bad options are
- * rejected cleanly. Small networks and subsets, one thread: quick on a busy 2-core machine. */
+/* Training runs on real Fashion-MNIST (Debian's dataset-fashion-mnist; the tests that need it
+ * are skipped, saying so, when it is absent): a short run learns, resume ends bit-identical
+ * to an uninterrupted run (library and a killed CLI process), a diverging run stops and keeps
+ * its last good checkpoint, bad data and bad options are rejected cleanly. Small networks
+ * and subsets, one thread: quick on a busy 2-core machine. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* flock */
+#include <fcntl.h>
 #include <math.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -12,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -21,6 +25,8 @@
 
 #include "hypersimplex.h"
 #include "train/checkpoint.h"
+#include "util/fs.h"
+#include "test_util.h"
 
 static char tmp_root[256];
 
@@ -49,31 +55,6 @@ static void file_in(char *out, size_t n, const char *dir, const char *name)
     snprintf(out, n, "%s/%s", dir, name);
 }
 
-static int exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s)
-        s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* Small, quick configuration on a subset of real Fashion-MNIST. */
 static hs_train_config small_config(const char *out, hs_loss_kind kind)
 {
@@ -95,6 +76,7 @@ static hs_train_config small_config(const char *out, hs_loss_kind kind)
 static void test_short_real_training(void **state)
 {
     (void)state;
+    tu_need_fashion_mnist();
     char dir[512], path[600];
     dir_path(dir, sizeof dir, "short");
     hs_train_config c = hs_train_config_default();
@@ -120,7 +102,7 @@ static void test_short_real_training(void **state)
     assert_true(r.test_at_best_val >= 0.75);
     assert_true(r.best_val_accuracy >= 0.7);
     file_in(path, sizeof path, dir, "metrics.csv");
-    char *m = slurp(path);
+    char *m = tu_slurp(path);
     assert_non_null(m);
     const char *head = "epoch,train_loss,val_accuracy,test_accuracy,seconds,val_accuracy_threshold,"
                        "test_accuracy_threshold\n0,";
@@ -129,14 +111,14 @@ static void test_short_real_training(void **state)
     assert_non_null(strstr(m, ",nan,nan\n")); /* cross-entropy has no threshold rule */
     free(m);
     file_in(path, sizeof path, dir, "config.json");
-    char *cj = slurp(path);
+    char *cj = tu_slurp(path);
     assert_non_null(cj);
     assert_non_null(strstr(cj, "\"loss\": \"cross_entropy\""));
     assert_non_null(strstr(cj, "\"n_train\": 4500"));
     assert_non_null(strstr(cj, "\"n_val\": 500"));
     free(cj);
     file_in(path, sizeof path, dir, "summary.json");
-    char *sj = slurp(path);
+    char *sj = tu_slurp(path);
     assert_non_null(sj);
     assert_non_null(strstr(sj, "\"max_test_accuracy\""));
     assert_non_null(strstr(sj, "\"test_accuracy_at_best_val\""));
@@ -179,6 +161,7 @@ static void assert_same_checkpoint(const char *a_dir, const char *b_dir)
 static void test_resume_identical(void **state)
 {
     (void)state;
+    tu_need_fashion_mnist();
     char a_dir[512], b_dir[512], path[600];
     dir_path(a_dir, sizeof a_dir, "resume_a");
     dir_path(b_dir, sizeof b_dir, "resume_b");
@@ -190,7 +173,7 @@ static void test_resume_identical(void **state)
     cb.epochs = 1;
     assert_int_equal(hs_train_run(&rb, &cb, NULL, NULL), HS_OK);
     file_in(path, sizeof path, b_dir, "summary.json");
-    assert_true(exists(path));
+    assert_true(hs_path_exists(path));
     cb.epochs = 3;
     cb.resume = 1;
     assert_int_equal(hs_train_run(&rb, &cb, NULL, NULL), HS_OK);
@@ -239,6 +222,7 @@ static void test_resume_identical(void **state)
 static void test_divergence_keeps_checkpoint(void **state)
 {
     (void)state;
+    tu_need_fashion_mnist();
     char dir[512], path[600];
     dir_path(dir, sizeof dir, "diverge");
     hs_train_config c = small_config(dir, HS_LOSS_CROSS_ENTROPY);
@@ -256,7 +240,7 @@ static void test_divergence_keeps_checkpoint(void **state)
     assert_int_equal(hs_train_checkpoint_info(&done, NULL, rows, 3, path), HS_OK);
     assert_int_equal(done, 1);
     file_in(path, sizeof path, dir, "summary.json");
-    assert_false(exists(path));
+    assert_false(hs_path_exists(path));
 }
 
 static void write_file(const char *path, const void *data, size_t n);
@@ -265,6 +249,7 @@ static void write_file(const char *path, const void *data, size_t n);
 static void test_corrupt_checkpoint_rejected(void **state)
 {
     (void)state;
+    tu_need_fashion_mnist();
     char dir[512], path[600];
     dir_path(dir, sizeof dir, "corrupt");
     hs_train_config c = small_config(dir, HS_LOSS_CROSS_ENTROPY);
@@ -292,6 +277,24 @@ static void test_corrupt_checkpoint_rejected(void **state)
     assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_ERR_FORMAT);
     write_file(path, "HSNNCKPX", 8);
     assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_ERR_FORMAT);
+    /* A size the file claims is checked against the bytes it holds before anything is
+     * allocated: a parameter count of 2^60 with a valid checksum is refused as truncated. */
+    enum { NPARAMS_AT = 168 }; /* magic 8, version 4 + 4, fingerprint 136 (version 2), epochs 8, steps 8 */
+    uint64_t np, huge = (uint64_t)1 << 60;
+    memcpy(&np, buf + NPARAMS_AT, sizeof np);
+    assert_true(np > 1000 && np < 100000000); /* the layout assumed above */
+    unsigned char *forged = malloc(n);
+    assert_non_null(forged);
+    memcpy(forged, buf, n);
+    memcpy(forged + NPARAMS_AT, &huge, sizeof huge);
+    uint64_t h = 0xCBF29CE484222325ull; /* FNV-1a over all but the stored hash */
+    for (size_t i = 0; i + 8 < n; i++)
+        h = (h ^ forged[i]) * 0x100000001B3ull;
+    memcpy(forged + n - 8, &h, sizeof h);
+    write_file(path, forged, n);
+    free(forged);
+    assert_int_equal(hs_train_checkpoint_info(NULL, NULL, NULL, 0, path), HS_ERR_FORMAT);
+    assert_non_null(strstr(hs_last_error(), "truncated (tensor of 1152921504606846976 floats)"));
     write_file(path, buf, n); /* intact again: resumes */
     assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_OK);
     assert_int_equal(r.epochs_done, 2);
@@ -426,12 +429,12 @@ static void test_bad_data_rejected(void **state)
     assert_true(st == HS_ERR_FORMAT || st == HS_ERR_IO);
     assert_non_null(strstr(hs_last_error(), "baddata"));
     file_in(path, sizeof path, out, "checkpoint.bin");
-    assert_false(exists(path));
+    assert_false(hs_path_exists(path));
     /* the command: exit status 2 and an error message naming the file */
     dir_path(err, sizeof err, "baddata.err");
     snprintf(args, sizeof args, "train --data-dir '%s' --out '%s/cli' --epochs 1 --width 8", data, out);
     assert_int_equal(run_cli(args, err), 2);
-    char *e = slurp(err);
+    char *e = tu_slurp(err);
     assert_non_null(e);
     assert_non_null(strstr(e, "error: "));
     assert_non_null(strstr(e, "baddata"));
@@ -448,7 +451,7 @@ static void test_cli_usage(void **state)
     dir_path(err, sizeof err, "usage.err");
     assert_int_equal(run_cli("train --help", err), 0);
     snprintf(out, sizeof out, "%s.out", err);
-    char *h = slurp(out);
+    char *h = tu_slurp(out);
     assert_non_null(h);
     const char *opts[] = {"--out", "--dataset", "--data-dir", "--loss", "--tau", "--k-policy", "--batch-size",
                           "--epochs", "--width", "--seed", "--lr", "--val-fraction", "--train-limit",
@@ -463,24 +466,108 @@ static void test_cli_usage(void **state)
     assert_int_equal(run_cli("train --out /tmp/x --k-policy fraction:2", err), 2);
     assert_int_equal(run_cli("train --out /tmp/x --batch-size 0", err), 2);
     assert_int_equal(run_cli("train --out /tmp/x --val-fraction 1", err), 2);
-    char *e = slurp(err);
+    char *e = tu_slurp(err);
     assert_non_null(e);
     assert_non_null(strstr(e, "error: "));
     free(e);
 }
 
-static double now_s(void)
+/* One trainer per output directory: a second one (library or command, --resume or not) is
+ * refused while the first holds DIR/.lock; the sweep hands its lock to its trainer. */
+static void test_directory_lock(void **state)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    (void)state;
+    char out[512], lock[600], err[600], args[4096], path[1024];
+    dir_path(out, sizeof out, "locked_run");
+    dir_path(err, sizeof err, "locked.err");
+    assert_int_equal(mkdir(out, 0777), 0);
+    file_in(lock, sizeof lock, out, ".lock");
+    int fd = open(lock, O_RDWR | O_CREAT, 0666); /* another trainer holds the directory */
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    hs_train_config c = small_config(out, HS_LOSS_CROSS_ENTROPY);
+    hs_train_result r;
+    assert_int_equal(hs_train_run(&r, &c, NULL, NULL), HS_ERR_IO);
+    assert_non_null(strstr(hs_last_error(), "in use by another process"));
+    file_in(path, sizeof path, out, "config.json");
+    assert_false(hs_path_exists(path));
+    const char *small = "--width 8 --hidden 16 --train-limit 200 --test-limit 100 --batch-size 50 --epochs 1 "
+                        "--val-fraction 0 --threads 1 --quiet";
+    for (int resume = 0; resume < 2; resume++) {
+        snprintf(args, sizeof args, "train %s --out '%s'%s", small, out, resume ? " --resume" : "");
+        assert_int_equal(run_cli(args, err), 2);
+        char *e = tu_slurp(err);
+        assert_non_null(e);
+        assert_non_null(strstr(e, "error: train: "));
+        assert_non_null(strstr(e, "is in use by another process"));
+        free(e);
+    }
+    /* a sweep skips the busy run instead of failing it */
+    char runs[512];
+    dir_path(runs, sizeof runs, "lock_sweep");
+    const char *sweep = "sweep --losses cross_entropy --batch-sizes 50 --seeds 0 --epochs 1 --set width=8 "
+                        "--set hidden=16 --set train-limit=200 --set test-limit=100 --set val-fraction=0 "
+                        "--threads 1 --name s";
+    char run_dir[600];
+    snprintf(run_dir, sizeof run_dir, "%.500s/s/fashion-mnist_cross_entropy_b50_s0", runs);
+    snprintf(args, sizeof args, "mkdir -p '%s' && flock '%s/.lock' '%s' %s --runs-dir '%s' >'%s.out' 2>'%s'",
+             run_dir, run_dir, HS_CLI_PATH, sweep, runs, err, err);
+    int st = system(args);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1); /* the run is unfinished */
+    snprintf(path, sizeof path, "%s.out", err);
+    char *o = tu_slurp(path);
+    assert_non_null(o);
+    assert_non_null(strstr(o, "[skip] fashion-mnist_cross_entropy_b50_s0: running in another process"));
+    free(o);
+    /* ... and runs it with the lock handed down to the real trainer once it is free */
+    snprintf(args, sizeof args, "%s --runs-dir '%s'", sweep, runs);
+    assert_int_equal(run_cli(args, err), 0);
+    file_in(path, sizeof path, run_dir, "summary.json");
+    assert_true(hs_path_exists(path));
+    close(fd);
+    /* the lock is free again: the directory's run resumes (it is complete) */
+    snprintf(args, sizeof args, "train %s --loss cross_entropy --out '%s' --resume", small, run_dir);
+    assert_int_equal(run_cli(args, err), 0);
+    snprintf(path, sizeof path, "%s.out", err);
+    o = tu_slurp(path);
+    assert_non_null(o);
+    assert_non_null(strstr(o, "was already complete"));
+    free(o);
+}
+
+/* Smaller command-line promises: a subset larger than the data set is refused, a failed
+ * write of the standard output is a failure. */
+static void test_cli_limits_and_output(void **state)
+{
+    (void)state;
+    char out[512], err[600], args[1500];
+    dir_path(out, sizeof out, "limit_run");
+    dir_path(err, sizeof err, "limit.err");
+    snprintf(args, sizeof args, "train --out '%s' --train-limit 100000 --width 8 --epochs 1 --threads 1", out);
+    assert_int_equal(run_cli(args, err), 2);
+    char *e = tu_slurp(err);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "100000 images was asked for, but the set holds only 60000"));
+    free(e);
+    snprintf(args, sizeof args, "train --help > /dev/full 2>'%s'", err);
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "'%s' %s", HS_CLI_PATH, args);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    e = tu_slurp(err);
+    assert_non_null(e);
+    assert_non_null(strstr(e, "writing to the standard output failed"));
+    free(e);
 }
 
 /* A CLI run killed (SIGKILL) after its first checkpoint and resumed ends like an
- * uninterrupted CLI run. */
+ * uninterrupted CLI run. The killed run is asked for 1000 epochs, so it cannot finish before
+ * the kill however slow the machine; it is resumed with the 4 epochs of the uninterrupted run
+ * (the epoch count is the one setting a resume may change). */
 static void test_cli_kill_and_resume(void **state)
 {
     (void)state;
+    tu_need_fashion_mnist();
     char full[512], killed[512], err[600], args[1500], ck[600], sum[600];
     dir_path(full, sizeof full, "cli_full");
     dir_path(killed, sizeof killed, "cli_killed");
@@ -493,7 +580,7 @@ static void test_cli_kill_and_resume(void **state)
     {
         char outp[800];
         snprintf(outp, sizeof outp, "%s.out", err);
-        o = slurp(outp);
+        o = tu_slurp(outp);
         assert_non_null(o);
         assert_non_null(strstr(o, "maximum test accuracy over epochs"));
         assert_non_null(strstr(o, "test accuracy at the best-validation epoch"));
@@ -506,15 +593,15 @@ static void test_cli_kill_and_resume(void **state)
         char outdir[600];
         snprintf(outdir, sizeof outdir, "%s", killed);
         execl(HS_CLI_PATH, HS_CLI_PATH, "train", "--loss", "hypersimplex", "--width", "8", "--hidden", "16",
-              "--train-limit", "1000", "--test-limit", "100", "--batch-size", "50", "--epochs", "4", "--lr",
+              "--train-limit", "1000", "--test-limit", "100", "--batch-size", "50", "--epochs", "1000", "--lr",
               "1e-3", "--threads", "1", "--eval-batch", "100", "--quiet", "--out", outdir, (char *)NULL);
         _exit(127);
     }
     file_in(ck, sizeof ck, killed, "checkpoint.bin");
     file_in(sum, sizeof sum, killed, "summary.json");
-    double t0 = now_s();
+    double t0 = hs_now();
     int status = 0, finished = 0;
-    while (!exists(ck) && now_s() - t0 < 300) {
+    while (!hs_path_exists(ck) && hs_now() - t0 < 300) {
         if (waitpid(pid, &status, WNOHANG) == pid) {
             finished = 1;
             break;
@@ -522,22 +609,25 @@ static void test_cli_kill_and_resume(void **state)
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
     }
-    if (!finished) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-    }
+    if (finished)
+        fail_msg("the run to be killed exited by itself (status %d) before its first checkpoint", status);
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_false(hs_path_exists(sum));
     size_t done = 0;
     assert_int_equal(hs_train_checkpoint_info(&done, NULL, NULL, 0, ck), HS_OK);
-    print_message("killed after %zu of 4 epochs%s\n", done, exists(sum) ? " (run had finished)" : "");
+    print_message("killed after %zu epochs\n", done);
+    assert_true(done >= 1 && done < 4); /* else the resumed run would have nothing left to do */
     snprintf(args, sizeof args, "train %s --out '%s' --resume", common, killed);
     assert_int_equal(run_cli(args, err), 0);
-    assert_true(exists(sum));
+    assert_true(hs_path_exists(sum));
     assert_same_checkpoint(full, killed);
     /* metrics.csv rows agree except the seconds column */
     char pa[600], pb[600];
     file_in(pa, sizeof pa, full, "metrics.csv");
     file_in(pb, sizeof pb, killed, "metrics.csv");
-    char *ma = slurp(pa), *mb = slurp(pb);
+    char *ma = tu_slurp(pa), *mb = tu_slurp(pb);
     assert_non_null(ma);
     assert_non_null(mb);
     char *la = ma, *lb = mb;
@@ -571,6 +661,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cli_usage),
+        cmocka_unit_test(test_directory_lock),
+        cmocka_unit_test(test_cli_limits_and_output),
         cmocka_unit_test(test_bad_data_rejected),
         cmocka_unit_test(test_divergence_keeps_checkpoint),
         cmocka_unit_test(test_resume_identical),

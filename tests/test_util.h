@@ -1,10 +1,13 @@
-/* Shared by the tests: a small deterministic random generator (splitmix64). */
+/* Shared by the tests: a small deterministic random generator (splitmix64), reading a file,
+ * and (with cmocka) checked allocations and the skip without Fashion-MNIST. */
 #ifndef HS_TEST_UTIL_H
 #define HS_TEST_UTIL_H
 
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 typedef struct tu_rng {
     uint64_t s;
@@ -43,6 +46,19 @@ static inline double tu_normal(tu_rng *r)
     return sqrt(-2.0 * log(1.0 - u)) * cos(6.283185307179586 * v);
 }
 
+/* Neumaier's compensated sum: a plain loop over 1e6 terms is itself off by more than the
+ * tolerances the tests check. */
+static inline double tu_compensated_sum(const double *v, size_t n)
+{
+    double s = 0, c = 0;
+    for (size_t i = 0; i < n; i++) {
+        double t = s + v[i];
+        c += fabs(s) >= fabs(v[i]) ? (s - t) + v[i] : (v[i] - t) + s;
+        s = t;
+    }
+    return s + c;
+}
+
 /* Conversions between the float arrays of the engine and double references. */
 static inline void tu_to_float(float *f, const double *d, size_t n)
 {
@@ -56,8 +72,27 @@ static inline void tu_to_double(double *d, const float *f, size_t n)
         d[i] = f[i];
 }
 
+/* The whole file as a NUL-terminated string (malloc'd), or NULL. */
+static inline char *tu_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+        free(s);
+        s = NULL;
+    }
+    if (s)
+        s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
 #ifdef assert_non_null /* with cmocka: zeroed arrays that fail the test when out of memory */
-#include <stdlib.h>
 static inline double *tu_dvec(size_t n)
 {
     double *p = calloc(n ? n : 1, sizeof *p);
@@ -71,6 +106,21 @@ static inline float *tu_fvec(size_t n)
     assert_non_null(p);
     return p;
 }
+
+#ifdef HYPERSIMPLEX_DATA_H
+#include <sys/stat.h>
+/* Skips the calling test, with a message, when the real data set is not installed. */
+static inline void tu_need_fashion_mnist(void)
+{
+    const char *dir = hs_data_default_dir(HS_DATA_FASHION_MNIST);
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        print_message("skipped: %s does not exist (install the Debian package dataset-fashion-mnist)\n",
+                      dir);
+        skip();
+    }
+}
+#endif
 #endif
 
 #endif

@@ -48,17 +48,22 @@ typedef struct hs_run_curve {
     double *val_accuracy_threshold;  /* these two may be NULL (nothing recorded) */
 } hs_run_curve;
 
-/* A results table: the runs, sorted by (dataset, variant, loss, batch_size, seed). */
+/* A results table: the runs, sorted by (dataset, variant, loss, batch_size, seed). Start
+ * from {0} and fill it with hs_results_read/_parse/_add; free it with hs_results_free. */
 typedef struct hs_results {
     size_t n_runs;
     hs_run_curve *runs;     /* (n_runs) */
-    size_t cap;             /* allocated entries of runs */
 } hs_results;
+
+/* Largest results or metrics CSV read (after decompression): the whole file is held in
+ * memory, and a small .gz could otherwise expand without bound. */
+#define HS_RESULTS_MAX_BYTES ((size_t)1 << 30)
 
 /* Reads and validates a results CSV (or .csv.gz). Errors (HS_ERR_FORMAT) name the file,
  * the line and the column: a missing required column, a duplicated column, a malformed or
- * out-of-range number, a wrong field count, a duplicated (run, epoch), missing epochs.
- * On failure *out is empty. */
+ * out-of-range number, a wrong field count, a duplicated (run, epoch), missing epochs; and
+ * name the file for a truncated or corrupt gzip stream, garbage after it, or a file larger
+ * than HS_RESULTS_MAX_BYTES. On failure *out is empty. */
 HS_API hs_status hs_results_read(hs_results *out, const char *path);
 
 /* Same from a text buffer; `name` is used in error messages. */
@@ -222,9 +227,23 @@ HS_API hs_status hs_study_markdown(char **md, const hs_study *s, const hs_markdo
  *   curves_<dataset>[_<variant>]_b<batch>.png   mean test accuracy over seeds per epoch,
  *        one line per loss.
  * The names of the PNG files are appended, one per line, to *png_list (malloc'ed) if
- * png_list is non-NULL. */
+ * png_list is non-NULL. Every file is complete before any replaces an old one: on failure
+ * no file of dir has been replaced. */
 HS_API hs_status hs_study_write_plots(const hs_study *s, const hs_results *r, const char *dir,
                                       char **png_list);
+
+/* A file's name (relative to a directory) and text. */
+typedef struct hs_text_file {
+    char *name;
+    char *text;
+} hs_text_file;
+
+/* The files hs_study_write_plots writes, not yet written: *files (n of them; names relative to
+ * the plot directory, e.g. "plots.gp", "plot_data/acc_fashion-mnist.dat") for a caller that
+ * writes them together with other outputs. Free with hs_text_files_free. */
+HS_API hs_status hs_study_plot_files(hs_text_file **files, size_t *n, char **png_list, const hs_study *s,
+                                     const hs_results *r);
+HS_API void hs_text_files_free(hs_text_file *files, size_t n);
 
 #ifdef __cplusplus
 }

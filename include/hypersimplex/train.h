@@ -56,8 +56,10 @@ typedef struct hs_train_config {
     double lr;                  /* Adam learning rate, default 1e-4 (the paper) */
     double val_fraction;        /* stratified validation split of the training set, default 0.1 */
     size_t train_limit;         /* 0: all training images; else a stratified subset of this
-                                   many (taken before the validation split) */
-    size_t test_limit;          /* 0: all test images; else a stratified subset */
+                                   many (taken before the validation split); more than the
+                                   training set holds is HS_ERR_SIZE */
+    size_t test_limit;          /* 0: all test images; else a stratified subset (at most the
+                                   test set's size) */
     int augment;                /* default 1: the paper's random crop + flip */
     int threads;                /* 0: runtime default */
     size_t eval_batch;          /* batch size of evaluation, default 1000 */

@@ -10,7 +10,7 @@ labels over a process group, evaluates the loss on the whole global batch on eve
     import torch.distributed as dist
     from hypersimplex.distributed import DistributedHyperSimplexLoss
 
-    dist.init_process_group("gloo", ...)                 # or nccl; tensors must be on the CPU
+    dist.init_process_group("gloo", ...)
     model = torch.nn.parallel.DistributedDataParallel(net)
     loss_fn = DistributedHyperSimplexLoss(k_policy="count", tau=1.5)   # default group
     loss = loss_fn(model(x_shard), y_shard)             # the global batch's loss, every rank
@@ -23,11 +23,18 @@ gradient that reaches a rank's logits is its rows of dL/dz times the world size,
 average is then exactly the single-process full-batch gradient. `ddp=False` gives the rows of
 dL/dz as they are (for code that sums the ranks' gradients itself).
 
-`scope="shard"` projects each rank's own shard instead (k from the shard, the loss the
-shards' size-weighted mean), for measuring what the global batch changes.
+Running thresholds (the decision rule of HyperSimplexLoss.predict). With the global scope
+the wrapped loss updates its running class thresholds from the global batch, so every rank
+makes the same update and keeps the same thresholds as one process would; `predict` and
+`decision_scores` use them.
 
-The shards may differ in size (the last batch of an epoch). Tensors must be on the CPU
-(the C kernels); use the gloo backend.
+`scope="shard"` projects each rank's own shard instead (k from the shard, the loss the
+shards' size-weighted mean), for measuring what the global batch changes. Each rank then
+updates its thresholds from its shard and the ranks' running thresholds are averaged after
+every step (the batch counts: their maximum), so the ranks still agree.
+
+The shards may differ in size (the last batch of an epoch). Use the gloo backend: the row
+counts are exchanged as CPU tensors (NCCL would need them on the GPU); tested on CPU tensors.
 """
 
 import torch
@@ -103,8 +110,8 @@ class DistributedHyperSimplexLoss(torch.nn.Module):
     ddp: True (default) scales this rank's gradient by the world size, for
         DistributedDataParallel's averaging (module docstring); False: the plain rows.
     loss: a HyperSimplexLoss to use (or any loss module of (logits, labels) on one batch);
-        otherwise the remaining keyword arguments build one (k_policy, tau, prior,
-        regularization, reduction, threads).
+        otherwise the remaining keyword arguments build a HyperSimplexLoss (k_policy, tau,
+        prior, weight, regularization, reduction, momentum, num_classes, backend, threads).
     Inputs: this rank's logits (b, C) and labels (b); returns a scalar.
     """
 
@@ -132,9 +139,29 @@ class DistributedHyperSimplexLoss(torch.nn.Module):
         total = n.clone()
         dist.all_reduce(total, group=self.group)
         part = self.loss(logits, labels) * float(n / total)
+        self._average_thresholds()
         value = part.detach().clone()
         dist.all_reduce(value, group=self.group)
         return _ScaleGrad.apply(part, scale) + (value - part.detach())
+
+    @torch.no_grad()
+    def _average_thresholds(self):
+        run = getattr(self.loss, "running_threshold", None)
+        count = getattr(self.loss, "threshold_batches", None)
+        if not self.training or run is None or count is None or run.numel() == 0:
+            return
+        _, world = _group_info(self.group)
+        dist.all_reduce(run, group=self.group)
+        run.div_(world)
+        dist.all_reduce(count, op=dist.ReduceOp.MAX, group=self.group)
+
+    def decision_scores(self, logits):
+        """The wrapped loss's decision_scores (HyperSimplexLoss: z / tau - running thresholds)."""
+        return self.loss.decision_scores(logits)
+
+    def predict(self, logits):
+        """The wrapped loss's predict: (B) class indices by the running thresholds."""
+        return self.loss.predict(logits)
 
     def extra_repr(self):
         return f"scope={self.scope!r}, ddp={self.ddp}"

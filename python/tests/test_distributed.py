@@ -43,17 +43,22 @@ def _worker(rank, init_file, k_policy):
         # the single-process full-batch loss and gradients
         ref_model = copy.deepcopy(model)
         z_full = ref_model(x)
-        ref = HyperSimplexLoss(**opts)(z_full, y)
+        ref_fn = HyperSimplexLoss(**opts)
+        ref = ref_fn(z_full, y)
         ref.backward()
         zf = z_full.detach().clone().requires_grad_()
         HyperSimplexLoss(**opts)(zf, y).backward()
 
         # 1. logits: this rank's rows of the full-batch gradient, the full-batch value
         z = z_full.detach()[lo:hi].clone().requires_grad_()
-        loss = DistributedHyperSimplexLoss(ddp=False, **opts)(z, y[lo:hi])
+        loss_fn = DistributedHyperSimplexLoss(ddp=False, **opts)
+        loss = loss_fn(z, y[lo:hi])
         loss.backward()
         assert torch.equal(loss.detach(), ref.detach()), (float(loss), float(ref))
         assert torch.equal(z.grad, zf.grad[lo:hi])
+        # the running thresholds: the full batch's update, on every rank; the same predictions
+        assert torch.equal(loss_fn.loss.running_threshold, ref_fn.running_threshold)
+        assert torch.equal(loss_fn.predict(z_full.detach()), ref_fn.predict(z_full.detach()))
 
         # 2. a model under DistributedDataParallel: the averaged parameter gradients are the
         #    full-batch ones (up to the order of the sum over ranks)
@@ -67,8 +72,13 @@ def _worker(rank, init_file, k_policy):
 
         # 3. per shard: another loss (k from the shard), the same value on every rank
         zs = z_full.detach()[lo:hi].clone().requires_grad_()
-        shard = DistributedHyperSimplexLoss(scope="shard", ddp=False, **opts)(zs, y[lo:hi])
+        shard_fn = DistributedHyperSimplexLoss(scope="shard", ddp=False, **opts)
+        shard = shard_fn(zs, y[lo:hi])
         shard.backward()
+        # every rank keeps the same (averaged) running thresholds
+        runs = [torch.zeros_like(shard_fn.loss.running_threshold) for _ in range(WORLD)]
+        dist.all_gather(runs, shard_fn.loss.running_threshold)
+        assert torch.equal(runs[0], runs[1])
         own = HyperSimplexLoss(**opts)(z_full.detach()[lo:hi], y[lo:hi])
         values = [torch.zeros(1, dtype=torch.float64) for _ in range(WORLD)]
         dist.all_gather(values, shard.detach().reshape(1))

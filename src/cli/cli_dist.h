@@ -2,7 +2,7 @@
 #ifndef HS_CLI_DIST_H
 #define HS_CLI_DIST_H
 
-#include "hypersimplex.h"
+#include "hypersimplex/dist.h"
 
 /* When an MPI launcher started this process (hs_comm_launched), joins the job: *comm gets the
  * group of all ranks (else NULL, one process), and *threads, if 0 (all cores), becomes the

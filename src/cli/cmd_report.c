@@ -11,6 +11,9 @@
 #include "cli/commands.h"
 #include "hypersimplex.h"
 #include "hypersimplex/study.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+#include "util/fs.h"
 
 static void usage(FILE *f)
 {
@@ -41,17 +44,14 @@ static void usage(FILE *f)
             "  --first-epochs N  use only the first N epochs of every run (the study as it\n"
             "                    stood after N epochs)                      (default: all)\n"
             "  --title TEXT      first heading                              (default \"Batch-size study\")\n"
-            "  --out FILE        write the Markdown to FILE (atomically)     (default stdout)\n"
+            "  --out FILE        write the Markdown to FILE                  (default stdout)\n"
             "  --plots DIR       write plot data and DIR/plots.gp, then run gnuplot in DIR to draw\n"
             "                    accuracy_vs_batch_*.png and curves_*_b*.png      (default: no plots)\n"
             "  --no-gnuplot      with --plots: write the script but do not run gnuplot\n"
+            "                    (files are replaced atomically, and only when every output is\n"
+            "                    complete; on a failure no old file is replaced)\n"
             "  -h, --help        this help\n\n"
             "exit status: 0 ok, 1 runtime failure (I/O, gnuplot), 2 bad usage or bad input.\n");
-}
-
-static int exit_for(hs_status s)
-{
-    return (s == HS_ERR_NOMEM || s == HS_ERR_BACKEND) ? 1 : 2;
 }
 
 static int run_gnuplot(const char *dir)
@@ -84,27 +84,37 @@ static int run_gnuplot(const char *dir)
     return 0;
 }
 
-static int write_file(const char *path, const char *text)
+/* Writes the Markdown (to out, or the standard output) and the plot files together: every
+ * file is complete before any replaces an old one. Returns the exit status. */
+static int write_outputs(const char *out, const char *md, const char *plots, const hs_text_file *pf, size_t npf)
 {
-    /* Written via a temporary name and renamed, like the library's files. */
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return -1;
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    int bad = !f;
-    if (f) {
-        fputs(text, f);
-        bad = ferror(f) != 0;
-        bad |= fclose(f) != 0;
+    size_t n = 1 + npf;
+    hs_atomic_file *afs = calloc(n, sizeof *afs);
+    hs_atomic_file **list = calloc(n, sizeof *list);
+    hs_status s = afs && list ? HS_OK : hs_fail(HS_ERR_NOMEM, "out of memory");
+    if (!s) {
+        list[0] = &afs[0];
+        s = out ? hs_atomic_open(&afs[0], out) : hs_atomic_open_fd(&afs[0], STDOUT_FILENO, "the standard output");
     }
-    if (!bad)
-        bad = rename(tmp, path) != 0;
-    if (bad)
-        remove(tmp);
-    free(tmp);
-    return bad ? -1 : 0;
+    if (!s)
+        fputs(md, afs[0].f);
+    char *data_dir = plots && !s ? hs_path_join(plots, "plot_data") : NULL;
+    if (plots && !s)
+        s = data_dir ? hs_mkdirs(data_dir) : HS_ERR_NOMEM; /* hs_path_join said why */
+    for (size_t i = 0; !s && i < npf; i++) {
+        list[1 + i] = &afs[1 + i];
+        s = hs_atomic_open_text(&afs[1 + i], plots, pf[i].name, pf[i].text);
+    }
+    if (!s)
+        s = hs_atomic_commit_all(list, n);
+    else if (list)
+        hs_atomic_abort_all(list, n);
+    if (s)
+        cli_status_error(out ? out : "report", s);
+    free(data_dir);
+    free(list);
+    free(afs);
+    return cli_exit_status(s, 1);
 }
 
 int cmd_report(int argc, char **argv)
@@ -210,7 +220,7 @@ int cmd_report(int argc, char **argv)
     if (s) {
         cli_status_error("reading results", s);
         free(cmp_copy);
-        return exit_for(s);
+        return cli_exit_status(s, 0);
     }
     if (first_epochs)
         hs_results_truncate(&res, first_epochs);
@@ -220,7 +230,7 @@ int cmd_report(int argc, char **argv)
         cli_status_error(input, s);
         hs_results_free(&res);
         free(cmp_copy);
-        return exit_for(s);
+        return cli_exit_status(s, 1);
     }
     if (pred_rule == HS_RULE_THRESHOLD && n_threshold == 0)
         fprintf(stderr, "warning: --rule threshold: no run of %s records threshold accuracies; every "
@@ -240,12 +250,12 @@ int cmd_report(int argc, char **argv)
         cli_status_error(input, s);
         hs_results_free(&res);
         free(cmp_copy);
-        return exit_for(s);
+        return cli_exit_status(s, 0);
     }
     s = hs_study_markdown(&md, &st, &mo);
     if (s) {
         cli_status_error("report", s);
-        rc = exit_for(s);
+        rc = cli_exit_status(s, 1);
         goto done;
     }
     /* Cells without a test are explained in the notes under the tables ("[k] ..." lines);
@@ -256,24 +266,17 @@ int cmd_report(int argc, char **argv)
             n_notes++;
     if (n_notes)
         fprintf(stderr, "warning: %zu note(s) under the table mark cells without a valid comparison\n", n_notes);
-    if (out) {
-        if (write_file(out, md)) {
-            cli_error("cannot write %s", out);
-            rc = 1;
-            goto done;
-        }
-    } else {
-        fputs(md, stdout);
-        fflush(stdout);
+    hs_text_file *pf = NULL;
+    size_t npf = 0;
+    char *pngs = NULL;
+    if (plots && (s = hs_study_plot_files(&pf, &npf, &pngs, &st, &res))) {
+        cli_status_error("plots", s);
+        rc = cli_exit_status(s, 1);
+        goto done;
     }
-    if (plots) {
-        char *pngs = NULL;
-        s = hs_study_write_plots(&st, &res, plots, &pngs);
-        if (s) {
-            cli_status_error("writing plots", s);
-            rc = 1;
-            goto done;
-        }
+    rc = write_outputs(out, md, plots, pf, npf);
+    hs_text_files_free(pf, npf);
+    if (!rc && plots) {
         if (gnuplot) {
             rc = run_gnuplot(plots);
             if (!rc)
@@ -281,8 +284,8 @@ int cmd_report(int argc, char **argv)
         } else {
             fprintf(stderr, "plot script written: run `gnuplot plots.gp` in %s\n", plots);
         }
-        free(pngs);
     }
+    free(pngs);
 done:
     free(md);
     hs_study_free(&st);

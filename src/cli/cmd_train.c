@@ -10,6 +10,7 @@
 #include "cli/cli_dist.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "hypersimplex/train.h"
 
 static void usage(FILE *f)
 {
@@ -59,8 +60,11 @@ static void usage(FILE *f)
             "summed); rank 0 writes DIR and prints (docs/distributed.md). --threads 0 then means\n"
             "the cores divided among the ranks of a machine.\n"
             "\n"
+            "DIR is locked while training (flock on DIR/.lock, held by rank 0): a second trainer\n"
+            "on the same DIR exits with status 2.\n"
+            "\n"
             "Exit status: 0 done, 1 runtime failure (including a diverged run, whose last good\n"
-            "checkpoint is kept), 2 bad usage or bad input (options, data files).\n");
+            "checkpoint is kept), 2 bad usage or bad input (options, data files, DIR in use).\n");
 }
 
 typedef struct progress_ctx {
@@ -138,41 +142,50 @@ static int parse_reg(const char *text, hs_regularization *out)
     return 0;
 }
 
+enum {
+    O_OUT = 256, O_DATASET, O_DATADIR, O_LOSS, O_TAU, O_KPOL, O_REG, O_BATCH, O_EPOCHS, O_WIDTH,
+    O_HIDDEN, O_SEED, O_LR, O_VALF, O_TRAINLIM, O_TESTLIM, O_NOAUG, O_THREADS, O_EVALB, O_RESUME,
+    O_QUIET, O_THETA_MOM, O_SYNC_BN, O_SCOPE, O_HELP
+};
+static const struct option opts[] = {
+    {"out", required_argument, NULL, O_OUT},
+    {"dataset", required_argument, NULL, O_DATASET},
+    {"data-dir", required_argument, NULL, O_DATADIR},
+    {"loss", required_argument, NULL, O_LOSS},
+    {"tau", required_argument, NULL, O_TAU},
+    {"k-policy", required_argument, NULL, O_KPOL},
+    {"reg", required_argument, NULL, O_REG},
+    {"theta-momentum", required_argument, NULL, O_THETA_MOM},
+    {"batch-size", required_argument, NULL, O_BATCH},
+    {"epochs", required_argument, NULL, O_EPOCHS},
+    {"width", required_argument, NULL, O_WIDTH},
+    {"hidden", required_argument, NULL, O_HIDDEN},
+    {"seed", required_argument, NULL, O_SEED},
+    {"lr", required_argument, NULL, O_LR},
+    {"val-fraction", required_argument, NULL, O_VALF},
+    {"train-limit", required_argument, NULL, O_TRAINLIM},
+    {"test-limit", required_argument, NULL, O_TESTLIM},
+    {"no-augment", no_argument, NULL, O_NOAUG},
+    {"threads", required_argument, NULL, O_THREADS},
+    {"eval-batch", required_argument, NULL, O_EVALB},
+    {"resume", no_argument, NULL, O_RESUME},
+    {"quiet", no_argument, NULL, O_QUIET},
+    {"sync-bn", no_argument, NULL, O_SYNC_BN},
+    {"loss-scope", required_argument, NULL, O_SCOPE},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+int cmd_train_option_arity(const char *name)
+{
+    for (const struct option *o = opts; o->name; o++)
+        if (!strcmp(o->name, name))
+            return o->has_arg == no_argument ? 0 : 1;
+    return -1;
+}
+
 int cmd_train(int argc, char **argv)
 {
-    enum {
-        O_OUT = 256, O_DATASET, O_DATADIR, O_LOSS, O_TAU, O_KPOL, O_REG, O_BATCH, O_EPOCHS, O_WIDTH,
-        O_HIDDEN, O_SEED, O_LR, O_VALF, O_TRAINLIM, O_TESTLIM, O_NOAUG, O_THREADS, O_EVALB, O_RESUME,
-        O_QUIET, O_THETA_MOM, O_SYNC_BN, O_SCOPE, O_HELP
-    };
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, O_OUT},
-        {"dataset", required_argument, NULL, O_DATASET},
-        {"data-dir", required_argument, NULL, O_DATADIR},
-        {"loss", required_argument, NULL, O_LOSS},
-        {"tau", required_argument, NULL, O_TAU},
-        {"k-policy", required_argument, NULL, O_KPOL},
-        {"reg", required_argument, NULL, O_REG},
-        {"theta-momentum", required_argument, NULL, O_THETA_MOM},
-        {"batch-size", required_argument, NULL, O_BATCH},
-        {"epochs", required_argument, NULL, O_EPOCHS},
-        {"width", required_argument, NULL, O_WIDTH},
-        {"hidden", required_argument, NULL, O_HIDDEN},
-        {"seed", required_argument, NULL, O_SEED},
-        {"lr", required_argument, NULL, O_LR},
-        {"val-fraction", required_argument, NULL, O_VALF},
-        {"train-limit", required_argument, NULL, O_TRAINLIM},
-        {"test-limit", required_argument, NULL, O_TESTLIM},
-        {"no-augment", no_argument, NULL, O_NOAUG},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"eval-batch", required_argument, NULL, O_EVALB},
-        {"resume", no_argument, NULL, O_RESUME},
-        {"quiet", no_argument, NULL, O_QUIET},
-        {"sync-bn", no_argument, NULL, O_SYNC_BN},
-        {"loss-scope", required_argument, NULL, O_SCOPE},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0},
-    };
     hs_train_config cfg = hs_train_config_default();
     const char *loss_name = "hypersimplex", *kpol = NULL, *reg = NULL;
     double tau = NAN;
@@ -322,15 +335,8 @@ int cmd_train(int argc, char **argv)
     hs_status s = hs_train_run(&r, &cfg, rank == 0 ? on_event : on_event_silent, &p);
     if (p.started && !p.quiet)
         cli_progress_end(&p.bar);
-    if (s) {
-        int code = 2;
-        if (s == HS_ERR_DIVERGED || s == HS_ERR_BACKEND || s == HS_ERR_NOMEM)
-            code = 1;
-        /* options and input files are bad input; I/O failures after the start are runtime */
-        if (s == HS_ERR_IO && p.started)
-            code = 1;
-        return cli_dist_fail(comm, "train", s, code);
-    }
+    if (s)
+        return cli_dist_fail(comm, "train", s, cli_exit_status(s, p.started));
     hs_comm_finalize(comm);
     if (rank != 0)
         return 0;

@@ -265,11 +265,11 @@ hs_status hs_study_markdown(char **md, const hs_study *s, const hs_markdown_opts
             long l = loss_index(s, o.compare[k]);
             if (l < 0) {
                 free(cmp);
-                return hs_fail(HS_ERR_ARG, "--compare: loss '%s' does not occur in the results", o.compare[k]);
+                return hs_fail(HS_ERR_ARG, "compare: loss '%s' does not occur in the results", o.compare[k]);
             }
             if (l == base) {
                 free(cmp);
-                return hs_fail(HS_ERR_ARG, "--compare: '%s' is the baseline", o.compare[k]);
+                return hs_fail(HS_ERR_ARG, "compare: '%s' is the baseline", o.compare[k]);
             }
             int dup = 0;
             for (size_t j = 0; j < n_cmp; j++)

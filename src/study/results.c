@@ -95,18 +95,16 @@ static int run_cmp_q(const void *a, const void *b)
     return run_cmp(a, b);
 }
 
+/* Room for n runs. Exactly n: a table holds at most thousands of runs, and adding one
+ * already moves the runs after it to keep the order. */
 static hs_status reserve_runs(hs_results *r, size_t n)
 {
-    if (n <= r->cap)
+    if (n <= r->n_runs)
         return HS_OK;
-    size_t cap = r->cap ? r->cap * 2 : 16;
-    while (cap < n)
-        cap *= 2;
-    hs_run_curve *runs = realloc(r->runs, cap * sizeof *runs);
+    hs_run_curve *runs = realloc(r->runs, n * sizeof *runs);
     if (!runs)
         return hs_fail(HS_ERR_NOMEM, "out of memory growing a results table");
     r->runs = runs;
-    r->cap = cap;
     return HS_OK;
 }
 

@@ -76,7 +76,7 @@ hs_status hs_run_select(double *accuracy, size_t *epoch, const hs_run_curve *run
         if (!found)
             return hs_fail(HS_ERR_ARG,
                            "best-val: run %s %s batch %ld seed %ld (line %zu) has no validation accuracy "
-                           "(use --select max-test or last)", run->dataset, run->loss, run->batch_size,
+                           "(select with the rule max-test or last)", run->dataset, run->loss, run->batch_size,
                            run->seed, run->line);
         break;
     }

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #ifdef HS_HAVE_MPI
 #include <mpi.h>
@@ -13,6 +12,7 @@
 
 #include "train/comm.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 struct hs_comm {
     int rank, size, local_size;
@@ -56,13 +56,6 @@ void hs_comm_set_error_shared(hs_comm *c, int shared)
 
 #ifdef HS_HAVE_MPI
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Whether there is anything to exchange. */
 static int multi(const hs_comm *c)
 {
@@ -81,9 +74,9 @@ static hs_status mpi_fail(int rc, const char *call)
 /* Runs an MPI call, timing it into c->seconds. */
 #define HS_MPI(c, call)                                                                     \
     do {                                                                                    \
-        double t0_ = now_s();                                                               \
+        double t0_ = hs_now();                                                               \
         int rc_ = (call);                                                                   \
-        (c)->seconds += now_s() - t0_;                                                      \
+        (c)->seconds += hs_now() - t0_;                                                      \
         if (rc_ != MPI_SUCCESS)                                                             \
             return mpi_fail(rc_, #call);                                                    \
     } while (0)
@@ -197,9 +190,9 @@ hs_status hs_comm_gather_f(hs_comm *c, float *all, const float *mine, const size
         displ[r] = (int)off;
         off += counts[r];
     }
-    double t0 = now_s();
+    double t0 = hs_now();
     int rc = MPI_Allgatherv(mine, cnt[c->rank], MPI_FLOAT, all, cnt, displ, MPI_FLOAT, c->comm);
-    c->seconds += now_s() - t0;
+    c->seconds += hs_now() - t0;
     free(cnt);
     return rc == MPI_SUCCESS ? HS_OK : mpi_fail(rc, "MPI_Allgatherv");
 }

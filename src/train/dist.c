@@ -55,7 +55,7 @@ hs_status hs_dist_check_batches(const hs_dist *d, size_t n, size_t b)
         return hs_fail(HS_ERR_SIZE,
                        "training: %d ranks need at least %d images in every batch, but the batch size "
                        "is %zu and the last batch of an epoch of %zu images has %zu; choose another "
-                       "--batch-size, --train-limit or number of ranks",
+                       "batch_size, train_limit or number of ranks",
                        d->size, d->size, b, n, last ? last : (n < b ? n : b));
     return HS_OK;
 }

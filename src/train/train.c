@@ -4,15 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "hypersimplex/train.h"
 #include "train/checkpoint.h"
 #include "train/comm.h"
 #include "train/dist.h"
 #include "util/atomic_file.h"
+#include "util/dir_lock.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 hs_train_config hs_train_config_default(void)
 {
@@ -31,28 +31,6 @@ hs_train_config hs_train_config_default(void)
     c.eval_batch = 1000;
     c.theta_momentum = 0.1;
     return c;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-static int file_exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0;
 }
 
 static const char *reg_name(hs_regularization r)
@@ -118,16 +96,6 @@ static hs_status validate(const hs_train_config *c)
     return HS_OK;
 }
 
-static hs_status ensure_dir(const char *dir)
-{
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return hs_fail(HS_ERR_IO, "cannot create directory %s: %s", dir, strerror(errno));
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return hs_fail(HS_ERR_IO, "%s is not a directory", dir);
-    return HS_OK;
-}
-
 typedef struct run_info {
     size_t n_train, n_val, n_test, nparams;
     hs_net_shape shape;
@@ -136,7 +104,7 @@ typedef struct run_info {
 /* Opens dir/name for an atomic write (see util/atomic_file.h). */
 static hs_status open_in_dir(hs_atomic_file *af, const char *dir, const char *name)
 {
-    char *path = path_join(dir, name);
+    char *path = hs_path_join(dir, name);
     if (!path)
         return hs_fail(HS_ERR_NOMEM, "out of memory");
     hs_status st = hs_atomic_open(af, path);
@@ -470,17 +438,20 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     }
     int writer = hs_dist_is_writer(&s.dist); /* only rank 0 touches out_dir */
 
-    if (writer && (st = ensure_dir(cfg->out_dir)))
+    /* one trainer per directory: a second one (even a --resume of the same run) would
+     * overwrite the files of the first. Its writer, rank 0, holds the lock. */
+    hs_dir_lock lock = {-1};
+    if (writer && ((st = hs_mkdirs(cfg->out_dir)) || (st = hs_dir_lock_take(&lock, cfg->out_dir, NULL))))
         goto out_early;
-    s.ckpt_path = path_join(cfg->out_dir, "checkpoint.bin");
-    char *summary_path = path_join(cfg->out_dir, "summary.json");
-    char *metrics_path = path_join(cfg->out_dir, "metrics.csv");
+    s.ckpt_path = hs_path_join(cfg->out_dir, "checkpoint.bin");
+    char *summary_path = hs_path_join(cfg->out_dir, "summary.json");
+    char *metrics_path = hs_path_join(cfg->out_dir, "metrics.csv");
     if (!s.ckpt_path || !summary_path || !metrics_path) {
         st = hs_fail(HS_ERR_NOMEM, "out of memory");
         goto out;
     }
-    int have_ckpt = writer && file_exists(s.ckpt_path);
-    if (writer && !cfg->resume && (have_ckpt || file_exists(summary_path) || file_exists(metrics_path))) {
+    int have_ckpt = writer && hs_path_exists(s.ckpt_path);
+    if (writer && !cfg->resume && (have_ckpt || hs_path_exists(summary_path) || hs_path_exists(metrics_path))) {
         st = hs_fail(HS_ERR_ARG, "%s already holds a training run: resume it or choose another "
                                  "output directory", cfg->out_dir);
         goto out;
@@ -580,7 +551,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
         const char *diff = hs_ckpt_fingerprint_diff(&s.ck.fp, &fp);
         if (diff) {
             st = hs_fail(HS_ERR_ARG, "%s was written by a run with another %s: resume with the same "
-                                     "options (only --epochs may change)", s.ckpt_path, diff);
+                                     "configuration (only epochs may change)", s.ckpt_path, diff);
             goto out;
         }
         if (s.ck.nparams != np || s.ck.nbufs != nb) {
@@ -604,14 +575,14 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
         steps = s.ck.steps;
         if (start_epoch == cfg->epochs) {
             summarize(result, s.rows, start_epoch);
-            result->already_complete = writer && file_exists(summary_path);
+            result->already_complete = writer && hs_path_exists(summary_path);
             if (writer && !result->already_complete)
                 st = write_summary(cfg->out_dir, cfg, result, s.rows, s.theta, C);
             goto out;
         }
     }
-    /* extending a finished run (more --epochs): it is no longer complete */
-    if (writer && file_exists(summary_path) && remove(summary_path) != 0) {
+    /* extending a finished run (more epochs): it is no longer complete */
+    if (writer && hs_path_exists(summary_path) && remove(summary_path) != 0) {
         st = hs_fail(HS_ERR_IO, "cannot remove %s: %s", summary_path, strerror(errno));
         goto out;
     }
@@ -637,7 +608,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     size_t train_images = 0;
     float *P = hs_net_params(s.net), *G = hs_net_grads(s.net);
     for (size_t e = start_epoch; e < cfg->epochs; e++) {
-        double t0 = now_s(), comm0 = hs_dist_seconds(&s.dist);
+        double t0 = hs_now(), comm0 = hs_dist_seconds(&s.dist);
         memcpy(s.perm, s.train_idx, s.n_train * sizeof *s.perm);
         hs_shuffle_indices(s.perm, s.n_train, cfg->seed, e);
         double loss_sum = 0;
@@ -677,7 +648,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
             if (cb)
                 cb(&ev, user);
         }
-        double t1 = now_s();
+        double t1 = hs_now();
         train_time += t1 - t0;
         train_comm += hs_dist_seconds(&s.dist) - comm0;
         train_images += seen;
@@ -704,7 +675,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
                            s.test_idx, s.n_test, cfg->eval_batch, s.x, s.y, s.logits, theta, &lopts, s.pred,
                            &s.dist)))
             goto out;
-        row->seconds = now_s() - t0;
+        row->seconds = hs_now() - t0;
         if (writer)
             st = save_epoch(&s, cfg, &fp, e + 1, steps);
         if ((st = hs_dist_agree(&s.dist, st)))
@@ -728,6 +699,7 @@ out:
 out_early:
     st = hs_dist_finish(&s.dist, st);
     free_state(&s);
+    hs_dir_lock_release(&lock);
     return st;
 }
 
