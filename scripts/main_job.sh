@@ -5,7 +5,7 @@
 #
 # usage: scripts/main_job.sh [BUILD_DIR] [OUT_DIR]
 # environment (defaults): BATCH=1024 WIDTH=32 EPOCHS=7 SEED=0 TRAIN_LIMIT=0 (all 60000 training
-#                         images: 54000 train + 6000 validation) TAU=1.5 K_POLICY=count
+#                         images: 54000 train + 6000 validation) TAU=1.5 K_POLICY=fraction:0.5
 # Runs are resumable: re-running the script continues unfinished runs and reuses finished ones.
 set -eu
 BUILD=${1:-build}
@@ -16,7 +16,7 @@ EPOCHS=${EPOCHS:-7}
 SEED=${SEED:-0}
 TRAIN_LIMIT=${TRAIN_LIMIT:-0}
 TAU=${TAU:-1.5}
-K_POLICY=${K_POLICY:-count}
+K_POLICY=${K_POLICY:-fraction:0.5}
 HS="$BUILD/src/cli/hypersimplex"
 if [ ! -x "$HS" ]; then
     echo "error: $HS not found: build first (cmake -S . -B $BUILD && cmake --build $BUILD -j2)" >&2

@@ -444,6 +444,20 @@ static void test_bad_data_rejected(void **state)
     assert_int_equal(run_cli(args, err), 2);
 }
 
+/* train's HyperSimplex default is k = floor(B / 2) (fraction:0.5, the k-policy study), the
+ * library's loss default stays count; the other losses keep the library's options. */
+static void test_loss_defaults(void **state)
+{
+    (void)state;
+    hs_train_config c = hs_train_config_default();
+    assert_int_equal(c.loss.kind, HS_LOSS_HYPERSIMPLEX);
+    assert_int_equal(c.loss.k_policy, HS_K_FRACTION);
+    assert_true(c.loss.k_fraction == 0.5);
+    assert_int_equal(hs_loss_opts_default(HS_LOSS_HYPERSIMPLEX).k_policy, HS_K_COUNT);
+    hs_loss_opts ce = hs_train_loss_default(HS_LOSS_CROSS_ENTROPY);
+    assert_int_equal(ce.k_policy, hs_loss_opts_default(HS_LOSS_CROSS_ENTROPY).k_policy);
+}
+
 static void test_cli_usage(void **state)
 {
     (void)state;
@@ -660,6 +674,7 @@ static void test_cli_kill_and_resume(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loss_defaults),
         cmocka_unit_test(test_cli_usage),
         cmocka_unit_test(test_directory_lock),
         cmocka_unit_test(test_cli_limits_and_output),

@@ -84,6 +84,14 @@ typedef struct hs_train_config {
 
 HS_API hs_train_config hs_train_config_default(void);
 
+/* The loss options `train` uses for `kind` unless told otherwise: hs_loss_opts_default(kind),
+ * except that the HyperSimplex loss takes the k policy fraction:0.5 (k_c = floor(B / 2), the
+ * authors' released code) instead of the library's count. Why: in the k-policy study
+ * (docs/study.md) fraction:0.5 is as accurate as the others under the threshold rule and is
+ * the only policy whose argmax-of-logits predictions are too, so it is the safe default for a
+ * model whose users may predict either way. */
+HS_API hs_loss_opts hs_train_loss_default(hs_loss_kind kind);
+
 typedef struct hs_epoch_metrics {
     size_t epoch;               /* from 0 */
     double train_loss;          /* mean training loss over the epoch's images */

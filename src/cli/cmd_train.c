@@ -30,7 +30,7 @@ static void usage(FILE *f)
             "  --data-dir DIR       data directory [/usr/share/datasets/<dataset>]\n"
             "  --loss NAME          cross_entropy | hinge | mse | hypersimplex [hypersimplex]\n"
             "  --tau T              HyperSimplex temperature, > 0 [1.5]\n"
-            "  --k-policy P         HyperSimplex k: count | prior | fraction:F [count]\n"
+            "  --k-policy P         HyperSimplex k: count | prior | fraction:F [fraction:0.5]\n"
             "  --reg R              HyperSimplex operator: l2 | kl | entropy [l2]\n"
             "  --theta-momentum M   HyperSimplex: momentum of the running class thresholds of\n"
             "                       the threshold rule, in [0, 1] (like batch norm's) [0.1]\n"
@@ -296,7 +296,7 @@ int cmd_train(int argc, char **argv)
         cli_error("--loss: unknown loss '%s' (cross_entropy, hinge, mse, hypersimplex)", loss_name);
         return 2;
     }
-    cfg.loss = hs_loss_opts_default(kind);
+    cfg.loss = hs_train_loss_default(kind);
     if (!isnan(tau)) {
         if (!(tau > 0) || !isfinite(tau)) {
             cli_error("--tau: %g must be finite and > 0", tau);

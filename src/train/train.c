@@ -14,12 +14,22 @@
 #include "util/error.h"
 #include "util/fs.h"
 
+hs_loss_opts hs_train_loss_default(hs_loss_kind kind)
+{
+    hs_loss_opts o = hs_loss_opts_default(kind);
+    if (kind == HS_LOSS_HYPERSIMPLEX) {
+        o.k_policy = HS_K_FRACTION;
+        o.k_fraction = 0.5;
+    }
+    return o;
+}
+
 hs_train_config hs_train_config_default(void)
 {
     hs_train_config c;
     memset(&c, 0, sizeof c);
     c.dataset = HS_DATA_FASHION_MNIST;
-    c.loss = hs_loss_opts_default(HS_LOSS_HYPERSIMPLEX);
+    c.loss = hs_train_loss_default(HS_LOSS_HYPERSIMPLEX);
     c.batch_size = 1024;
     c.epochs = 20;
     c.width = 64;

@@ -14,10 +14,12 @@ set xlabel 'batch size'
 set ylabel 'test accuracy (best-val)'
 set title 'fashion-mnist: accuracy against batch size (mean, bars ±1 sd over seeds)' noenhanced
 set offsets graph 0.03, graph 0.03, graph 0.05, graph 0.05
-plot 'plot_data/acc_fashion-mnist.dat' index 0 using ($1*2**(-0.060)):2:3 with yerrorlines lw 2 pt 5 title 'cross_entropy' noenhanced, \
-     'plot_data/acc_fashion-mnist.dat' index 1 using ($1*2**(-0.020)):2:3 with yerrorlines lw 2 pt 7 title 'hinge' noenhanced, \
-     'plot_data/acc_fashion-mnist.dat' index 2 using ($1*2**(0.020)):2:3 with yerrorlines lw 2 pt 9 title 'mse' noenhanced, \
-     'plot_data/acc_fashion-mnist.dat' index 3 using ($1*2**(0.060)):2:3 with yerrorlines lw 2 pt 11 title 'hypersimplex' noenhanced
+plot 'plot_data/acc_fashion-mnist.dat' index 0 using ($1*2**(-0.100)):2:3 with yerrorlines lw 2 pt 5 title 'cross_entropy' noenhanced, \
+     'plot_data/acc_fashion-mnist.dat' index 1 using ($1*2**(-0.060)):2:3 with yerrorlines lw 2 pt 7 title 'hinge' noenhanced, \
+     'plot_data/acc_fashion-mnist.dat' index 2 using ($1*2**(-0.020)):2:3 with yerrorlines lw 2 pt 9 title 'mse' noenhanced, \
+     'plot_data/acc_fashion-mnist.dat' index 3 using ($1*2**(0.020)):2:3 with yerrorlines lw 2 pt 11 title 'hypersimplex@count' noenhanced, \
+     'plot_data/acc_fashion-mnist.dat' index 4 using ($1*2**(0.060)):2:3 with yerrorlines lw 2 pt 13 title 'hypersimplex@fraction:0.5' noenhanced, \
+     'plot_data/acc_fashion-mnist.dat' index 5 using ($1*2**(0.100)):2:3 with yerrorlines lw 2 pt 15 title 'hypersimplex@prior' noenhanced
 unset output
 
 reset
@@ -31,7 +33,9 @@ set title 'fashion-mnist, batch size 32: learning curves' noenhanced
 plot 'plot_data/curve_fashion-mnist_b32.dat' index 0 using 1:2 with lines lw 2 title 'cross_entropy' noenhanced, \
      'plot_data/curve_fashion-mnist_b32.dat' index 1 using 1:2 with lines lw 2 title 'hinge' noenhanced, \
      'plot_data/curve_fashion-mnist_b32.dat' index 2 using 1:2 with lines lw 2 title 'mse' noenhanced, \
-     'plot_data/curve_fashion-mnist_b32.dat' index 3 using 1:2 with lines lw 2 title 'hypersimplex' noenhanced
+     'plot_data/curve_fashion-mnist_b32.dat' index 3 using 1:2 with lines lw 2 title 'hypersimplex@count' noenhanced, \
+     'plot_data/curve_fashion-mnist_b32.dat' index 4 using 1:2 with lines lw 2 title 'hypersimplex@fraction:0.5' noenhanced, \
+     'plot_data/curve_fashion-mnist_b32.dat' index 5 using 1:2 with lines lw 2 title 'hypersimplex@prior' noenhanced
 unset output
 
 reset
@@ -45,5 +49,7 @@ set title 'fashion-mnist, batch size 512: learning curves' noenhanced
 plot 'plot_data/curve_fashion-mnist_b512.dat' index 0 using 1:2 with lines lw 2 title 'cross_entropy' noenhanced, \
      'plot_data/curve_fashion-mnist_b512.dat' index 1 using 1:2 with lines lw 2 title 'hinge' noenhanced, \
      'plot_data/curve_fashion-mnist_b512.dat' index 2 using 1:2 with lines lw 2 title 'mse' noenhanced, \
-     'plot_data/curve_fashion-mnist_b512.dat' index 3 using 1:2 with lines lw 2 title 'hypersimplex' noenhanced
+     'plot_data/curve_fashion-mnist_b512.dat' index 3 using 1:2 with lines lw 2 title 'hypersimplex@count' noenhanced, \
+     'plot_data/curve_fashion-mnist_b512.dat' index 4 using 1:2 with lines lw 2 title 'hypersimplex@fraction:0.5' noenhanced, \
+     'plot_data/curve_fashion-mnist_b512.dat' index 5 using 1:2 with lines lw 2 title 'hypersimplex@prior' noenhanced
 unset output
