@@ -5,7 +5,8 @@
 # Each seed draws its own test split (20%) and validation split (20% of the rest); every loss
 # sees the same splits; early stopping on the validation AUC; the test AUC of the best round
 # is reported. Writes docs/results/gbrt_tabular.md (mean +- sd, paired t-tests against
-# logistic) and docs/results/gbrt_tabular_raw.csv (one line per run).
+# logistic) and docs/results/gbrt_tabular_raw.csv (the tidy runs: one line per table, seed and
+# loss); the tables of the Markdown are `hypersimplex gbrt --report` of that CSV.
 #
 # usage: scripts/gbrt_study.sh [BUILD_DIR] [DATA_DIR] [OUT_DIR]
 #   defaults: build, ../shared/reference/tabular, docs/results
@@ -36,21 +37,19 @@ args="--loss $losses --repeats $seeds --seed 1 --test-fraction 0.2 --valid-fract
 --rounds $rounds --eta $eta --max-depth 6 --tau $tau --early-stopping 30 --threads $threads \
 --log-every 0"
 start=$(date +%s)
+reports=""
 for t in $tables; do
   echo "== $t" >&2
   "$cli" gbrt --train "$data/$t.csv" $args --runs-out "$tmp/$t.csv" > "$tmp/$t.log"
-  grep -E '^(summary|paired_t)' "$tmp/$t.log" >&2
+  grep -E '^(summary|paired_t)' "$tmp/$t.log" >&2  # progress for the reader only
+  reports="$reports --report $tmp/$t.csv"
 done
 secs=$(( $(date +%s) - start ))
 
-# Raw runs: one CSV with the table name in front.
+# The tidy runs of every table in one CSV, and the Markdown tables made from them (not from
+# printed text): `gbrt --report` reads the runs CSVs and writes both together.
 raw=$out/gbrt_tabular_raw.csv
-{
-  printf 'table,'
-  head -n 1 "$tmp/$(echo $tables | cut -d' ' -f1).csv"
-  for t in $tables; do tail -n +2 "$tmp/$t.csv" | sed "s/^/$t,/"; done
-} > "$raw.tmp"
-mv "$raw.tmp" "$raw"
+"$cli" gbrt $reports --runs-out "$raw" --markdown-out "$tmp/tables.md"
 
 md=$out/gbrt_tabular.md
 {
@@ -70,48 +69,7 @@ md=$out/gbrt_tabular.md
   echo "HyperSimplex with tau = $tau and k = number of training positives. Raw runs:"
   echo "\`gbrt_tabular_raw.csv\`."
   echo
-  echo "## Test AUC (mean +- sd over $seeds seeds) and paired t-test against logistic"
-  echo
-  echo "| table | rows | logistic | HS, hessian ones (authors) | HS, hessian gn | HS, hessian const |"
-  echo "|---|---|---|---|---|---|"
-  for t in $tables; do
-    rows=$(grep -m1 '^train ' "$tmp/$t.log" | sed 's/.*: \([0-9]*\) rows.*/\1/')
-    awk -v t="$t" -v rows="$rows" '
-      /^summary/ { m[$2] = $4; s[$2] = $6 }
-      /^paired_t/ { d[$2] = $6; tt[$2] = $10; p[$2] = $14 }
-      END {
-        printf "| %s | %s | %.4f +- %.4f", t, rows, m["logistic"], s["logistic"]
-        n = split("hypersimplex:ones hypersimplex:gn hypersimplex:const", L, " ")
-        for (i = 1; i <= n; i++) {
-          k = L[i]
-          printf " | %.4f +- %.4f (%s, t = %s, p = %s)", m[k], s[k], d[k], tt[k], p[k]
-        }
-        printf " |\n"
-      }' "$tmp/$t.log"
-  done
-  echo
-  echo "In parentheses: mean paired difference HS - logistic, t statistic (df = $((seeds - 1))), two-sided p."
-  echo
-  echo "## Test accuracy (mean over seeds) and rounds kept"
-  echo
-  echo "Decision rules: logistic margin >= 0; HyperSimplex p = clip(margin / tau - theta) >= 1/2"
-  echo "with the training projection's theta."
-  echo
-  echo "| table | logistic acc | HS ones acc | HS gn acc | HS const acc | best rounds (logistic / ones / gn / const) |"
-  echo "|---|---|---|---|---|---|"
-  for t in $tables; do
-    awk -F, -v t="$t" '
-      NR > 1 { a[$1] += $10; r[$1] += $5; c[$1]++ }
-      END {
-        printf "| %s | %.4f | %.4f | %.4f | %.4f | %.0f / %.0f / %.0f / %.0f |\n", t,
-          a["logistic"] / c["logistic"], a["hypersimplex:ones"] / c["hypersimplex:ones"],
-          a["hypersimplex:gn"] / c["hypersimplex:gn"],
-          a["hypersimplex:const"] / c["hypersimplex:const"],
-          r["logistic"] / c["logistic"], r["hypersimplex:ones"] / c["hypersimplex:ones"],
-          r["hypersimplex:gn"] / c["hypersimplex:gn"],
-          r["hypersimplex:const"] / c["hypersimplex:const"]
-      }' "$tmp/$t.csv"
-  done
+  cat "$tmp/tables.md"
 } > "$md.tmp"
 mv "$md.tmp" "$md"
 echo "wrote $md and $raw (${secs} s)" >&2

@@ -1,8 +1,9 @@
 /*
  * hypersimplex/gbrt.h: gradient-boosted trees trained with the HyperSimplex loss through
- * XGBoost's C API, plus what such experiments need: strict tabular readers (libsvm, CSV)
- * and an exact AUC. (The paired t-test of the results tables is hs_paired_ttest from
- * hypersimplex/study.h.)
+ * XGBoost's C API, plus what such experiments need: strict tabular readers (libsvm, CSV),
+ * an exact AUC, and the repeated comparison of losses on the same splits (a tidy runs table,
+ * its CSV and its Markdown summary; the paired t-test is hs_paired_ttest from
+ * hypersimplex/study.h).
  *
  * The HyperSimplex objective of a binary problem with n training rows, margins m (the
  * boosted model's raw outputs) and labels y in {0,1}:
@@ -231,6 +232,133 @@ HS_API hs_status hs_gbrt_save(const hs_gbrt_model *m, const char *path);
 HS_API hs_status hs_gbrt_write(const hs_gbrt_model *m, FILE *f, const char *name);
 
 HS_API void hs_gbrt_free(hs_gbrt_model *m);
+
+/* ------------------------------------------------------------------------- */
+/* Comparing losses over repeated splits                                     */
+/* ------------------------------------------------------------------------- */
+
+/* One configuration of a comparison: a loss and, for the HyperSimplex loss, its hessian. */
+typedef struct hs_gbrt_config {
+    hs_gbrt_loss loss;
+    hs_gbrt_hessian hessian; /* ignored for HS_GBRT_LOGISTIC */
+} hs_gbrt_config;
+
+/* Longest configuration name plus its NUL ("hypersimplex:const"). */
+#define HS_GBRT_CONFIG_NAME_MAX 32
+
+/* "ones", "gn", "const" (strict; HS_ERR_ARG and *out untouched otherwise). */
+HS_API hs_status hs_gbrt_hessian_parse(hs_gbrt_hessian *out, const char *name);
+HS_API const char *hs_gbrt_hessian_name(hs_gbrt_hessian h);
+
+/* A configuration's name: "logistic" or "hypersimplex:H" (H its hessian). Parsing also takes
+ * "hypersimplex" and "hs" (hessian default_hessian) and "hs:H"; *hessian_given (optional) says
+ * whether the name named a hessian. HS_ERR_ARG (message naming the text) otherwise. */
+HS_API hs_status hs_gbrt_config_parse(hs_gbrt_config *out, int *hessian_given, const char *name,
+                                      hs_gbrt_hessian default_hessian);
+HS_API void hs_gbrt_config_name(char name[HS_GBRT_CONFIG_NAME_MAX], const hs_gbrt_config *c);
+
+/* The protocol of a comparison. For each seed s = seed, seed + 1, ..., seed + repeats - 1:
+ *   1. with test_fraction > 0, a random test_fraction of the data goes to a test set (drawn
+ *      with a stream of its own, so that it does not mirror the validation split);
+ *   2. without a fixed validation table, a random valid_fraction of the remaining rows is the
+ *      validation set (seed s), the rest the training set;
+ *   3. every configuration is trained on these same sets (params with the configuration's
+ *      loss and hessian, XGBoost seed s), keeping the round of the best validation AUC;
+ *   4. the kept model's exact AUC and accuracy on the test set are evaluated.
+ * Rows come out seed-major: row r * n_configs + c is seed r's run of configs[c]. */
+typedef struct hs_gbrt_protocol {
+    hs_gbrt_params params;          /* shared parameters; loss, hessian, seed set per run */
+    const hs_gbrt_config *configs;  /* (n_configs) the first is the baseline of the tests */
+    size_t n_configs;               /* >= 1 */
+    uint64_t seed;                  /* first seed, < 2^63 */
+    size_t repeats;                 /* number of seeds, >= 1 */
+    double test_fraction;           /* in (0, 1), or 0 for no test set */
+    double valid_fraction;          /* in (0, 1); unused with a fixed validation table */
+    const char *table;              /* name recorded in every row (e.g. the file's stem) */
+} hs_gbrt_protocol;
+
+/* One run: its identity and every figure, as one line of the runs CSV. */
+typedef struct hs_gbrt_run {
+    char *table;        /* the protocol's table name (malloc'ed) */
+    size_t rows;        /* rows of the whole data table */
+    char config[HS_GBRT_CONFIG_NAME_MAX];
+    double tau;
+    uint64_t seed;
+    hs_gbrt_result result; /* training (validation figures at the best round) */
+    double test_auc;    /* exact AUC of the kept model on the test set; NAN without one */
+    double test_acc;    /* its accuracy; NAN without a test set */
+} hs_gbrt_run;
+
+/* A tidy runs table: one row per table x seed x configuration. Start from {0}; free with
+ * hs_gbrt_runs_free. */
+typedef struct hs_gbrt_runs {
+    size_t n;
+    hs_gbrt_run *rows;  /* (n) */
+} hs_gbrt_runs;
+
+/* Hooks of a protocol run (every member may be NULL): start before each training, round after
+ * each boosting round (as hs_gbrt_train's callback), done after each evaluated run with its
+ * kept model (borrowed, freed after the call; a non-OK status stops the protocol and is
+ * returned). */
+typedef struct hs_gbrt_hooks {
+    void (*start)(const hs_gbrt_run *run, int rounds, void *user);
+    hs_gbrt_callback round;
+    hs_status (*done)(const hs_gbrt_run *run, const hs_gbrt_model *model, void *user);
+    void *user;
+} hs_gbrt_hooks;
+
+/* Runs the protocol on data (and the fixed validation table valid, or NULL) and appends its
+ * rows to *out. HS_ERR_ARG for an invalid protocol (message says what). On failure the rows of
+ * the runs completed so far stay in *out. */
+HS_API hs_status hs_gbrt_compare(hs_gbrt_runs *out, const hs_table *data, const hs_table *valid,
+                                 const hs_gbrt_protocol *protocol, const hs_gbrt_hooks *hooks);
+
+/* The AUC a run reports: test_auc with a test set, else the validation AUC. */
+HS_API double hs_gbrt_run_auc(const hs_gbrt_run *run);
+
+/* Summary of one configuration of one table over its seeds. */
+typedef struct hs_gbrt_summary {
+    const char *table;  /* borrowed from the runs */
+    size_t rows;
+    const char *config; /* borrowed */
+    size_t n;           /* seeds */
+    double auc_mean, auc_sd;   /* of hs_gbrt_run_auc; sd NAN for n < 2 */
+    double acc_mean;           /* test accuracy (validation accuracy without a test set) */
+    double best_round_mean;
+    int is_baseline;    /* the table's first configuration */
+    /* paired t-test of the AUCs against the baseline over the same seeds (hs_paired_ttest):
+     * t_status HS_OK when t and p are valid, else why not (t_message); mean_diff is set
+     * whenever the seeds pair up */
+    hs_status t_status;
+    char t_message[160];
+    double mean_diff, sd_diff, t, df, p;
+} hs_gbrt_summary;
+
+/* Summaries of every (table, configuration) of runs, tables and configurations in the order
+ * of their first row; the first configuration of a table is its baseline. *sum (n of them) is
+ * malloc'ed; it borrows strings from runs. HS_ERR_ARG if runs is empty or a configuration does
+ * not have the baseline's seeds (a t-test that cannot pair up is an error, not a blank). */
+HS_API hs_status hs_gbrt_summarize(hs_gbrt_summary **sum, size_t *n, const hs_gbrt_runs *runs);
+
+/* The runs CSV: a header, then one line per run, columns
+ *   table,rows,loss,tau,seed,rounds,best_round,valid_auc,valid_acc,valid_auc_xgb,test_auc,
+ *   test_acc,train_auc,theta,t_objective,t_boost,t_total
+ * (loss = the configuration's name, rounds = rounds run), every real number %.17g ("nan"
+ * where there is none). Writing to the open stream f is for a caller that writes several
+ * outputs together (util's atomic writer); a short write is HS_ERR_IO. */
+HS_API hs_status hs_gbrt_runs_write(const hs_gbrt_runs *runs, FILE *f, const char *name);
+/* Reads a runs CSV (plain or .gz; columns by name, in any order, the ones above required):
+ * appends its rows to *out. HS_ERR_FORMAT with "PATH:LINE: ..." on a malformed file. */
+HS_API hs_status hs_gbrt_runs_read(hs_gbrt_runs *out, const char *path);
+HS_API void hs_gbrt_runs_free(hs_gbrt_runs *runs);
+
+/* The Markdown report of runs (the tables of docs/results/gbrt_tabular.md): per table the mean
+ * +- sd AUC of every configuration with the paired difference, t and p against the baseline,
+ * then the mean accuracy and best round. The column of a configuration is headed by its name
+ * ("HS, hessian H" for hypersimplex:H, marked "(authors)" for ones). *md is malloc'ed. Fails
+ * as hs_gbrt_summarize, and (HS_ERR_ARG) if the tables do not have the same configurations in
+ * the same order or the same number of seeds. */
+HS_API hs_status hs_gbrt_markdown(char **md, const hs_gbrt_runs *runs);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,11 @@
 /* hypersimplex gbrt: gradient-boosted trees with the HyperSimplex loss (or XGBoost's
  * logistic loss) on a libsvm or CSV table, through XGBoost's C API. Several losses can be
- * run on the same splits over several seeds and compared (mean +- sd, paired t-test). */
+ * run on the same splits over several seeds and compared (hs_gbrt_compare: mean +- sd, paired
+ * t-test); --report turns runs CSVs into the Markdown tables (hs_gbrt_markdown). This file
+ * only parses options, calls the library, prints and maps statuses to exit codes. */
 #define _POSIX_C_SOURCE 200809L
 #include <getopt.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,16 +15,17 @@
 #include "cli/commands.h"
 #include "hypersimplex.h"
 #include "hypersimplex/gbrt.h"
-#include "hypersimplex/study.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
-enum { MAX_CONFIGS = 8 };
+enum { MAX_CONFIGS = 8, MAX_REPORTS = 64 };
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: hypersimplex gbrt --train FILE [--valid FILE | --valid-fraction F] [OPTIONS]\n"
+            "       hypersimplex gbrt --report RUNS.csv [--report RUNS.csv ...] [--runs-out FILE]\n"
+            "                         [--markdown-out FILE]\n"
             "\n"
             "Gradient-boosted trees (XGBoost, hist) with the HyperSimplex loss: each round the\n"
             "margins of the n training rows are projected onto the (n, k)-hypersimplex, k = number\n"
@@ -67,71 +71,45 @@ static void usage(FILE *f)
             "output:\n"
             "  --model-out FILE       save the model in XGBoost's format (.json, .ubj, or legacy\n"
             "                         binary for .bin/.model); single runs only\n"
-            "  --runs-out FILE        write one CSV line per run (AUCs, rounds, timings)\n"
+            "  --table-name NAME      the table's name in the runs CSV (default: the --train\n"
+            "                         file's name without directory and .gz/.csv/.svm/.libsvm)\n"
+            "  --runs-out FILE        the tidy runs CSV: one line per table x seed x loss with\n"
+            "                         every figure (columns: see hypersimplex/gbrt.h)\n"
             "                         (both are checked before training and written together\n"
             "                         at the end: on any failure neither old file is replaced)\n"
             "  --log-every N          print a line every N rounds (default 10, 0 = none)\n"
+            "report (no training):\n"
+            "  --report FILE          read a runs CSV (repeatable: the tables are merged); writes\n"
+            "                         the Markdown tables (mean +- sd AUC, paired t-tests against\n"
+            "                         the first loss, accuracy, rounds) and, with --runs-out, the\n"
+            "                         merged runs CSV\n"
+            "  --markdown-out FILE    write the Markdown there instead of the standard output\n"
             "  --help                 this text\n");
 }
 
-typedef struct run_log {
-    int every;
-    cli_progress bar;
-} run_log;
+/* What the command line asks for. */
+typedef struct gbrt_opts {
+    hs_gbrt_params prm;
+    const char *train_path, *valid_path, *model_out, *runs_out, *markdown_out, *table_name;
+    const char *loss_list;
+    double valid_fraction, test_fraction;
+    int have_fraction;
+    hs_table_format fmt;
+    long repeats, log_every;
+    size_t seed, max_features;
+    const char *reports[MAX_REPORTS];
+    size_t n_reports;
+    hs_gbrt_config cfg[MAX_CONFIGS];
+    size_t n_cfg;
+} gbrt_opts;
 
-static int on_round(const hs_gbrt_round *r, void *user)
+/* Parses --loss LIST into o->cfg (hessian --hessian where an entry names none); 0, or -1
+ * after printing an error. */
+static int parse_losses(gbrt_opts *o)
 {
-    run_log *lg = user;
-    cli_progress_update(&lg->bar, r->round);
-    if (lg->every > 0 && r->round % lg->every == 0) {
-        cli_progress_end(&lg->bar);
-        printf("round %4d  train_loss %.6f  valid_auc %.6f  valid_acc %.6f  objective %.4fs  "
-               "boost %.4fs\n",
-               r->round, r->train_loss, r->valid_auc, r->valid_acc, r->t_objective, r->t_boost);
-        fflush(stdout);
-    }
-    return 0;
-}
-
-static const char *hessian_name(hs_gbrt_hessian h)
-{
-    switch (h) {
-    case HS_GBRT_HESS_ONES: return "ones";
-    case HS_GBRT_HESS_GN: return "gn";
-    case HS_GBRT_HESS_CONST: return "const";
-    }
-    return "?";
-}
-
-static int parse_hessian(const char *s, hs_gbrt_hessian *h)
-{
-    if (!strcmp(s, "ones"))
-        *h = HS_GBRT_HESS_ONES;
-    else if (!strcmp(s, "gn"))
-        *h = HS_GBRT_HESS_GN;
-    else if (!strcmp(s, "const"))
-        *h = HS_GBRT_HESS_CONST;
-    else
-        return -1;
-    return 0;
-}
-
-/* One entry of --loss. */
-typedef struct loss_config {
-    hs_gbrt_loss loss;
-    int hessian_given;
-    hs_gbrt_hessian hessian;
-    char name[32];
-} loss_config;
-
-/* Parses --loss LIST into cfg; returns the count, or -1 after printing an error. */
-static int parse_losses(const char *list, loss_config *cfg)
-{
-    if (!strcmp(list, "both"))
-        list = "logistic,hypersimplex";
-    int n = 0;
-    const char *s = list;
-    for (;;) {
+    const char *list = strcmp(o->loss_list, "both") ? o->loss_list : "logistic,hypersimplex";
+    o->n_cfg = 0;
+    for (const char *s = list;;) {
         const char *e = strchr(s, ',');
         size_t len = e ? (size_t)(e - s) : strlen(s);
         char item[64];
@@ -139,82 +117,149 @@ static int parse_losses(const char *list, loss_config *cfg)
             cli_error("--loss: empty or too long entry in '%s'", list);
             return -1;
         }
-        if (n == MAX_CONFIGS) {
+        if (o->n_cfg == MAX_CONFIGS) {
             cli_error("--loss: at most %d entries", MAX_CONFIGS);
             return -1;
         }
         memcpy(item, s, len);
         item[len] = '\0';
-        loss_config *c = &cfg[n];
-        memset(c, 0, sizeof *c);
-        char *colon = strchr(item, ':');
-        if (colon)
-            *colon = '\0';
-        if (!strcmp(item, "logistic") && !colon) {
-            c->loss = HS_GBRT_LOGISTIC;
-        } else if (!strcmp(item, "hypersimplex") || !strcmp(item, "hs")) {
-            c->loss = HS_GBRT_HYPERSIMPLEX;
-            if (colon) {
-                if (parse_hessian(colon + 1, &c->hessian)) {
-                    cli_error("--loss: hessian '%s' is not ones, gn or const", colon + 1);
-                    return -1;
-                }
-                c->hessian_given = 1;
-            }
-        } else {
-            cli_error("--loss: '%.*s' is not logistic, hypersimplex[:ones|gn|const] or both",
-                      (int)len, s);
+        if (hs_gbrt_config_parse(&o->cfg[o->n_cfg++], NULL, item, o->prm.hessian)) {
+            cli_error("--loss: %s", hs_last_error());
             return -1;
         }
-        n++;
         if (!e)
-            break;
+            return 0;
         s = e + 1;
     }
-    return n;
 }
 
-static void mean_sd(const double *x, size_t n, double *mean, double *sd)
+/* The table's name in the runs CSV: the file name without directory and known suffixes. */
+static void table_stem(char *buf, size_t n, const char *path)
 {
-    double m = 0, s = 0;
-    for (size_t i = 0; i < n; i++)
-        m += x[i];
-    m /= (double)n;
-    for (size_t i = 0; i < n; i++)
-        s += (x[i] - m) * (x[i] - m);
-    *mean = m;
-    *sd = n > 1 ? sqrt(s / (double)(n - 1)) : NAN;
-}
-
-/* Test-set AUC and accuracy of a trained model. */
-static hs_status evaluate(double *auc, double *acc, const hs_gbrt_model *m, const hs_table *t)
-{
-    float *buf = malloc(t->rows * sizeof *buf);
-    if (!buf)
-        return hs_fail(HS_ERR_NOMEM, "out of memory for %zu predictions", t->rows);
-    hs_status st = hs_gbrt_predict_margin(buf, m, t);
-    if (!st)
-        st = hs_auc(auc, buf, t->labels, t->rows);
-    if (!st)
-        st = hs_gbrt_predict_label(buf, m, t);
-    if (!st) {
-        size_t ok = 0;
-        for (size_t i = 0; i < t->rows; i++)
-            ok += buf[i] == t->labels[i];
-        *acc = (double)ok / (double)t->rows;
+    const char *base = strrchr(path, '/');
+    snprintf(buf, n, "%s", base ? base + 1 : path);
+    static const char *const suffixes[] = {".gz", ".csv", ".svm", ".libsvm"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        size_t len = strlen(buf), sl = strlen(suffixes[i]);
+        if (len > sl && !strcmp(buf + len - sl, suffixes[i]))
+            buf[len - sl] = '\0';
     }
-    free(buf);
-    return st;
 }
 
 enum {
     OPT_TRAIN = 1000, OPT_VALID, OPT_VALID_FRACTION, OPT_TEST_FRACTION, OPT_FORMAT, OPT_LOSS,
     OPT_ROUNDS, OPT_TAU, OPT_HESSIAN, OPT_MAX_DEPTH, OPT_ETA, OPT_LAMBDA, OPT_MIN_CHILD,
     OPT_MAX_BIN, OPT_THREADS, OPT_SEED, OPT_EARLY, OPT_REPEATS, OPT_MODEL_OUT, OPT_RUNS_OUT,
-    OPT_LOG_EVERY, OPT_MAX_FEATURES, OPT_HELP
+    OPT_LOG_EVERY, OPT_MAX_FEATURES, OPT_TABLE_NAME, OPT_REPORT, OPT_MARKDOWN_OUT, OPT_HELP
 };
 
-int cmd_gbrt(int argc, char **argv)
+/* One option into o: 0, or the exit status (2 after an error, 0 after --help). */
+static int parse_option(gbrt_opts *o, int c, char **argv)
+{
+    hs_gbrt_params *prm = &o->prm;
+    long lv = 0;
+    switch (c) {
+    case OPT_TRAIN: o->train_path = optarg; break;
+    case OPT_VALID: o->valid_path = optarg; break;
+    case OPT_VALID_FRACTION:
+    case OPT_TEST_FRACTION: {
+        double *dst = c == OPT_TEST_FRACTION ? &o->test_fraction : &o->valid_fraction;
+        const char *name = c == OPT_TEST_FRACTION ? "--test-fraction" : "--valid-fraction";
+        if (cli_parse_double(name, optarg, dst))
+            return 2;
+        if (!(*dst > 0 && *dst < 1)) {
+            cli_error("%s: %s is not in (0, 1)", name, optarg);
+            return 2;
+        }
+        o->have_fraction |= c == OPT_VALID_FRACTION;
+        break;
+    }
+    case OPT_FORMAT:
+        if (!strcmp(optarg, "auto"))
+            o->fmt = HS_TABLE_AUTO;
+        else if (!strcmp(optarg, "csv"))
+            o->fmt = HS_TABLE_CSV;
+        else if (!strcmp(optarg, "libsvm"))
+            o->fmt = HS_TABLE_LIBSVM;
+        else {
+            cli_error("--format: '%s' is not auto, csv or libsvm", optarg);
+            return 2;
+        }
+        break;
+    case OPT_LOSS: o->loss_list = optarg; break;
+    case OPT_ROUNDS:
+        if (cli_parse_long("--rounds", optarg, 1, 1000000, &lv))
+            return 2;
+        prm->rounds = (int)lv;
+        break;
+    case OPT_TAU:
+        if (cli_parse_double("--tau", optarg, &prm->tau))
+            return 2;
+        if (!(prm->tau > 0)) {
+            cli_error("--tau: %s must be > 0", optarg);
+            return 2;
+        }
+        break;
+    case OPT_HESSIAN:
+        if (hs_gbrt_hessian_parse(&prm->hessian, optarg)) {
+            cli_error("--hessian: '%s' is not ones, gn or const", optarg);
+            return 2;
+        }
+        break;
+    case OPT_MAX_DEPTH:
+        if (cli_parse_long("--max-depth", optarg, 1, 64, &lv))
+            return 2;
+        prm->max_depth = (int)lv;
+        break;
+    case OPT_ETA: return cli_parse_double("--eta", optarg, &prm->eta) ? 2 : 0;
+    case OPT_LAMBDA: return cli_parse_double("--lambda", optarg, &prm->lambda) ? 2 : 0;
+    case OPT_MIN_CHILD:
+        return cli_parse_double("--min-child-weight", optarg, &prm->min_child_weight) ? 2 : 0;
+    case OPT_MAX_BIN:
+        if (cli_parse_long("--max-bin", optarg, 2, 65536, &lv))
+            return 2;
+        prm->max_bin = (int)lv;
+        break;
+    case OPT_THREADS:
+        if (cli_parse_long("--threads", optarg, 0, 4096, &lv))
+            return 2;
+        prm->threads = (int)lv;
+        break;
+    case OPT_SEED: return cli_parse_size("--seed", optarg, 0, 2147483647, &o->seed) ? 2 : 0;
+    case OPT_EARLY:
+        if (cli_parse_long("--early-stopping", optarg, 0, 1000000, &lv))
+            return 2;
+        prm->early_stopping = (int)lv;
+        break;
+    case OPT_REPEATS: return cli_parse_long("--repeats", optarg, 1, 10000, &o->repeats) ? 2 : 0;
+    case OPT_MODEL_OUT: o->model_out = optarg; break;
+    case OPT_RUNS_OUT: o->runs_out = optarg; break;
+    case OPT_MARKDOWN_OUT: o->markdown_out = optarg; break;
+    case OPT_TABLE_NAME: o->table_name = optarg; break;
+    case OPT_REPORT:
+        if (o->n_reports == MAX_REPORTS) {
+            cli_error("--report: at most %d files", MAX_REPORTS);
+            return 2;
+        }
+        o->reports[o->n_reports++] = optarg;
+        break;
+    case OPT_LOG_EVERY:
+        return cli_parse_long("--log-every", optarg, 0, 1000000, &o->log_every) ? 2 : 0;
+    case OPT_MAX_FEATURES:
+        return cli_parse_size("--max-features", optarg, 1, UINT32_MAX, &o->max_features) ? 2 : 0;
+    case OPT_HELP: usage(stdout); return -1;
+    default:
+        if (optopt)
+            cli_error("option '%s' needs a value or is unknown (see --help)", argv[optind - 1]);
+        else
+            cli_error("unknown option '%s' (see --help)", argv[optind - 1]);
+        return 2;
+    }
+    return 0;
+}
+
+/* The whole command line into o: 0, or the exit status (-1: --help was printed). */
+static int parse_options(gbrt_opts *o, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"train", required_argument, 0, OPT_TRAIN},
@@ -237,324 +282,276 @@ int cmd_gbrt(int argc, char **argv)
         {"repeats", required_argument, 0, OPT_REPEATS},
         {"model-out", required_argument, 0, OPT_MODEL_OUT},
         {"runs-out", required_argument, 0, OPT_RUNS_OUT},
+        {"markdown-out", required_argument, 0, OPT_MARKDOWN_OUT},
+        {"table-name", required_argument, 0, OPT_TABLE_NAME},
+        {"report", required_argument, 0, OPT_REPORT},
         {"log-every", required_argument, 0, OPT_LOG_EVERY},
         {"max-features", required_argument, 0, OPT_MAX_FEATURES},
         {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0}};
-    hs_gbrt_params prm = hs_gbrt_params_default();
-    const char *train_path = NULL, *valid_path = NULL, *model_out = NULL, *runs_out = NULL;
-    const char *loss_list = "hypersimplex";
-    double valid_fraction = 0.2, test_fraction = 0;
-    int have_fraction = 0;
-    hs_table_format fmt = HS_TABLE_AUTO;
-    long lv = 0, repeats = 1, log_every = 10;
-    size_t seed = 0, max_features = HS_TABLE_MAX_FEATURES;
+    memset(o, 0, sizeof *o);
+    o->prm = hs_gbrt_params_default();
+    o->loss_list = "hypersimplex";
+    o->valid_fraction = 0.2;
+    o->fmt = HS_TABLE_AUTO;
+    o->repeats = 1;
+    o->log_every = 10;
+    o->max_features = HS_TABLE_MAX_FEATURES;
     optind = 1;
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_TRAIN: train_path = optarg; break;
-        case OPT_VALID: valid_path = optarg; break;
-        case OPT_VALID_FRACTION:
-        case OPT_TEST_FRACTION: {
-            double *dst = c == OPT_TEST_FRACTION ? &test_fraction : &valid_fraction;
-            const char *name = c == OPT_TEST_FRACTION ? "--test-fraction" : "--valid-fraction";
-            if (cli_parse_double(name, optarg, dst))
-                return 2;
-            if (!(*dst > 0 && *dst < 1)) {
-                cli_error("%s: %s is not in (0, 1)", name, optarg);
-                return 2;
-            }
-            have_fraction |= c == OPT_VALID_FRACTION;
-            break;
-        }
-        case OPT_FORMAT:
-            if (!strcmp(optarg, "auto"))
-                fmt = HS_TABLE_AUTO;
-            else if (!strcmp(optarg, "csv"))
-                fmt = HS_TABLE_CSV;
-            else if (!strcmp(optarg, "libsvm"))
-                fmt = HS_TABLE_LIBSVM;
-            else {
-                cli_error("--format: '%s' is not auto, csv or libsvm", optarg);
-                return 2;
-            }
-            break;
-        case OPT_LOSS: loss_list = optarg; break;
-        case OPT_ROUNDS:
-            if (cli_parse_long("--rounds", optarg, 1, 1000000, &lv))
-                return 2;
-            prm.rounds = (int)lv;
-            break;
-        case OPT_TAU:
-            if (cli_parse_double("--tau", optarg, &prm.tau))
-                return 2;
-            if (!(prm.tau > 0)) {
-                cli_error("--tau: %s must be > 0", optarg);
-                return 2;
-            }
-            break;
-        case OPT_HESSIAN:
-            if (parse_hessian(optarg, &prm.hessian)) {
-                cli_error("--hessian: '%s' is not ones, gn or const", optarg);
-                return 2;
-            }
-            break;
-        case OPT_MAX_DEPTH:
-            if (cli_parse_long("--max-depth", optarg, 1, 64, &lv))
-                return 2;
-            prm.max_depth = (int)lv;
-            break;
-        case OPT_ETA:
-            if (cli_parse_double("--eta", optarg, &prm.eta))
-                return 2;
-            break;
-        case OPT_LAMBDA:
-            if (cli_parse_double("--lambda", optarg, &prm.lambda))
-                return 2;
-            break;
-        case OPT_MIN_CHILD:
-            if (cli_parse_double("--min-child-weight", optarg, &prm.min_child_weight))
-                return 2;
-            break;
-        case OPT_MAX_BIN:
-            if (cli_parse_long("--max-bin", optarg, 2, 65536, &lv))
-                return 2;
-            prm.max_bin = (int)lv;
-            break;
-        case OPT_THREADS:
-            if (cli_parse_long("--threads", optarg, 0, 4096, &lv))
-                return 2;
-            prm.threads = (int)lv;
-            break;
-        case OPT_SEED:
-            if (cli_parse_size("--seed", optarg, 0, 2147483647, &seed))
-                return 2;
-            break;
-        case OPT_EARLY:
-            if (cli_parse_long("--early-stopping", optarg, 0, 1000000, &lv))
-                return 2;
-            prm.early_stopping = (int)lv;
-            break;
-        case OPT_REPEATS:
-            if (cli_parse_long("--repeats", optarg, 1, 10000, &repeats))
-                return 2;
-            break;
-        case OPT_MODEL_OUT: model_out = optarg; break;
-        case OPT_RUNS_OUT: runs_out = optarg; break;
-        case OPT_LOG_EVERY:
-            if (cli_parse_long("--log-every", optarg, 0, 1000000, &log_every))
-                return 2;
-            break;
-        case OPT_MAX_FEATURES:
-            if (cli_parse_size("--max-features", optarg, 1, UINT32_MAX, &max_features))
-                return 2;
-            break;
-        case OPT_HELP: usage(stdout); return 0;
-        default:
-            if (optopt)
-                cli_error("option '%s' needs a value or is unknown (see --help)",
-                          argv[optind - 1]);
-            else
-                cli_error("unknown option '%s' (see --help)", argv[optind - 1]);
-            return 2;
-        }
-    }
+    int c, rc;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+        if ((rc = parse_option(o, c, argv)))
+            return rc;
     if (optind < argc) {
         cli_error("unexpected argument '%s' (see --help)", argv[optind]);
         return 2;
     }
-    if (!train_path) {
+    if (o->n_reports) {
+        if (o->train_path || o->model_out) {
+            cli_error("--report reads runs: it takes no --train or --model-out");
+            return 2;
+        }
+        return 0;
+    }
+    if (o->markdown_out) {
+        cli_error("--markdown-out goes with --report");
+        return 2;
+    }
+    if (!o->train_path) {
         cli_error("--train FILE is required (see --help)");
         return 2;
     }
-    if (valid_path && have_fraction) {
+    if (o->valid_path && o->have_fraction) {
         cli_error("give either --valid or --valid-fraction, not both");
         return 2;
     }
-    loss_config cfg[MAX_CONFIGS];
-    int ncfg = parse_losses(loss_list, cfg);
-    if (ncfg < 0)
+    if (parse_losses(o))
         return 2;
-    for (int i = 0; i < ncfg; i++) {
-        if (cfg[i].loss == HS_GBRT_HYPERSIMPLEX && !cfg[i].hessian_given)
-            cfg[i].hessian = prm.hessian;
-        snprintf(cfg[i].name, sizeof cfg[i].name, "%s%s%s",
-                 cfg[i].loss == HS_GBRT_LOGISTIC ? "logistic" : "hypersimplex",
-                 cfg[i].loss == HS_GBRT_LOGISTIC ? "" : ":",
-                 cfg[i].loss == HS_GBRT_LOGISTIC ? "" : hessian_name(cfg[i].hessian));
-    }
-    const char *bad = hs_gbrt_params_check(&prm);
+    const char *bad = hs_gbrt_params_check(&o->prm);
     if (bad) {
         cli_error("%s", bad);
         return 2;
     }
-    if (model_out && (ncfg > 1 || repeats > 1)) {
+    if (o->model_out && (o->n_cfg > 1 || o->repeats > 1)) {
         cli_error("--model-out needs a single run (one --loss, --repeats 1)");
         return 2;
     }
+    return 0;
+}
 
-    /* The outputs first: an unwritable place is found before any training. */
-    hs_atomic_file run_af = {0}, model_af = {0};
-    hs_atomic_file *outs[2] = {NULL, NULL};
+/* The outputs, opened before any work so that an unwritable place is found at once. */
+typedef struct gbrt_outputs {
+    hs_atomic_file runs, model, md;
+    hs_atomic_file *all[3];
+} gbrt_outputs;
+
+/* Opens the given paths (NULL: not asked for); 0 or the exit status after an error. */
+static int open_outputs(gbrt_outputs *out, const char *runs, const char *model, const char *md)
+{
+    memset(out, 0, sizeof *out);
+    const char *const paths[3] = {runs, model, md};
+    static const char *const names[3] = {"--runs-out", "--model-out", "--markdown-out"};
+    hs_atomic_file *const afs[3] = {&out->runs, &out->model, &out->md};
     hs_status st = HS_OK;
-    const char *opt = "--runs-out";
-    if (runs_out && !(st = hs_atomic_open(&run_af, runs_out)))
-        outs[0] = &run_af;
-    if (!st && model_out && !(st = hs_atomic_open(&model_af, (opt = "--model-out", model_out))))
-        outs[1] = &model_af;
-    if (!st && (st = hs_atomic_check_distinct(outs, 2)))
-        opt = "--runs-out and --model-out";
+    const char *what = "output";
+    for (size_t i = 0; i < 3 && !st; i++)
+        if (paths[i] && !(st = hs_atomic_open(afs[i], paths[i])))
+            out->all[i] = afs[i];
+        else if (st)
+            what = names[i];
+    if (!st && (st = hs_atomic_check_distinct(out->all, 3)))
+        what = "--runs-out, --model-out and --markdown-out";
+    if (!st)
+        return 0;
+    cli_status_error(what, st);
+    hs_atomic_abort_all(out->all, 3);
+    return cli_exit_status(st, 1);
+}
+
+/* Writes the runs (and the Markdown) into the open outputs and commits them all. */
+static int commit_outputs(gbrt_outputs *out, const hs_gbrt_runs *runs, const char *runs_path,
+                          const char *md)
+{
+    hs_status st = HS_OK;
+    if (out->all[0] && (st = hs_gbrt_runs_write(runs, out->runs.f, runs_path)))
+        cli_status_error("--runs-out", st);
+    if (!st && md && out->all[2] && fputs(md, out->md.f) == EOF)
+        cli_status_error("--markdown-out", st = hs_fail(HS_ERR_IO, "cannot write"));
+    if (!st && (st = hs_atomic_commit_all(out->all, 3)))
+        cli_status_error("output", st);
     if (st) {
-        cli_status_error(opt, st);
-        hs_atomic_abort_all(outs, 2);
+        hs_atomic_abort_all(out->all, 3);
+        return 1;
+    }
+    return 0;
+}
+
+/* --report: reads runs CSVs, prints or writes the Markdown, writes the merged runs. */
+static int report(const gbrt_opts *o)
+{
+    gbrt_outputs out;
+    int rc = open_outputs(&out, o->runs_out, NULL, o->markdown_out);
+    if (rc)
+        return rc;
+    hs_gbrt_runs runs = {0};
+    char *md = NULL;
+    hs_status st = HS_OK;
+    for (size_t i = 0; i < o->n_reports && !st; i++)
+        if ((st = hs_gbrt_runs_read(&runs, o->reports[i])))
+            cli_status_error("--report", st);
+    if (!st && (st = hs_gbrt_markdown(&md, &runs)))
+        cli_status_error("the report", st);
+    if (st) {
+        hs_atomic_abort_all(out.all, 3);
+        rc = cli_exit_status(st, 0);
+    } else {
+        rc = commit_outputs(&out, &runs, o->runs_out, md);
+        if (!rc && !o->markdown_out)
+            fputs(md, stdout);
+    }
+    free(md);
+    hs_gbrt_runs_free(&runs);
+    return rc;
+}
+
+/* What the hooks of a comparison need. */
+typedef struct run_log {
+    int every;
+    cli_progress bar;
+    hs_atomic_file *model; /* --model-out, or NULL */
+    const char *model_out;
+} run_log;
+
+static int on_round(const hs_gbrt_round *r, void *user)
+{
+    run_log *lg = user;
+    cli_progress_update(&lg->bar, r->round);
+    if (lg->every > 0 && r->round % lg->every == 0) {
+        cli_progress_end(&lg->bar);
+        printf("round %4d  train_loss %.6f  valid_auc %.6f  valid_acc %.6f  objective %.4fs  "
+               "boost %.4fs\n",
+               r->round, r->train_loss, r->valid_auc, r->valid_acc, r->t_objective, r->t_boost);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+static void on_start(const hs_gbrt_run *run, int rounds, void *user)
+{
+    run_log *lg = user;
+    cli_progress_start(&lg->bar, run->config, "round", rounds);
+    printf("run seed %" PRIu64 " loss %s\n", run->seed, run->config);
+}
+
+static hs_status on_done(const hs_gbrt_run *run, const hs_gbrt_model *model, void *user)
+{
+    run_log *lg = user;
+    const hs_gbrt_result *r = &run->result;
+    cli_progress_end(&lg->bar);
+    printf("result loss=%s tau=%g seed=%" PRIu64 " rounds=%d best_round=%d valid_auc=%.6f "
+           "valid_acc=%.6f valid_auc_xgb=%.6f test_auc=%.6f test_acc=%.6f "
+           "train_auc=%.6f t_objective=%.3fs t_boost=%.3fs t_total=%.3fs\n",
+           run->config, run->tau, run->seed, r->rounds_done, r->best_round, r->valid_auc,
+           r->valid_acc, r->valid_auc_xgb, run->test_auc, run->test_acc, r->train_auc,
+           r->t_objective, r->t_boost, r->t_total);
+    fflush(stdout);
+    return lg->model ? hs_gbrt_write(model, lg->model->f, lg->model_out) : HS_OK;
+}
+
+static void print_data(const gbrt_opts *o, const hs_table *all, const hs_table *valid)
+{
+    size_t pos = hs_table_positives(all);
+    printf("train %s: %zu rows, %zu features, %zu positives (%.2f%%)\n", o->train_path, all->rows,
+           all->cols, pos, 100.0 * (double)pos / (double)all->rows);
+    if (o->test_fraction > 0)
+        printf("test: random %.3g of the rows (seed %zu%s)\n", o->test_fraction, o->seed,
+               o->repeats > 1 ? " + repeat" : "");
+    if (o->valid_path)
+        printf("valid %s: %zu rows, %zu features, %zu positives\n", o->valid_path, valid->rows,
+               valid->cols, hs_table_positives(valid));
+    else
+        printf("validation: random %.3g of the %srows (seed %zu%s)\n", o->valid_fraction,
+               o->test_fraction > 0 ? "remaining " : "", o->seed, o->repeats > 1 ? " + repeat" : "");
+}
+
+/* Mean +- sd per loss and the paired t-tests against the first. */
+static int print_summary(const gbrt_opts *o, const hs_gbrt_runs *runs)
+{
+    hs_gbrt_summary *sum;
+    size_t n;
+    hs_status st = hs_gbrt_summarize(&sum, &n, runs);
+    if (st) {
+        cli_status_error("summary", st);
         return cli_exit_status(st, 1);
     }
-    hs_table all = {0}, fixed_valid = {0};
-    st = hs_table_read_max(&all, train_path, fmt, max_features);
-    if (st) {
-        cli_status_error("reading the training table", st);
-        hs_atomic_abort_all(outs, 2);
-        return cli_exit_status(st, 0);
+    for (size_t i = 0; i < n; i++) {
+        const hs_gbrt_summary *s = &sum[i];
+        printf("summary %-20s %s %.4f +- %.4f (%zu runs)\n", s->config,
+               o->test_fraction > 0 ? "test_auc" : "valid_auc", s->auc_mean, s->auc_sd, s->n);
+        if (s->is_baseline || s->n < 2)
+            continue;
+        if (s->t_status)
+            printf("paired_t %s - %s: undefined (%s)\n", s->config, sum[0].config, s->t_message);
+        else
+            printf("paired_t %s - %s: mean %+.4f sd %.4f t %.3f df %.0f p %.4g\n", s->config,
+                   sum[0].config, s->mean_diff, s->sd_diff, s->t, s->df, s->p);
     }
-    if (valid_path && (st = hs_table_read_max(&fixed_valid, valid_path, fmt, max_features))) {
-        cli_status_error("reading the validation table", st);
-        hs_table_free(&all);
-        hs_atomic_abort_all(outs, 2);
-        return cli_exit_status(st, 0);
-    }
-    size_t pos = hs_table_positives(&all);
-    printf("train %s: %zu rows, %zu features, %zu positives (%.2f%%)\n", train_path, all.rows,
-           all.cols, pos, 100.0 * (double)pos / (double)all.rows);
-    if (test_fraction > 0)
-        printf("test: random %.3g of the rows (seed %zu%s)\n", test_fraction, seed,
-               repeats > 1 ? " + repeat" : "");
-    if (valid_path)
-        printf("valid %s: %zu rows, %zu features, %zu positives\n", valid_path, fixed_valid.rows,
-               fixed_valid.cols, hs_table_positives(&fixed_valid));
-    else
-        printf("validation: random %.3g of the %srows (seed %zu%s)\n", valid_fraction,
-               test_fraction > 0 ? "remaining " : "", seed, repeats > 1 ? " + repeat" : "");
+    free(sum);
+    return 0;
+}
 
-    FILE *runs = outs[0] ? run_af.f : NULL;
-    int rc = 0;
-    /* auc[config][repeat]: the reported AUC (test if there is a test set, else validation) */
-    double *auc = calloc((size_t)ncfg * (size_t)repeats, sizeof *auc);
-    if (!auc) {
-        cli_error("out of memory");
-        rc = 1;
-        goto done;
+/* Training: reads the tables, runs the comparison, prints, writes the outputs. */
+static int compare(const gbrt_opts *o)
+{
+    gbrt_outputs out;
+    int rc = open_outputs(&out, o->runs_out, o->model_out, NULL);
+    if (rc)
+        return rc;
+    hs_table all = {0}, valid = {0};
+    hs_status st = hs_table_read_max(&all, o->train_path, o->fmt, o->max_features);
+    if (st)
+        cli_status_error("reading the training table", st);
+    else if (o->valid_path &&
+             (st = hs_table_read_max(&valid, o->valid_path, o->fmt, o->max_features)))
+        cli_status_error("reading the validation table", st);
+    if (st) {
+        hs_table_free(&all);
+        hs_atomic_abort_all(out.all, 3);
+        return cli_exit_status(st, 0);
     }
-    if (runs) {
-        fprintf(runs, "loss,tau,seed,rounds,best_round,valid_auc,valid_acc,valid_auc_xgb,"
-                      "test_auc,test_acc,train_auc,theta,t_objective,t_boost,t_total\n");
+    print_data(o, &all, &valid);
+    char stem[256];
+    table_stem(stem, sizeof stem, o->train_path);
+    hs_gbrt_protocol p = {o->prm, o->cfg, o->n_cfg, o->seed, (size_t)o->repeats,
+                          o->test_fraction, o->valid_fraction,
+                          o->table_name ? o->table_name : stem};
+    run_log lg = {(int)o->log_every, {0}, out.all[1], o->model_out};
+    hs_gbrt_hooks hooks = {on_start, on_round, on_done, &lg};
+    hs_gbrt_runs runs = {0};
+    st = hs_gbrt_compare(&runs, &all, o->valid_path ? &valid : NULL, &p, &hooks);
+    cli_progress_end(&lg.bar);
+    if (st) {
+        cli_status_error("gbrt", st);
+        rc = cli_exit_status(st, 1);
     }
-    for (long r = 0; r < repeats && !rc; r++) {
-        hs_table rest = {0}, test = {0}, tr = {0}, va = {0};
-        const hs_table *pool = &all, *train = &all, *valid = &fixed_valid;
-        uint64_t s = (uint64_t)seed + (uint64_t)r;
-        if (test_fraction > 0) {
-            /* the test split uses its own stream so that it does not mirror the valid split */
-            if ((st = hs_table_split(&rest, &test, &all, test_fraction,
-                                     s ^ 0x7e57c0de5eedull))) {
-                cli_status_error("splitting off the test set", st);
-                rc = cli_exit_status(st, 1);
-                break;
-            }
-            pool = train = &rest;
-        }
-        if (!valid_path) {
-            if ((st = hs_table_split(&tr, &va, pool, valid_fraction, s))) {
-                cli_status_error("splitting the table", st);
-                rc = cli_exit_status(st, 1);
-                hs_table_free(&rest);
-                hs_table_free(&test);
-                break;
-            }
-            train = &tr;
-            valid = &va;
-        }
-        for (int li = 0; li < ncfg && !rc; li++) {
-            hs_gbrt_params p = prm;
-            p.loss = cfg[li].loss;
-            p.hessian = cfg[li].hessian;
-            p.seed = s;
-            run_log lg;
-            lg.every = (int)log_every;
-            cli_progress_start(&lg.bar, cfg[li].name, "round", p.rounds);
-            printf("run seed %llu loss %s\n", (unsigned long long)s, cfg[li].name);
-            hs_gbrt_model *model = NULL;
-            hs_gbrt_result res;
-            st = hs_gbrt_train(&model, &res, train, valid, &p, on_round, &lg);
-            cli_progress_end(&lg.bar);
-            if (st) {
-                cli_status_error("training", st);
-                rc = cli_exit_status(st, 1);
-                break;
-            }
-            double test_auc = NAN, test_acc = NAN;
-            if (test.rows && (st = evaluate(&test_auc, &test_acc, model, &test))) {
-                cli_status_error("evaluating the test set", st);
-                rc = 1;
-            }
-            printf("result loss=%s tau=%g seed=%llu rounds=%d best_round=%d valid_auc=%.6f "
-                   "valid_acc=%.6f valid_auc_xgb=%.6f test_auc=%.6f test_acc=%.6f "
-                   "train_auc=%.6f t_objective=%.3fs t_boost=%.3fs t_total=%.3fs\n",
-                   cfg[li].name, p.tau, (unsigned long long)s, res.rounds_done, res.best_round,
-                   res.valid_auc, res.valid_acc, res.valid_auc_xgb, test_auc, test_acc,
-                   res.train_auc, res.t_objective, res.t_boost, res.t_total);
-            fflush(stdout);
-            auc[(size_t)li * (size_t)repeats + (size_t)r] = test.rows ? test_auc : res.valid_auc;
-            if (runs)
-                fprintf(runs, "%s,%.17g,%llu,%d,%d,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,"
-                              "%.17g,%.17g,%.17g\n",
-                        cfg[li].name, p.tau, (unsigned long long)s, res.rounds_done,
-                        res.best_round, res.valid_auc, res.valid_acc, res.valid_auc_xgb,
-                        test_auc, test_acc, res.train_auc, res.theta, res.t_objective,
-                        res.t_boost, res.t_total);
-            if (!rc && model_out && (st = hs_gbrt_write(model, model_af.f, model_out))) {
-                cli_status_error("--model-out", st);
-                rc = 1;
-            }
-            hs_gbrt_free(model);
-        }
-        hs_table_free(&tr);
-        hs_table_free(&va);
-        hs_table_free(&rest);
-        hs_table_free(&test);
-    }
-    if (!rc && (ncfg > 1 || repeats > 1)) {
-        const char *what = test_fraction > 0 ? "test_auc" : "valid_auc";
-        const double *base = auc;
-        for (int li = 0; li < ncfg; li++) {
-            const double *x = auc + (size_t)li * (size_t)repeats;
-            double m, sd;
-            mean_sd(x, (size_t)repeats, &m, &sd);
-            printf("summary %-20s %s %.4f +- %.4f (%ld runs)\n", cfg[li].name, what, m, sd,
-                   repeats);
-            if (li == 0 || repeats < 2)
-                continue;
-            hs_ttest tt;
-            if ((st = hs_paired_ttest(&tt, x, base, (size_t)repeats)))
-                printf("paired_t %s - %s: undefined (%s)\n", cfg[li].name, cfg[0].name,
-                       hs_last_error());
-            else
-                printf("paired_t %s - %s: mean %+.4f sd %.4f t %.3f df %.0f p %.4g\n",
-                       cfg[li].name, cfg[0].name, tt.mean_diff, tt.sd_diff, tt.t, tt.df, tt.p);
-        }
-    }
-done:
-    if (rc) {
-        hs_atomic_abort_all(outs, 2);
-    } else if ((st = hs_atomic_commit_all(outs, 2))) {
-        cli_status_error("output", st);
-        rc = 1;
-    } else if (model_out) {
-        printf("model saved to %s\n", model_out);
-    }
-    free(auc);
+    if (!rc && (o->n_cfg > 1 || o->repeats > 1))
+        rc = print_summary(o, &runs);
+    if (rc)
+        hs_atomic_abort_all(out.all, 3);
+    else if (!(rc = commit_outputs(&out, &runs, o->runs_out, NULL)) && o->model_out)
+        printf("model saved to %s\n", o->model_out);
+    hs_gbrt_runs_free(&runs);
     hs_table_free(&all);
-    hs_table_free(&fixed_valid);
+    hs_table_free(&valid);
     return rc;
+}
+
+int cmd_gbrt(int argc, char **argv)
+{
+    gbrt_opts o;
+    int rc = parse_options(&o, argc, argv);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    return o.n_reports ? report(&o) : compare(&o);
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "study/csvtext.h"
+#include "io/csvtext.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -503,7 +503,7 @@ hs_status hs_results_read(hs_results *out, const char *path)
     memset(out, 0, sizeof *out);
     char *text;
     size_t len;
-    hs_status s = hs_read_text_file(&text, &len, path);
+    hs_status s = hs_read_text_file(&text, &len, path, HS_RESULTS_MAX_BYTES);
     if (s)
         return s;
     s = hs_results_parse(out, text, len, path);
@@ -562,7 +562,7 @@ hs_status hs_run_read_metrics(hs_run_curve *run, const char *metrics_path, const
     memset(run, 0, sizeof *run);
     char *text;
     size_t len;
-    hs_status s = hs_read_text_file(&text, &len, metrics_path);
+    hs_status s = hs_read_text_file(&text, &len, metrics_path, HS_RESULTS_MAX_BYTES);
     if (s)
         return s;
     static const char *const need[5] = {"epoch", "train_loss", "val_accuracy", "test_accuracy", "seconds"};

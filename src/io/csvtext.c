@@ -1,5 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
-#include "study/csvtext.h"
+#include "io/csvtext.h"
 
 #include <errno.h>
 #include <math.h>
@@ -7,11 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hypersimplex/study.h"
 #include "io/stream.h"
 #include "util/error.h"
 
-hs_status hs_read_text_file(char **text, size_t *len, const char *path)
+hs_status hs_read_text_file(char **text, size_t *len, const char *path, size_t max_bytes)
 {
     *text = NULL;
     *len = 0;
@@ -21,7 +20,7 @@ hs_status hs_read_text_file(char **text, size_t *len, const char *path)
         return st;
     char *buf;
     size_t n;
-    st = hs_instream_read_all(&in, &buf, &n, HS_RESULTS_MAX_BYTES);
+    st = hs_instream_read_all(&in, &buf, &n, max_bytes);
     hs_instream_close(&in);
     if (st)
         return st;

@@ -1,14 +1,16 @@
-/* Internal: reading small text tables (CSV without quoting) strictly, with line numbers. */
-#ifndef HS_STUDY_CSVTEXT_H
-#define HS_STUDY_CSVTEXT_H
+/* Internal: reading small text tables (CSV without quoting) strictly, with line numbers (the
+ * results tables of the study layer, the runs tables of the gbrt layer). */
+#ifndef HS_IO_CSVTEXT_H
+#define HS_IO_CSVTEXT_H
 
 #include <stddef.h>
 
 #include "hypersimplex.h"
 
 /* Reads a whole file, plain or gzip-compressed (io/stream.h: truncation and trailing garbage
- * are refused), of at most HS_RESULTS_MAX_BYTES into a NUL-terminated buffer. */
-hs_status hs_read_text_file(char **text, size_t *len, const char *path);
+ * are refused), of at most max_bytes into a NUL-terminated buffer: the whole file is held in
+ * memory, and a small .gz could otherwise expand without bound. */
+hs_status hs_read_text_file(char **text, size_t *len, const char *path, size_t max_bytes);
 
 /* Iterates over lines: returns the next line (terminator removed, "\r\n" accepted, the
  * buffer is modified in place) or NULL at the end. *lineno counts from 1. */
