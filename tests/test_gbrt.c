@@ -1,7 +1,8 @@
 /* Tests of the gbrt layer: the HyperSimplex objective against finite differences, the
  * Gauss-Newton hessian against the operator's Jacobian, strict table readers (errors with
  * line and column), the exact AUC (hand cases with ties, brute force, XGBoost's metric),
- * a short real run, and the command line. */
+ * a short real run, the repeated comparison of losses (protocol, runs CSV, report), and the
+ * command line. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <setjmp.h>
@@ -21,6 +22,7 @@
 
 #include "hypersimplex.h"
 #include "hypersimplex/gbrt.h"
+#include "hypersimplex/study.h"
 
 static const char *letter_csv = HS_TEST_DATA_DIR "/gbrt_letter_2500.csv";
 
@@ -740,6 +742,276 @@ static void test_early_stopping_and_errors(void **state)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Comparing losses over repeated splits                                     */
+/* ------------------------------------------------------------------------- */
+
+typedef struct hook_count {
+    int starts, dones, fail_at;
+} hook_count;
+
+static void count_start(const hs_gbrt_run *run, int rounds, void *user)
+{
+    (void)run;
+    (void)rounds;
+    ((hook_count *)user)->starts++;
+}
+
+static hs_status count_done(const hs_gbrt_run *run, const hs_gbrt_model *model, void *user)
+{
+    hook_count *c = user;
+    assert_non_null(model);
+    assert_non_null(run->table);
+    if (++c->dones == c->fail_at)
+        return HS_ERR_IO; /* a hook may return any status */
+    return HS_OK;
+}
+
+static hs_gbrt_protocol small_protocol(const hs_gbrt_config *cfg, size_t n_cfg)
+{
+    hs_gbrt_protocol p;
+    memset(&p, 0, sizeof p);
+    p.params = hs_gbrt_params_default();
+    p.params.rounds = 8;
+    p.params.threads = 1;
+    p.configs = cfg;
+    p.n_configs = n_cfg;
+    p.seed = 3;
+    p.repeats = 3;
+    p.valid_fraction = 0.25;
+    p.table = "letter";
+    return p;
+}
+
+/* Every configuration sees the split hs_table_split draws with the seed, and the rows come
+ * out seed-major with the figures of a direct hs_gbrt_train on that split. */
+static void test_compare_protocol(void **state)
+{
+    (void)state;
+    hs_table all;
+    assert_int_equal(hs_table_read(&all, letter_csv, HS_TABLE_AUTO), HS_OK);
+    const hs_gbrt_config cfg[2] = {{HS_GBRT_LOGISTIC, HS_GBRT_HESS_ONES},
+                                   {HS_GBRT_HYPERSIMPLEX, HS_GBRT_HESS_GN}};
+    hs_gbrt_protocol p = small_protocol(cfg, 2);
+    hook_count hc = {0, 0, 0};
+    hs_gbrt_hooks hooks = {count_start, NULL, count_done, &hc};
+    hs_gbrt_runs runs = {0};
+    assert_int_equal(hs_gbrt_compare(&runs, &all, NULL, &p, &hooks), HS_OK);
+    assert_int_equal(runs.n, 6);
+    assert_int_equal(hc.starts, 6);
+    assert_int_equal(hc.dones, 6);
+    for (size_t i = 0; i < runs.n; i++) {
+        const hs_gbrt_run *r = &runs.rows[i];
+        assert_string_equal(r->table, "letter");
+        assert_int_equal(r->rows, all.rows);
+        assert_int_equal(r->seed, 3 + i / 2);
+        assert_string_equal(r->config, i % 2 ? "hypersimplex:gn" : "logistic");
+        assert_true(isnan(r->test_auc) && isnan(r->test_acc));
+        assert_true(hs_gbrt_run_auc(r) == r->result.valid_auc);
+        /* the same run by hand */
+        hs_table tr, va;
+        assert_int_equal(hs_table_split(&tr, &va, &all, 0.25, r->seed), HS_OK);
+        hs_gbrt_params prm = p.params;
+        prm.loss = cfg[i % 2].loss;
+        prm.hessian = cfg[i % 2].hessian;
+        prm.seed = r->seed;
+        hs_gbrt_model *m = NULL;
+        hs_gbrt_result res;
+        assert_int_equal(hs_gbrt_train(&m, &res, &tr, &va, &prm, NULL, NULL), HS_OK);
+        assert_true(res.valid_auc == r->result.valid_auc);
+        assert_true(res.valid_acc == r->result.valid_acc);
+        assert_int_equal(res.best_round, r->result.best_round);
+        hs_gbrt_free(m);
+        hs_table_free(&tr);
+        hs_table_free(&va);
+    }
+    /* summaries: the baseline first, the t-test that of the study layer on the same AUCs */
+    hs_gbrt_summary *sum;
+    size_t n;
+    assert_int_equal(hs_gbrt_summarize(&sum, &n, &runs), HS_OK);
+    assert_int_equal(n, 2);
+    assert_true(sum[0].is_baseline && !sum[1].is_baseline);
+    assert_int_equal(sum[1].n, 3);
+    double a[3], b[3];
+    for (size_t r = 0; r < 3; r++) {
+        b[r] = runs.rows[2 * r].result.valid_auc;
+        a[r] = runs.rows[2 * r + 1].result.valid_auc;
+    }
+    hs_ttest tt;
+    hs_status tst = hs_paired_ttest(&tt, a, b, 3);
+    assert_int_equal(sum[1].t_status, tst);
+    assert_true(sum[1].mean_diff == tt.mean_diff);
+    if (tst == HS_OK)
+        assert_true(sum[1].t == tt.t && sum[1].p == tt.p);
+    assert_true(fabs(sum[0].auc_mean - (b[0] + b[1] + b[2]) / 3) < 1e-15);
+    free(sum);
+    hs_gbrt_runs_free(&runs);
+
+    /* with a test set: every run has a test AUC; a hook's failure stops and is returned,
+     * the completed runs stay */
+    p.test_fraction = 0.2;
+    p.repeats = 2;
+    hc.fail_at = 3;
+    hc.starts = hc.dones = 0;
+    assert_int_equal(hs_gbrt_compare(&runs, &all, NULL, &p, &hooks), HS_ERR_IO);
+    assert_int_equal(runs.n, 2);
+    for (size_t i = 0; i < runs.n; i++) {
+        assert_true(runs.rows[i].test_auc > 0.5 && runs.rows[i].test_auc <= 1);
+        assert_true(hs_gbrt_run_auc(&runs.rows[i]) == runs.rows[i].test_auc);
+    }
+    hs_gbrt_runs_free(&runs);
+    /* an invalid protocol */
+    p.repeats = 0;
+    assert_int_equal(hs_gbrt_compare(&runs, &all, NULL, &p, NULL), HS_ERR_ARG);
+    p.repeats = 1;
+    p.test_fraction = 1.5;
+    assert_int_equal(hs_gbrt_compare(&runs, &all, NULL, &p, NULL), HS_ERR_ARG);
+    assert_int_equal(runs.n, 0);
+    hs_table_free(&all);
+}
+
+static void test_config_names(void **state)
+{
+    (void)state;
+    hs_gbrt_config c;
+    int given = -1;
+    char name[HS_GBRT_CONFIG_NAME_MAX];
+    assert_int_equal(hs_gbrt_config_parse(&c, &given, "hs", HS_GBRT_HESS_CONST), HS_OK);
+    assert_int_equal(c.loss, HS_GBRT_HYPERSIMPLEX);
+    assert_int_equal(c.hessian, HS_GBRT_HESS_CONST);
+    assert_int_equal(given, 0);
+    hs_gbrt_config_name(name, &c);
+    assert_string_equal(name, "hypersimplex:const");
+    assert_int_equal(hs_gbrt_config_parse(&c, &given, "hypersimplex:gn", HS_GBRT_HESS_ONES), HS_OK);
+    assert_int_equal(given, 1);
+    assert_int_equal(c.hessian, HS_GBRT_HESS_GN);
+    assert_int_equal(hs_gbrt_config_parse(&c, NULL, "logistic", HS_GBRT_HESS_ONES), HS_OK);
+    hs_gbrt_config_name(name, &c);
+    assert_string_equal(name, "logistic");
+    assert_int_equal(hs_gbrt_config_parse(&c, NULL, "logistic:gn", HS_GBRT_HESS_ONES), HS_ERR_ARG);
+    assert_int_equal(hs_gbrt_config_parse(&c, NULL, "hs:newton", HS_GBRT_HESS_ONES), HS_ERR_ARG);
+    assert_non_null(strstr(hs_last_error(), "'newton'"));
+    assert_int_equal(hs_gbrt_config_parse(&c, NULL, "hsx", HS_GBRT_HESS_ONES), HS_ERR_ARG);
+}
+
+/* Reads the whole file into a malloc'ed string. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+/* The runs CSV: written with %.17g, read back exactly, and bad files refused with the line. */
+static void test_runs_csv(void **state)
+{
+    (void)state;
+    hs_gbrt_runs runs = {0};
+    char *path = temp_file(".csv", "");
+    /* two tables, two configurations, two seeds, figures by hand */
+    const char *tables[2] = {"alpha", "beta"};
+    for (int t = 0; t < 2; t++)
+        for (int s = 0; s < 2; s++)
+            for (int c = 0; c < 2; c++) {
+                hs_gbrt_runs one = {0};
+                hs_gbrt_run r;
+                memset(&r, 0, sizeof r);
+                r.table = strdup(tables[t]);
+                r.rows = 100 + (size_t)t;
+                snprintf(r.config, sizeof r.config, "%s", c ? "hypersimplex:ones" : "logistic");
+                r.tau = 1;
+                r.seed = (uint64_t)(1 + s);
+                r.result.rounds_done = 40;
+                r.result.best_round = 10 + 4 * s + c;
+                r.result.valid_auc = 0.7 + 0.01 * s;
+                r.result.valid_acc = 0.6;
+                r.result.valid_auc_xgb = 0.7;
+                r.result.train_auc = 0.9;
+                r.result.theta = -0.1 / 3;
+                r.test_auc = 0.8 + 0.1 / 3 * s - 0.001 * c * (1 + s * s);
+                r.test_acc = 0.75 + 0.01 * c;
+                one.n = 1;
+                one.rows = &r;
+                /* append through the public functions: write one row, read it back */
+                FILE *f = fopen(path, "w");
+                assert_non_null(f);
+                assert_int_equal(hs_gbrt_runs_write(&one, f, path), HS_OK);
+                fclose(f);
+                free(r.table);
+                assert_int_equal(hs_gbrt_runs_read(&runs, path), HS_OK);
+                const hs_gbrt_run *back = &runs.rows[runs.n - 1];
+                assert_string_equal(back->table, tables[t]);
+                assert_true(back->test_auc == r.test_auc && back->result.theta == r.result.theta);
+                assert_int_equal(back->result.best_round, r.result.best_round);
+            }
+    assert_int_equal(runs.n, 8);
+    char *md;
+    assert_int_equal(hs_gbrt_markdown(&md, &runs), HS_OK);
+    assert_non_null(strstr(md, "| table | rows | logistic | HS, hessian ones (authors) |"));
+    assert_non_null(strstr(md, "| alpha | 100 | 0.8167 +- 0.0236 | 0.8152 +- 0.0229 (-0.0015, t = -3.000, p = 0.2048) |"));
+    assert_non_null(strstr(md, "| beta | 0.7500 | 0.7600 | 12 / 13 |"));
+    assert_non_null(strstr(md, "(df = 1)"));
+    /* the whole table written and read again gives the same report */
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(hs_gbrt_runs_write(&runs, f, path), HS_OK);
+    fclose(f);
+    hs_gbrt_runs again = {0};
+    assert_int_equal(hs_gbrt_runs_read(&again, path), HS_OK);
+    char *md2;
+    assert_int_equal(hs_gbrt_markdown(&md2, &again), HS_OK);
+    assert_string_equal(md, md2);
+    free(md2);
+    hs_gbrt_runs_free(&again);
+    /* the command line's report of that file: the same Markdown on its standard output */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "%s gbrt --report %s", HS_CLI_PATH, path);
+    FILE *pf = popen(cmd, "r");
+    assert_non_null(pf);
+    static char out[1 << 16];
+    size_t got = fread(out, 1, sizeof out - 1, pf);
+    out[got] = '\0';
+    assert_int_equal(pclose(pf), 0);
+    assert_string_equal(out, md);
+    free(md);
+    /* a configuration without the baseline's seeds cannot be compared */
+    runs.rows[1].seed = 9;
+    assert_int_equal(hs_gbrt_markdown(&md, &runs), HS_ERR_ARG);
+    assert_non_null(strstr(hs_last_error(), "seeds of the baseline"));
+    hs_gbrt_runs_free(&runs);
+
+    /* bad files: nothing is appended, the message has the line */
+    char *text = slurp(path);
+    struct { const char *from, *to, *where; } bad[] = {
+        {"test_auc", "test_aux", ":1: no column 'test_auc'"},
+        {"alpha,100,logistic", "alpha,100,newton", ":2: loss 'newton'"},
+        {"alpha,100,", "alpha,-3,", ":2: rows, seed"},
+        {",0.59999999999999998,", ",x,", "valid_acc 'x'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *at = strstr(text, bad[i].from);
+        assert_non_null(at);
+        char *edited = malloc(strlen(text) + 16);
+        assert_non_null(edited);
+        snprintf(edited, strlen(text) + 16, "%.*s%s%s", (int)(at - text), text, bad[i].to,
+                 at + strlen(bad[i].from));
+        char *p2 = temp_file(".csv", edited);
+        assert_int_equal(hs_gbrt_runs_read(&runs, p2), HS_ERR_FORMAT);
+        assert_non_null(strstr(hs_last_error(), bad[i].where));
+        assert_int_equal(runs.n, 0);
+        unlink(p2);
+        free(p2);
+        free(edited);
+    }
+    free(text);
+    unlink(path);
+    free(path);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Command line                                                              */
 /* ------------------------------------------------------------------------- */
 
@@ -857,6 +1129,9 @@ int main(void)
         cmocka_unit_test(test_real_run_hypersimplex),
         cmocka_unit_test(test_early_stopping_and_errors),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_compare_protocol),
+        cmocka_unit_test(test_config_names),
+        cmocka_unit_test(test_runs_csv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
