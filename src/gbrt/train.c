@@ -228,6 +228,258 @@ static double mean_logloss(const float *margin, const float *label, size_t n)
 /* Training                                                                  */
 /* ------------------------------------------------------------------------- */
 
+/* What one training holds between its steps. */
+typedef struct trainer {
+    const hs_table *train, *valid;   /* valid may be NULL */
+    const hs_gbrt_params *p;
+    size_t n;                        /* training rows */
+    int hs;                          /* the HyperSimplex loss (else logistic) */
+    DMatrixHandle dtrain, dvalid;
+    BoosterHandle booster;
+    float *grad, *hess, *vmargin;    /* hs: (n) each; vmargin: (valid rows) */
+    double *work;                    /* hs: (2n) */
+    double theta;                    /* HyperSimplex threshold of the current model */
+    double best_auc, best_acc, best_theta;
+    int best_round, since_best;
+} trainer;
+
+/* Step 0: arguments and parameters. */
+static hs_status check_inputs(const hs_table *train, const hs_table *valid,
+                              const hs_gbrt_params *p)
+{
+    const char *bad = hs_gbrt_params_check(p);
+    if (bad)
+        return hs_fail(HS_ERR_ARG, "gbrt parameters: %s", bad);
+    if (p->early_stopping > 0 && !valid)
+        return hs_fail(HS_ERR_ARG, "early stopping needs a validation set");
+    if (valid && valid->cols > train->cols)
+        return hs_fail(HS_ERR_SIZE,
+                       "the validation table has %zu feature columns, the training table %zu",
+                       valid->cols, train->cols);
+    return HS_OK;
+}
+
+/* Step 1: buffers, XGBoost's matrices and a configured booster. */
+static hs_status setup(trainer *tr)
+{
+    hs_status st = HS_OK;
+    const size_t n = tr->n;
+    if (tr->hs) {
+        size_t k = hs_table_positives(tr->train);
+        if (k == 0 || k == n)
+            return hs_fail(HS_ERR_LABEL, "the training set has %s: the HyperSimplex loss needs "
+                           "both classes", k ? "no negatives" : "no positives");
+        tr->grad = malloc(n * sizeof *tr->grad);
+        tr->hess = malloc(n * sizeof *tr->hess);
+        tr->work = malloc(2 * n * sizeof *tr->work);
+        if (!tr->grad || !tr->hess || !tr->work)
+            return hs_fail(HS_ERR_NOMEM, "out of memory for the gradient of %zu rows", n);
+    }
+    if ((st = make_dmatrix(&tr->dtrain, tr->train, "training")))
+        return st;
+    if (tr->valid) {
+        if ((st = make_dmatrix(&tr->dvalid, tr->valid, "validation")))
+            return st;
+        tr->vmargin = malloc(tr->valid->rows * sizeof *tr->vmargin);
+        if (!tr->vmargin)
+            return hs_fail(HS_ERR_NOMEM, "out of memory for %zu validation margins",
+                           tr->valid->rows);
+    }
+    DMatrixHandle cache[2] = {tr->dtrain, tr->dvalid};
+    HS_XGB_CHECK(st, fail, XGBoosterCreate(cache, tr->valid ? 2 : 1, &tr->booster));
+    return configure(tr->booster, tr->p);
+fail:
+    return st;
+}
+
+/* Step 2 of a round: training margins of the current model, the training loss and (hs, when
+ * another round follows) the gradient and hessian of the next tree. */
+static hs_status objective_step(trainer *tr, int t, hs_gbrt_round *rec, double *t_obj)
+{
+    const float *tm = NULL;
+    double ta = hs_now();
+    hs_status st = predict_margin(&tm, tr->booster, tr->dtrain, tr->n, 1);
+    if (st)
+        return st;
+    double tb = hs_now();
+    rec->t_predict = tb - ta;
+    *t_obj = 0;
+    if (tr->hs) {
+        hs_gbrt_objective_info info;
+        if ((st = hs_gbrt_hs_objective_f(t < tr->p->rounds ? tr->grad : NULL, tr->hess, &info,
+                                         tm, tr->train->labels, tr->n, tr->p->tau,
+                                         tr->p->hessian, tr->work)))
+            return st;
+        *t_obj = hs_now() - tb;
+        rec->train_loss = info.loss;
+        rec->n_free = info.n_free;
+        tr->theta = info.theta;
+    } else {
+        rec->train_loss = mean_logloss(tm, tr->train->labels, tr->n);
+    }
+    if (!isfinite(rec->train_loss))
+        return hs_fail(HS_ERR_DIVERGED, "round %d: the training loss is not finite", t);
+    return HS_OK;
+}
+
+/* Step 3 of a round: validation AUC and accuracy of the model with t trees, the best round so
+ * far (without a validation set, the last), and whether early stopping ends training. */
+static hs_status validate_step(trainer *tr, int t, hs_gbrt_round *rec, int *stop)
+{
+    rec->valid_auc = rec->valid_acc = NAN;
+    if (!tr->valid) {
+        tr->best_round = t;
+        tr->best_theta = tr->theta;
+        return HS_OK;
+    }
+    const hs_table *valid = tr->valid;
+    double te = hs_now();
+    const float *vm = NULL;
+    hs_status st = predict_margin(&vm, tr->booster, tr->dvalid, valid->rows, 0);
+    if (st)
+        return st;
+    memcpy(tr->vmargin, vm, valid->rows * sizeof *tr->vmargin);
+    if ((st = hs_auc(&rec->valid_auc, tr->vmargin, valid->labels, valid->rows))) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s", hs_last_error());
+        return hs_fail(st, "validation set: %s", msg);
+    }
+    rec->valid_acc = accuracy(tr->vmargin, valid->labels, valid->rows, tr->p->loss, tr->p->tau,
+                              tr->theta);
+    rec->t_eval = hs_now() - te;
+    if (rec->valid_auc > tr->best_auc) {
+        tr->best_auc = rec->valid_auc;
+        tr->best_acc = rec->valid_acc;
+        tr->best_round = t;
+        tr->best_theta = tr->theta;
+        tr->since_best = 0;
+    } else {
+        tr->since_best++;
+    }
+    *stop = tr->p->early_stopping > 0 && tr->since_best >= tr->p->early_stopping;
+    return HS_OK;
+}
+
+/* Step 4 of a round: one more tree (our gradient for hs, XGBoost's own for logistic). */
+static hs_status boost_step(trainer *tr, int t, double *secs)
+{
+    hs_status st = HS_OK;
+    double tc = hs_now();
+    if (tr->hs)
+        HS_XGB_CHECK(st, fail, XGBoosterBoostOneIter(tr->booster, tr->dtrain, tr->grad,
+                                                     tr->hess, tr->n));
+    else
+        HS_XGB_CHECK(st, fail, XGBoosterUpdateOneIter(tr->booster, t, tr->dtrain));
+    *secs = hs_now() - tc;
+    return HS_OK;
+fail:
+    return st;
+}
+
+/* Steps 2-4 round after round until the last round, early stopping or the callback. The
+ * round record of t trees carries the timings of the objective and the boosting that made
+ * tree t. */
+static hs_status boost_rounds(trainer *tr, hs_gbrt_result *result, hs_gbrt_callback callback,
+                              void *user)
+{
+    hs_status st;
+    double t_obj_prev = 0, t_boost_prev = 0;
+    for (int t = 0;; t++) { /* the model has t trees here */
+        hs_gbrt_round rec;
+        memset(&rec, 0, sizeof rec);
+        rec.round = t;
+        double t_obj;
+        if ((st = objective_step(tr, t, &rec, &t_obj)))
+            return st;
+        result->t_objective += t_obj;
+        int stop = 0;
+        if (t > 0) {
+            rec.t_objective = t_obj_prev;
+            rec.t_boost = t_boost_prev;
+            if ((st = validate_step(tr, t, &rec, &stop)))
+                return st;
+            result->rounds_done = t;
+            if (callback && callback(&rec, user))
+                stop = 1;
+        }
+        if (stop || t == tr->p->rounds)
+            return HS_OK;
+        t_obj_prev = t_obj;
+        if ((st = boost_step(tr, t, &t_boost_prev)))
+            return st;
+        result->t_boost += t_boost_prev;
+    }
+}
+
+/* Step 5: the model of the best round (the booster sliced to its trees, the decision rule
+ * stored as attributes). Takes the booster over from tr. */
+static hs_status keep_best(hs_gbrt_model **out, trainer *tr, int rounds_done)
+{
+    hs_status st = HS_OK;
+    if (tr->best_round < rounds_done) {
+        BoosterHandle sliced = NULL;
+        HS_XGB_CHECK(st, fail, XGBoosterSlice(tr->booster, 0, tr->best_round, 1, &sliced));
+        HS_XGB_RELEASE(st, XGBoosterFree(tr->booster));
+        tr->booster = sliced;
+        if (st)
+            return st;
+    }
+    hs_gbrt_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return hs_fail(HS_ERR_NOMEM, "out of memory");
+    *out = m;
+    m->booster = tr->booster;
+    m->loss = tr->p->loss;
+    m->tau = tr->p->tau;
+    m->theta = tr->hs ? tr->best_theta : 0;
+    m->rounds = tr->best_round;
+    tr->booster = NULL;
+    char buf[64];
+    HS_XGB_CHECK(st, fail, XGBoosterSetAttr(m->booster, "hs_loss",
+                                            tr->hs ? "hypersimplex" : "logistic"));
+    snprintf(buf, sizeof buf, "%.17g", m->tau);
+    HS_XGB_CHECK(st, fail, XGBoosterSetAttr(m->booster, "hs_tau", buf));
+    snprintf(buf, sizeof buf, "%.17g", m->theta);
+    HS_XGB_CHECK(st, fail, XGBoosterSetAttr(m->booster, "hs_theta", buf));
+    snprintf(buf, sizeof buf, "%d", m->rounds);
+    HS_XGB_CHECK(st, fail, XGBoosterSetAttr(m->booster, "hs_best_round", buf));
+    return HS_OK;
+fail:
+    return st;
+}
+
+/* Step 6: the kept model's figures: training AUC, the best round's validation AUC and
+ * accuracy, XGBoost's own validation AUC. */
+static hs_status final_figures(hs_gbrt_result *result, const trainer *tr, const hs_gbrt_model *m)
+{
+    result->best_round = tr->best_round;
+    result->theta = m->theta;
+    const float *tm = NULL;
+    hs_status st = predict_margin(&tm, m->booster, tr->dtrain, tr->n, 0);
+    if (!st)
+        st = hs_auc(&result->train_auc, tm, tr->train->labels, tr->n);
+    if (st || !tr->valid)
+        return st;
+    result->valid_auc = tr->best_auc;
+    result->valid_acc = tr->best_acc;
+    return xgb_eval_auc(&result->valid_auc_xgb, m->booster, tr->dvalid);
+}
+
+/* Releases what setup made; a failure to free XGBoost's handles goes into *st. */
+static void teardown(trainer *tr, hs_status *st)
+{
+    if (tr->booster)
+        HS_XGB_RELEASE(*st, XGBoosterFree(tr->booster));
+    if (tr->dtrain)
+        HS_XGB_RELEASE(*st, XGDMatrixFree(tr->dtrain));
+    if (tr->dvalid)
+        HS_XGB_RELEASE(*st, XGDMatrixFree(tr->dvalid));
+    free(tr->grad);
+    free(tr->hess);
+    free(tr->work);
+    free(tr->vmargin);
+}
+
 hs_status hs_gbrt_train(hs_gbrt_model **model, hs_gbrt_result *result, const hs_table *train,
                         const hs_table *valid, const hs_gbrt_params *params,
                         hs_gbrt_callback callback, void *user)
@@ -235,206 +487,32 @@ hs_status hs_gbrt_train(hs_gbrt_model **model, hs_gbrt_result *result, const hs_
     if (!model || !result || !train || !params)
         return hs_fail(HS_ERR_NULL, "hs_gbrt_train: NULL argument");
     *model = NULL;
-    const char *bad = hs_gbrt_params_check(params);
-    if (bad)
-        return hs_fail(HS_ERR_ARG, "gbrt parameters: %s", bad);
-    if (params->early_stopping > 0 && !valid)
-        return hs_fail(HS_ERR_ARG, "early stopping needs a validation set");
-    if (valid && valid->cols > train->cols)
-        return hs_fail(HS_ERR_SIZE,
-                       "the validation table has %zu feature columns, the training table %zu",
-                       valid->cols, train->cols);
-    const hs_gbrt_params *p = params;
-    const size_t n = train->rows;
-    const int hs = p->loss == HS_GBRT_HYPERSIMPLEX;
-    hs_status st = HS_OK;
-    DMatrixHandle dtrain = NULL, dvalid = NULL;
-    BoosterHandle booster = NULL;
-    float *grad = NULL, *hess = NULL, *vmargin = NULL;
-    double *work = NULL;
-    hs_gbrt_model *m = NULL;
+    hs_status st = check_inputs(train, valid, params);
+    if (st)
+        return st;
+    trainer tr;
+    memset(&tr, 0, sizeof tr);
+    tr.train = train;
+    tr.valid = valid;
+    tr.p = params;
+    tr.n = train->rows;
+    tr.hs = params->loss == HS_GBRT_HYPERSIMPLEX;
+    tr.best_auc = -1;
+    tr.best_acc = NAN;
     memset(result, 0, sizeof *result);
     result->valid_auc = result->valid_acc = result->valid_auc_xgb = NAN;
     double t0 = hs_now();
-
-    if (hs) {
-        size_t k = hs_table_positives(train);
-        if (k == 0 || k == n) {
-            st = hs_fail(HS_ERR_LABEL, "the training set has %s: the HyperSimplex loss needs "
-                         "both classes", k ? "no negatives" : "no positives");
-            goto done;
-        }
-        grad = malloc(n * sizeof *grad);
-        hess = malloc(n * sizeof *hess);
-        work = malloc(2 * n * sizeof *work);
-        if (!grad || !hess || !work) {
-            st = hs_fail(HS_ERR_NOMEM, "out of memory for the gradient of %zu rows", n);
-            goto done;
-        }
-    }
-    if ((st = make_dmatrix(&dtrain, train, "training")))
-        goto done;
-    if (valid) {
-        if ((st = make_dmatrix(&dvalid, valid, "validation")))
-            goto done;
-        vmargin = malloc(valid->rows * sizeof *vmargin);
-        if (!vmargin) {
-            st = hs_fail(HS_ERR_NOMEM, "out of memory for %zu validation margins", valid->rows);
-            goto done;
-        }
-    }
-    DMatrixHandle cache[2] = {dtrain, dvalid};
-    HS_XGB_CHECK(st, done, XGBoosterCreate(cache, valid ? 2 : 1, &booster));
-    if ((st = configure(booster, p)))
-        goto done;
-
-    double best_auc = -1, best_acc = NAN, best_theta = 0, theta = 0;
-    int best_round = 0, since_best = 0;
-    double t_obj_prev = 0, t_boost_prev = 0;
-    int t;
-    for (t = 0;; t++) { /* the model has t trees here */
-        hs_gbrt_round rec;
-        memset(&rec, 0, sizeof rec);
-        rec.round = t;
-        const float *tm = NULL;
-        double ta = hs_now();
-        if ((st = predict_margin(&tm, booster, dtrain, n, 1)))
-            goto done;
-        double tb = hs_now();
-        rec.t_predict = tb - ta;
-        double t_obj = 0;
-        if (hs) {
-            hs_gbrt_objective_info info;
-            if ((st = hs_gbrt_hs_objective_f(t < p->rounds ? grad : NULL, hess, &info, tm,
-                                             train->labels, n, p->tau, p->hessian, work)))
-                goto done;
-            t_obj = hs_now() - tb;
-            rec.train_loss = info.loss;
-            rec.n_free = info.n_free;
-            theta = info.theta;
-        } else {
-            rec.train_loss = mean_logloss(tm, train->labels, n);
-        }
-        if (!isfinite(rec.train_loss)) {
-            st = hs_fail(HS_ERR_DIVERGED, "round %d: the training loss is not finite", t);
-            goto done;
-        }
-        result->t_objective += t_obj;
-        int stop = 0;
-        if (t > 0) {
-            rec.t_objective = t_obj_prev;
-            rec.t_boost = t_boost_prev;
-            rec.valid_auc = rec.valid_acc = NAN;
-            if (valid) {
-                double te = hs_now();
-                const float *vm = NULL;
-                if ((st = predict_margin(&vm, booster, dvalid, valid->rows, 0)))
-                    goto done;
-                memcpy(vmargin, vm, valid->rows * sizeof *vmargin);
-                if ((st = hs_auc(&rec.valid_auc, vmargin, valid->labels, valid->rows))) {
-                    char msg[400];
-                    snprintf(msg, sizeof msg, "%s", hs_last_error());
-                    st = hs_fail(st, "validation set: %s", msg);
-                    goto done;
-                }
-                rec.valid_acc = accuracy(vmargin, valid->labels, valid->rows, p->loss, p->tau,
-                                         theta);
-                rec.t_eval = hs_now() - te;
-                if (rec.valid_auc > best_auc) {
-                    best_auc = rec.valid_auc;
-                    best_acc = rec.valid_acc;
-                    best_round = t;
-                    best_theta = theta;
-                    since_best = 0;
-                } else {
-                    since_best++;
-                }
-                if (p->early_stopping > 0 && since_best >= p->early_stopping)
-                    stop = 1;
-            } else {
-                best_round = t;
-                best_theta = theta;
-            }
-            result->rounds_done = t;
-            if (callback && callback(&rec, user))
-                stop = 1;
-        }
-        if (stop || t == p->rounds)
-            break;
-        t_obj_prev = t_obj;
-        double tc = hs_now();
-        if (hs)
-            HS_XGB_CHECK(st, done, XGBoosterBoostOneIter(booster, dtrain, grad, hess, n));
-        else
-            HS_XGB_CHECK(st, done, XGBoosterUpdateOneIter(booster, t, dtrain));
-        t_boost_prev = hs_now() - tc;
-        result->t_boost += t_boost_prev;
-    }
-
-    /* Keep the best round's trees. */
-    if (best_round < result->rounds_done) {
-        BoosterHandle sliced = NULL;
-        HS_XGB_CHECK(st, done, XGBoosterSlice(booster, 0, best_round, 1, &sliced));
-        HS_XGB_RELEASE(st, XGBoosterFree(booster));
-        booster = sliced;
-        if (st)
-            goto done;
-    }
-    m = calloc(1, sizeof *m);
-    if (!m) {
-        st = hs_fail(HS_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    m->booster = booster;
-    m->loss = p->loss;
-    m->tau = p->tau;
-    m->theta = hs ? best_theta : 0;
-    m->rounds = best_round;
-    booster = NULL;
-    {
-        char buf[64];
-        HS_XGB_CHECK(st, done, XGBoosterSetAttr(m->booster, "hs_loss",
-                                                hs ? "hypersimplex" : "logistic"));
-        snprintf(buf, sizeof buf, "%.17g", m->tau);
-        HS_XGB_CHECK(st, done, XGBoosterSetAttr(m->booster, "hs_tau", buf));
-        snprintf(buf, sizeof buf, "%.17g", m->theta);
-        HS_XGB_CHECK(st, done, XGBoosterSetAttr(m->booster, "hs_theta", buf));
-        snprintf(buf, sizeof buf, "%d", m->rounds);
-        HS_XGB_CHECK(st, done, XGBoosterSetAttr(m->booster, "hs_best_round", buf));
-    }
-    result->best_round = best_round;
-    result->theta = m->theta;
-    {
-        const float *tm = NULL;
-        if ((st = predict_margin(&tm, m->booster, dtrain, n, 0)))
-            goto done;
-        if ((st = hs_auc(&result->train_auc, tm, train->labels, n)))
-            goto done;
-    }
-    if (valid) {
-        result->valid_auc = best_auc;
-        result->valid_acc = best_acc;
-        if ((st = xgb_eval_auc(&result->valid_auc_xgb, m->booster, dvalid)))
-            goto done;
-    }
-    result->t_total = hs_now() - t0;
-done:
-    if (booster)
-        HS_XGB_RELEASE(st, XGBoosterFree(booster));
-    if (dtrain)
-        HS_XGB_RELEASE(st, XGDMatrixFree(dtrain));
-    if (dvalid)
-        HS_XGB_RELEASE(st, XGDMatrixFree(dvalid));
+    hs_gbrt_model *m = NULL;
+    if (!(st = setup(&tr)) && !(st = boost_rounds(&tr, result, callback, user)) &&
+        !(st = keep_best(&m, &tr, result->rounds_done)) &&
+        !(st = final_figures(result, &tr, m)))
+        result->t_total = hs_now() - t0;
+    teardown(&tr, &st);
     if (st == HS_OK) { /* the model is handed out only when everything, cleanup too, worked */
         *model = m;
         m = NULL;
     }
-    if (m)
-        hs_gbrt_free(m);
-    free(grad);
-    free(hess);
-    free(work);
-    free(vmargin);
+    hs_gbrt_free(m);
     return st;
 }
 
