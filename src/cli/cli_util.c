@@ -10,8 +10,17 @@
 #include <time.h>
 #include <unistd.h>
 
+static int quiet;
+
+void cli_set_quiet(int q)
+{
+    quiet = q;
+}
+
 void cli_error(const char *fmt, ...)
 {
+    if (quiet)
+        return;
     va_list ap;
     va_start(ap, fmt);
     fputs("error: ", stderr);

@@ -13,17 +13,10 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/parsers.h"
 #include "util/atomic_file.h"
 
-typedef struct rows {
-    size_t count;
-    size_t *len;     /* (count) values per row */
-    size_t *line;    /* (count) line number of each row in its file */
-    double *values;  /* all rows back to back */
-    size_t total;
-} rows;
-
-static void rows_free(rows *r)
+void project_rows_free(project_rows *r)
 {
     free(r->len);
     free(r->line);
@@ -67,10 +60,8 @@ static int push(void **arr, size_t *cap, size_t n, size_t elem)
     return 0;
 }
 
-/* Parses one vector per line (separators: commas and/or blanks; '#' starts a comment; blank
- * lines are skipped). Float mode also rejects values outside the float range. Returns 0, or
- * 2 after printing "error: NAME:LINE:COLUMN: ...". */
-static int parse_rows(rows *out, const char *name, FILE *f, int as_float)
+/* Reads all of f and parses it (project_parse_text). */
+static int parse_rows(project_rows *out, const char *name, FILE *f, int as_float)
 {
     memset(out, 0, sizeof *out);
     size_t size;
@@ -84,9 +75,16 @@ static int parse_rows(rows *out, const char *name, FILE *f, int as_float)
         free(text);
         return 1;
     }
+    int rc = project_parse_text(out, name, text, size, as_float);
+    free(text);
+    return rc;
+}
+
+int project_parse_text(project_rows *out, const char *name, char *text, size_t size, int as_float)
+{
+    memset(out, 0, sizeof *out);
     if (memchr(text, '\0', size)) {
         cli_error("%s: binary data (a NUL byte) in a text input", name);
-        free(text);
         return 2;
     }
     size_t cap_rows = 0, cap_vals = 0, line_no = 0;
@@ -168,17 +166,16 @@ static int parse_rows(rows *out, const char *name, FILE *f, int as_float)
         }
         line = next;
     }
-    free(text);
     if (rc == 0 && out->count == 0) {
         cli_error("%s: no vectors in the input (expected one vector per line)", name);
         rc = 2;
     }
     if (rc)
-        rows_free(out);
+        project_rows_free(out);
     return rc;
 }
 
-static int open_and_parse(rows *r, const char *path, int as_float)
+static int open_and_parse(project_rows *r, const char *path, int as_float)
 {
     if (!strcmp(path, "-"))
         return parse_rows(r, "<stdin>", stdin, as_float);
@@ -192,7 +189,7 @@ static int open_and_parse(rows *r, const char *path, int as_float)
     return rc;
 }
 
-static void write_rows(FILE *f, const double *v, const rows *r, int as_float)
+static void write_rows(FILE *f, const double *v, const project_rows *r, int as_float)
 {
     size_t off = 0;
     for (size_t i = 0; i < r->count; i++) {
@@ -229,8 +226,9 @@ static void usage(FILE *f)
 }
 
 /* Runs the operator on every row, in float or double as asked; results come back in double. */
-static int compute(double *out, const rows *z, const rows *g, double k, double tau, int as_float,
-                   hs_regularization reg, hs_solver solver, const char *in_name)
+static int compute(double *out, const project_rows *z, const project_rows *g, double k,
+                   double tau, int as_float, hs_regularization reg, hs_solver solver,
+                   const char *in_name)
 {
     size_t off = 0;
     for (size_t i = 0; i < z->count; i++) {
@@ -278,7 +276,8 @@ static int compute(double *out, const rows *z, const rows *g, double k, double t
     return 0;
 }
 
-static int emit(const char *path, const double *v, const rows *r, int as_float, int blank_first)
+static int emit(const char *path, const double *v, const project_rows *r, int as_float,
+                int blank_first)
 {
     if (!path || !strcmp(path, "-")) {
         if (blank_first)
@@ -396,14 +395,14 @@ int cmd_project(int argc, char **argv)
         cli_error("the input and --vjp cannot both be stdin");
         return 2;
     }
-    rows z, g;
+    project_rows z, g;
     int rc = open_and_parse(&z, in_path, as_float);
     if (rc)
         return rc;
     if (vjp_path) {
         rc = open_and_parse(&g, vjp_path, as_float);
         if (rc) {
-            rows_free(&z);
+            project_rows_free(&z);
             return rc;
         }
         if (g.count != z.count) {
@@ -431,8 +430,8 @@ int cmd_project(int argc, char **argv)
     if (!rc && vjp_path)
         rc = emit(vjp_out, out + z.total, &z, as_float, !vjp_out && !out_path);
     free(out);
-    rows_free(&z);
+    project_rows_free(&z);
     if (vjp_path)
-        rows_free(&g);
+        project_rows_free(&g);
     return rc;
 }
