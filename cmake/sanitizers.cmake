@@ -2,8 +2,8 @@
 #   HS_SANITIZE=ON  every target with AddressSanitizer + UndefinedBehaviorSanitizer; a report
 #                   stops the program (-fno-sanitize-recover), so a test with a finding fails.
 #   HS_FUZZ=ON      the libFuzzer harnesses of fuzz/ and their smoke runs in CTest; needs clang
-#                   (-DCMAKE_C_COMPILER=clang) and implies HS_SANITIZE. The library is then
-#                   compiled with coverage instrumentation for the fuzzer (fuzz/CMakeLists.txt).
+#                   (-DCMAKE_C_COMPILER=clang) and implies HS_SANITIZE. Everything is then
+#                   compiled with coverage instrumentation for the fuzzer.
 # Known false positives and third-party leaks go into the suppression files of
 # cmake/sanitizers/, which the tests of such a tree are run with.
 option(HS_SANITIZE "Build everything with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
@@ -31,6 +31,11 @@ if(HS_SANITIZE OR HS_FUZZ_ACTIVE)
     add_compile_options(-Wno-pass-failed)
   endif()
   message(STATUS "Sanitizers: address, undefined (suppressions in cmake/sanitizers/)")
+endif()
+if(HS_FUZZ_ACTIVE)
+  # Coverage feedback for libFuzzer from every object, the library's parsers above all; the
+  # sanitizer runtime supplies the hooks to programs that are not fuzzers (tests, command).
+  add_compile_options(-fsanitize=fuzzer-no-link)
 endif()
 
 # The environment the tests of a sanitizer tree run with (child processes such as the
