@@ -4,8 +4,8 @@
 #   HS_FUZZ=ON      the libFuzzer harnesses of fuzz/ and their smoke runs in CTest; needs clang
 #                   (-DCMAKE_C_COMPILER=clang) and implies HS_SANITIZE. Everything is then
 #                   compiled with coverage instrumentation for the fuzzer.
-# Known false positives and third-party leaks go into the suppression files of
-# cmake/sanitizers/, which the tests of such a tree are run with.
+# Known third-party leaks go into cmake/sanitizers/lsan.supp, which the tests of such a tree
+# are run with.
 option(HS_SANITIZE "Build everything with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)
 option(HS_FUZZ "Build the libFuzzer harnesses in fuzz/ (needs clang; implies HS_SANITIZE)" OFF)
 
@@ -58,8 +58,8 @@ endfunction()
 # sets test properties only there; tests/CMakeLists.txt calls it last). The python test
 # loads the instrumented shared library into /usr/bin/python3, which is not instrumented:
 # the sanitizer runtime is preloaded for it, and leak detection is off for that process only,
-# because the interpreter and torch keep allocations until exit by design (thousands of
-# reports); the library's own leaks are checked by the C tests.
+# because the interpreter and torch keep allocations until exit by design (docs/fuzzing.md);
+# memory errors are still detected there, and the library's leaks are checked by the C tests.
 function(hs_sanitize_tests)
   if(NOT HS_SANITIZE_ACTIVE)
     return()
