@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "hypersimplex.h"
+#include "hypersimplex/data.h"
 
 static double now(void)
 {

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "hypersimplex.h"
+#include "hypersimplex/gbrt.h"
 
 static double now(void)
 {

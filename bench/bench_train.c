@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "hypersimplex.h"
+#include "hypersimplex/nn.h"
 
 static double now_s(void)
 {

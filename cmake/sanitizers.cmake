@@ -20,8 +20,12 @@ if(HS_FUZZ)
 endif()
 
 set(HS_SANITIZE_ACTIVE OFF)
+# What a program outside this build (tests/consumer) needs to link the instrumented libraries.
+set(HS_SANITIZER_FLAGS "")
 if(HS_SANITIZE OR HS_FUZZ_ACTIVE)
   set(HS_SANITIZE_ACTIVE ON)
+  set(HS_SANITIZER_FLAGS -fsanitize=address,undefined)
+  # Applies to every target defined after this point: every layer, the command, the tests.
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
                       -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
@@ -55,22 +59,30 @@ function(hs_sanitizer_env)
 endfunction()
 
 # hs_sanitize_tests(): the environment for every test of the calling directory (CMake 3.25
-# sets test properties only there; tests/CMakeLists.txt calls it last). The python test
-# loads the instrumented shared library into /usr/bin/python3, which is not instrumented:
-# the sanitizer runtime is preloaded for it, and leak detection is off for that process only,
-# because the interpreter and torch keep allocations until exit by design (docs/fuzzing.md);
-# memory errors are still detected there, and the library's leaks are checked by the C tests.
+# sets test properties only there; tests/CMakeLists.txt calls it last). The python tests
+# (python, python_install) load the instrumented shared library into /usr/bin/python3, which
+# is not instrumented: the sanitizer runtime is preloaded for them, and leak detection is off
+# for those processes only, because the interpreter and torch keep allocations until exit by
+# design (docs/fuzzing.md); memory errors are still detected there, and the library's leaks
+# are checked by the C tests.
 function(hs_sanitize_tests)
   if(NOT HS_SANITIZE_ACTIVE)
     return()
   endif()
+  set(python_tests python python_install)
   get_property(tests DIRECTORY PROPERTY TESTS)
-  list(REMOVE_ITEM tests python)
+  list(REMOVE_ITEM tests ${python_tests})
   if(tests)
     hs_sanitizer_env(${tests})
   endif()
   get_property(all DIRECTORY PROPERTY TESTS)
-  if("python" IN_LIST all)
+  set(preloaded "")
+  foreach(t IN LISTS python_tests)
+    if(t IN_LIST all)
+      list(APPEND preloaded ${t})
+    endif()
+  endforeach()
+  if(preloaded)
     if(CMAKE_C_COMPILER_ID MATCHES "Clang")
       set(runtimes libclang_rt.asan-${CMAKE_SYSTEM_PROCESSOR}.so)
     else()
@@ -83,7 +95,7 @@ function(hs_sanitize_tests)
       list(APPEND preload ${path})
     endforeach()
     string(REPLACE ";" ":" preload "${preload}")
-    set_property(TEST python APPEND PROPERTY ENVIRONMENT "LD_PRELOAD=${preload}"
+    set_property(TEST ${preloaded} APPEND PROPERTY ENVIRONMENT "LD_PRELOAD=${preload}"
       "ASAN_OPTIONS=detect_leaks=0:strict_string_checks=1" "UBSAN_OPTIONS=print_stacktrace=1")
   endif()
 endfunction()

@@ -2,7 +2,7 @@
  * files (fuzz_util.h) read with a limit of 2 records each, so the limit is reachable with
  * small inputs. */
 #include "fuzz_util.h"
-#include "hypersimplex.h"
+#include "hypersimplex/data.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

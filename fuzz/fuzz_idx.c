@@ -2,7 +2,7 @@
  * files (fuzz_util.h). A loaded data set must be as the header says; a failure must leave
  * the data set empty and say why. */
 #include "fuzz_util.h"
-#include "hypersimplex.h"
+#include "hypersimplex/data.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

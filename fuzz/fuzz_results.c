@@ -1,23 +1,12 @@
 /* Results CSV of the study (hs_results_read), raw or gzip, and what the report does with a
  * table that parsed: the selection rules, the paired t-tests and the Markdown table. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_curve.h"
 #include "fuzz_util.h"
-#include "hypersimplex.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check_run(const hs_run_curve *run)
-{
-    HS_FUZZ_CHECK(run->dataset && run->variant && run->loss && run->epochs >= 1);
-    for (size_t e = 0; e < run->epochs; e++) {
-        HS_FUZZ_CHECK(run->test_accuracy[e] >= 0.0 && run->test_accuracy[e] <= 1.0);
-        double v = run->val_accuracy[e];
-        HS_FUZZ_CHECK(isnan(v) || (v >= 0.0 && v <= 1.0));
-    }
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -31,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     HS_FUZZ_CHECK(r.n_runs >= 1);
     for (size_t i = 0; i < r.n_runs; i++)
-        check_run(&r.runs[i]);
+        hs_fuzz_check_curve(&r.runs[i]);
     static const hs_select_rule rules[3] = {HS_SELECT_MAX_TEST, HS_SELECT_BEST_VAL, HS_SELECT_LAST};
     for (int k = 0; k < 3; k++) {
         hs_study s;

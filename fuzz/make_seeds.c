@@ -1,16 +1,17 @@
 /* Writes the seed corpora of the fuzz harnesses: OUTDIR/<harness>/<seed>, small valid (and a
  * few nearly valid) inputs. Binary formats come from the library's own writers, so the seeds
- * follow the formats as written; gzip variants from the data layer's gzip writer.
+ * follow the formats as written; gzip variants from the io layer's gzip writer.
  *   usage: fuzz_make_seeds OUTDIR        (the committed corpora: fuzz_make_seeds fuzz/corpus) */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "data/stream.h"
-#include "hypersimplex.h"
+#include "hypersimplex/data.h"
+#include "io/stream.h"
 #include "train/checkpoint.h"
 #include "util/atomic_file.h"
 
@@ -145,20 +146,29 @@ static void cifar10_seeds(void)
     put_pair("cifar10", "gzip_one", gz, one);
 }
 
-static void checkpoint_seed(const char *name, uint64_t nparams, uint64_t nbufs, uint64_t epochs)
+/* A version-2 checkpoint (the current format) of an HS loss: running class thresholds
+ * (ntheta of them, NaN for a class without one yet) and threshold accuracies per epoch. */
+static void checkpoint_seed(const char *name, uint64_t nparams, uint64_t nbufs, uint64_t epochs,
+                            uint64_t ntheta)
 {
     hs_ckpt c;
     memset(&c, 0, sizeof c);
     c.fp.dataset = 0, c.fp.loss_kind = 3, c.fp.classes = 10, c.fp.tau = 1.5, c.fp.lr = 1e-3;
     c.fp.batch_size = 128, c.fp.width = 16, c.fp.hidden = 128, c.fp.augment = 1;
-    c.fp.channels = 1, c.fp.height = 28, c.fp.img_width = 28;
+    c.fp.channels = 1, c.fp.height = 28, c.fp.img_width = 28, c.fp.theta_momentum = 0.9;
     c.epochs_done = epochs, c.steps = 7 * epochs, c.nparams = nparams, c.nbufs = nbufs;
     float p[8] = {0.5f, -1.0f, 2.0f, 0.25f, 1e-3f, 3.0f, -0.5f, 1.0f};
     c.params = c.m = c.v = c.buffers = p;
+    double theta[10];
+    for (size_t i = 0; i < 10; i++)
+        theta[i] = i == 3 ? NAN : 0.125 * (double)i - 0.5;
+    c.ntheta = ntheta, c.theta = theta;
     hs_epoch_metrics rows[4];
     for (size_t i = 0; i < 4; i++)
         rows[i] = (hs_epoch_metrics){.epoch = i, .train_loss = 1.0 / (double)(i + 1),
-                                     .val_accuracy = 0.5, .test_accuracy = 0.6, .seconds = 2.0};
+                                     .val_accuracy = 0.5, .test_accuracy = 0.6, .seconds = 2.0,
+                                     .val_accuracy_threshold = i ? 0.55 : NAN,
+                                     .test_accuracy_threshold = i ? 0.625 : NAN};
     c.nrows = epochs, c.rows = rows;
     char path[300];
     path_in(path, sizeof path, tmp_dir, "ckpt");
@@ -186,6 +196,20 @@ static void text_seeds(void)
             }
     put_text("results", "study", results, 0);
     put_text("results", "study_gz", results, 1);
+    /* as written since the threshold rule: the threshold accuracies, empty for cross_entropy */
+    char with_thr[2048] = "dataset,loss,batch_size,seed,epoch,test_accuracy,val_accuracy,train_loss,"
+                          "seconds,val_accuracy_threshold,test_accuracy_threshold\n";
+    for (int l = 0; l < 2; l++)
+        for (int s = 0; s < 2; s++)
+            for (int e = 0; e < 2; e++) {
+                char row[160], thr[32] = ",";
+                if (l)
+                    snprintf(thr, sizeof thr, "0.%d,0.%d", 6 + e, 7 - s);
+                snprintf(row, sizeof row, "fashion-mnist,%s,128,%d,%d,0.%d%d,0.%d,%.3f,%d,%s\n",
+                         losses[l], s, e, 6 + e, l + s, 5 + e, 1.0 / (e + 1), 3 * (e + 1), thr);
+                strcat(with_thr, row);
+            }
+    put_text("results", "study_threshold", with_thr, 0);
     put_text("results", "required_only",
              "\xEF\xBB\xBF" "epoch,seed,batch_size,loss,dataset,test_accuracy\n0,0,8,mse,mnist,0.1\n"
              "1,0,8,mse,mnist,0.2\n", 0);
@@ -193,6 +217,11 @@ static void text_seeds(void)
     put_text("metrics", "run",
              "epoch,train_loss,val_accuracy,test_accuracy,seconds\n0,2.3,0.5,0.51,1.5\n"
              "1,1.25,,0.6,3\n2,nan,0.7,0.71,4.5\n", 0);
+    /* as written since the threshold rule: two more columns, empty for non-HS losses */
+    put_text("metrics", "run_threshold",
+             "epoch,train_loss,val_accuracy,test_accuracy,seconds,val_accuracy_threshold,"
+             "test_accuracy_threshold\n0,2.3,0.5,0.51,1.5,,\n1,1.25,0.6,0.62,3,0.61,0.63\n"
+             "2,1.1,,0.7,4.5,,0.72\n", 0);
 
     put_text("table_csv", "letter",
              "label,x.box,y.box,width,high\n1,2,8,3,5\n0,2,2,NA,4\n1,3,,4,3\n0,-1.5e2,6,4,4\n", 0);
@@ -227,8 +256,8 @@ int main(int argc, char **argv)
     }
     idx_seeds();
     cifar10_seeds();
-    checkpoint_seed("two_epochs", 3, 2, 2);
-    checkpoint_seed("empty", 0, 0, 0);
+    checkpoint_seed("two_epochs", 3, 2, 2, 10);
+    checkpoint_seed("empty", 0, 0, 0, 0);
     text_seeds();
     static const char *const tmp_files[] = {"images", "labels", "one.bin", "three.bin",
                                             "one.bin.gz", "ckpt"};

@@ -2,7 +2,11 @@
  * hypersimplex: the soft-binary-argmax@k operator (Euclidean projection onto the
  * (n,k)-hypersimplex), its exact derivatives, and the HyperSimplex loss.
  *
- * This header is the public contract of the library. Conventions used everywhere:
+ * This header is the public contract of the base library, libhypersimplex, which needs only
+ * libm (and the OpenMP runtime unless built with HS_OPENMP=OFF): the operator here and the losses in hypersimplex/loss.h (included below). The other
+ * layers are libraries of their own with a header each, same conventions:
+ * hypersimplex/data.h, nn.h, train.h, study.h, gbrt.h; hypersimplex/all.h includes them all.
+ * Conventions used everywhere:
  *   - Every exported name starts with hs_ / HS_.
  *   - Functions return hs_status; HS_OK is 0. hs_status_string() names a code,
  *     hs_last_error() gives the detailed message of the last failure in this thread.
@@ -62,8 +66,10 @@ typedef enum hs_status {
 HS_API const char *hs_status_string(hs_status s);
 
 /* Detailed message of the last failing call in the calling thread (e.g. which row, which
- * element, which file and line). Empty string if none. Valid until the next failing call
- * in the same thread. */
+ * element, which file and line). Every call that returns a status other than HS_OK sets it
+ * before returning, so after a failure it describes that failure and never an earlier one.
+ * Successful calls leave it unchanged: read it after a failure. Empty string if no call has
+ * failed in this thread. Valid until the next failing call in the same thread. */
 HS_API const char *hs_last_error(void);
 
 /* Library version as a string, e.g. "0.1.0". */
@@ -126,14 +132,27 @@ HS_API hs_proj hs_proj_make(size_t rows, size_t n, double k, double tau);
 /* Checks a description without touching data: NULL if valid, else a static message. */
 HS_API const char *hs_proj_check(const hs_proj *d);
 
-/* Forward. p (layout of d) receives the projection of z / tau for each row.
- * theta (rows), optional: the row's threshold (see hs_regularization); for HS_REG_L2 with
- *   an empty free set it is any value consistent with p (p is still exact).
+/* Forward. p (layout of d) receives the projection of x = z / tau for each row.
+ * Exactness: x means the exact quotients z_i / tau (they are never rounded to doubles), and
+ *   p is exact at every magnitude of x. With p* the exact result and n the row length,
+ *       |p_i - p*_i| <= eps_n = 2^-38 + n 2^-50   for every i   (double output),
+ *   hence |sum_i p_i - k| <= n eps_n; float output is that double result rounded to float
+ *   (half a float ulp more per coordinate). The n term bounds the rounding of sums over the
+ *   row. This holds for all solvers and regularizations, float and double, every layout, and
+ *   any finite z and tau with no z_i / tau overflowing: z = 1e308, ties beyond 2^53, one huge
+ *   score beside small ones, a tiny or subnormal tau. (The free coordinates of an L2 row lie
+ *   within one unit of each other, so their offsets from a score next to the threshold are
+ *   exact-sized; rows with every |z_i| <= 4096 tau are solved directly, others around such a
+ *   score.)
+ * theta (rows), optional: the row's threshold (see hs_regularization), rounded to double
+ *   (from |theta| = 2^53 on that rounding can reach one unit, so p never goes through theta);
+ *   for HS_REG_L2 with an empty free set it is any value consistent with p (p is still exact).
  * n_free (rows), optional: size of the free set S = {i : 0 < p_i < 1} (L2, KL) or n
  *   (entropy, whose p is interior unless k is 0 or n).
  * p may alias z (in place). Float inputs are processed in double internally.
- * Errors: HS_ERR_NULL, HS_ERR_SIZE, HS_ERR_K, HS_ERR_TAU, HS_ERR_NONFINITE (z has NaN/Inf
- * or z/tau overflows), HS_ERR_ARG, HS_ERR_NOMEM. On error, p is left unmodified. */
+ * Errors: HS_ERR_NULL, HS_ERR_SIZE, HS_ERR_K, HS_ERR_TAU, HS_ERR_NONFINITE (z has NaN/Inf, or
+ * some z_i / tau overflows, i.e. rounds to +-inf in double: the only magnitude that fails),
+ * HS_ERR_ARG, HS_ERR_NOMEM. On error, p is left unmodified. */
 HS_API hs_status hs_project_d(double *p, double *theta, size_t *n_free,
                               const double *z, const hs_proj *d);
 HS_API hs_status hs_project_f(float *p, double *theta, size_t *n_free,
@@ -144,6 +163,9 @@ HS_API hs_status hs_project_f(float *p, double *theta, size_t *n_free,
  * clamped at 0 or 1 get exactly 0 (also when tied). Empty S gives dz = 0.
  * KL: dz = (1/tau) * 1_F * p * (g - <p,g>_F / sum_F p), F = {i : p_i < 1}.
  * Entropy: dz = (1/tau) * w * (g - <w,g> / sum w), w = p (1 - p).
+ * The weights are read off p as given, so with p from hs_project_* the VJP is exact at every
+ * magnitude as well (to the rounding of its two sums over the row); a dz whose exact value
+ * exceeds DBL_MAX (|g| / tau beyond it) comes out as +-inf.
  * dz is overwritten (not accumulated); dz may alias g. O(n) per row. */
 HS_API hs_status hs_project_vjp_d(double *dz, const double *p, const double *g,
                                   const hs_proj *d);
@@ -162,13 +184,7 @@ HS_API hs_status hs_project_jvp_f(float *dp, const float *p, const float *dz,
 }
 #endif
 
-/* Further layers of the library (each self-contained, same conventions). */
-/* HS_LAYER_HEADERS: helpers add one #include line per layer below. */
-#include "hypersimplex/gbrt.h"
-#include "hypersimplex/study.h"
-#include "hypersimplex/data.h"
+/* The losses are part of this contract (and of the base library). */
 #include "hypersimplex/loss.h"
-#include "hypersimplex/nn.h"
-#include "hypersimplex/train.h"
 
 #endif /* HYPERSIMPLEX_H */

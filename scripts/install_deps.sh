@@ -11,4 +11,5 @@ apt-get install -y --no-install-recommends \
   libcmocka-dev zlib1g-dev libgsl-dev libdnnl-dev libxgboost-dev \
   gnuplot-nox dataset-fashion-mnist \
   python3 python3-numpy python3-torch python3-pytest \
+  python3-venv python3-pip python3-setuptools python3-wheel \
   clang libclang-rt-14-dev libomp-14-dev

@@ -197,11 +197,85 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(err, "error: nowhere.txt"));
 }
 
+/* Outputs never lose data. */
+static void test_outputs(void **state)
+{
+    (void)state;
+    char cmd[1024], out[1024];
+    write_file("z.txt", "3 1 0.2\n");
+    write_file("g.txt", "1 0 0\n");
+    /* /dev/stdout is written in place: the file stdout is redirected to keeps what the shell
+     * wrote before and after (renaming over it had left only "1,0,0") */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && ( echo before; echo 3 1 0.2 | '%s' project --k 1 --output /dev/stdout; echo after ) > f.txt",
+             dir, HS_CLI_PATH);
+    assert_int_equal(system(cmd), 0);
+    read_file("f.txt", out, sizeof out);
+    assert_string_equal(out, "before\n1,0,0\nafter\n");
+
+    /* the same file twice, however spelled, is refused and left alone */
+    snprintf(cmd, sizeof cmd, "cd '%s' && ln -s same.txt same_link", dir);
+    assert_int_equal(system(cmd), 0);
+    const char *twice[] = {"--output same.txt --vjp-output same.txt", "--output same.txt --vjp-output ./same.txt",
+                           "--output same.txt --vjp-output same_link", "--output - --vjp-output /dev/stdout",
+                           "--output /dev/stdout"};
+    for (size_t i = 0; i < sizeof twice / sizeof twice[0]; i++) {
+        write_file("same.txt", "keep\n");
+        snprintf(cmd, sizeof cmd, "--k 1 --vjp g.txt %s z.txt", twice[i]);
+        int rc = run(cmd);
+        char err[1024];
+        read_file("err.txt", err, sizeof err);
+        if (rc != 2 || !strstr(err, "are the same file"))
+            fail_msg("'%s': exit %d, '%s'", twice[i], rc, err);
+        read_file("same.txt", out, sizeof out);
+        assert_string_equal(out, "keep\n");
+    }
+    /* when the second output cannot be written, the first file is not replaced either */
+    const char *second[] = {"--vjp-output /dev/full", "--vjp-output nodir/v.txt"};
+    for (size_t i = 0; i < 2; i++) {
+        write_file("p.txt", "old p\n");
+        snprintf(cmd, sizeof cmd, "--k 1 --vjp g.txt --output p.txt %s z.txt", second[i]);
+        assert_int_equal(run(cmd), 1);
+        read_file("p.txt", out, sizeof out);
+        assert_string_equal(out, "old p\n");
+    }
+    /* both written */
+    assert_int_equal(run("--k 1 --vjp g.txt --output p.txt --vjp-output v.txt z.txt"), 0);
+    read_file("p.txt", out, sizeof out);
+    assert_string_equal(out, "1,0,0\n");
+    /* a failed write of the standard output is a failure (it exited 0) */
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' project --k 1 z.txt > /dev/full 2> err.txt", dir, HS_CLI_PATH);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    read_file("err.txt", out, sizeof out);
+    assert_non_null(strstr(out, "error: "));
+    assert_non_null(strstr(out, "No space left on device"));
+}
+
+/* A tiny positive --tau is a number (it was "not a finite number"); one that underflows to 0
+ * says so. */
+static void test_tiny_tau(void **state)
+{
+    (void)state;
+    char err[1024];
+    write_file("z.txt", "3 1 0.2\n");
+    assert_int_equal(run("--k 1 --tau 1e-320 z.txt"), 2);
+    read_file("err.txt", err, sizeof err);
+    assert_null(strstr(err, "not a finite number"));
+    assert_non_null(strstr(err, "overflows"));
+    assert_int_equal(run("--k 1 --tau 1e-300 z.txt"), 0);
+    assert_int_equal(run("--k 1 --tau 1e-400 z.txt"), 2);
+    read_file("err.txt", err, sizeof err);
+    assert_non_null(strstr(err, "--tau: '1e-400' is too small (it underflows to 0)"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values_and_vjp),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_outputs),
+        cmocka_unit_test(test_tiny_tau),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "hypersimplex.h"
+#include "hypersimplex/data.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -830,7 +831,11 @@ static void test_subset(void **state)
     assert_int_equal(hs_dataset_subset(&f, 100, 4), HS_OK);
     assert_true(memcmp(d.pixels, f.pixels, 400) != 0);
     /* no-ops and errors */
-    assert_int_equal(hs_dataset_subset(&e, 1000, 3), HS_OK);
+    assert_int_equal(hs_dataset_subset(&e, 100, 3), HS_OK);
+    assert_int_equal(e.count, 100);
+    /* more than the set holds is refused, not silently all of it */
+    assert_int_equal(hs_dataset_subset(&e, 1000, 3), HS_ERR_SIZE);
+    assert_non_null(strstr(hs_last_error(), "holds only 100"));
     assert_int_equal(e.count, 100);
     assert_int_equal(hs_dataset_subset(&e, 0, 3), HS_ERR_SIZE);
     /* head keeps the first images */

@@ -384,6 +384,96 @@ static void test_libsvm_reader(void **state)
     expect_error(".svm", "1 1:2\n\n0 1:1\n", HS_ERR_FORMAT, "2:1:", "empty line");
 }
 
+/* Writes text gzip-compressed to path, then keeps only its first `keep` bytes (0: all) and
+ * appends `tail`. */
+static void write_gz(const char *path, const char *text, long keep, const char *tail)
+{
+    gzFile gz = gzopen(path, "wb");
+    assert_non_null(gz);
+    assert_true(gzputs(gz, text) > 0);
+    assert_int_equal(gzclose(gz), Z_OK);
+    if (keep > 0)
+        assert_int_equal(truncate(path, keep), 0);
+    FILE *f = fopen(path, "ab");
+    assert_non_null(f);
+    fputs(tail, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A truncated or garbage-appended .gz table is refused with the file's name, never read as a
+ * shorter table (zlib's gz* reader reported the cut as a plain end of file). */
+static void test_gzip_table_damage(void **state)
+{
+    (void)state;
+    char text[1 << 14];
+    size_t n = (size_t)snprintf(text, sizeof text, "label,a,b\n");
+    for (int i = 0; i < 500; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%d,%d.5,%d\n", i % 2, i, 3 * i);
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/hs_test_gbrt_%ld_damaged.csv.gz", (long)getpid());
+    hs_table t;
+    write_gz(path, text, 0, "");
+    assert_int_equal(hs_table_read(&t, path, HS_TABLE_AUTO), HS_OK);
+    assert_int_equal(t.rows, 500);
+    hs_table_free(&t);
+    struct {
+        long keep_from_end; /* bytes cut off the end */
+        const char *tail;
+        const char *msg;
+    } cases[] = {{4, "", "truncated gzip stream"},     /* only the length trailer lost */
+                 {200, "", "truncated gzip stream"},   /* in the middle of the data */
+                 {0, "garbage", "trailing garbage"},
+                 {0, "\n", "trailing garbage"}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        write_gz(path, text, 0, "");
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        fclose(f);
+        write_gz(path, text, cases[c].keep_from_end ? size - cases[c].keep_from_end : 0, cases[c].tail);
+        hs_status st = hs_table_read(&t, path, HS_TABLE_AUTO);
+        if (st != HS_ERR_FORMAT || !strstr(hs_last_error(), path) || !strstr(hs_last_error(), cases[c].msg))
+            fail_msg("case %zu: status %d, message '%s'", c, (int)st, hs_last_error());
+        assert_null(t.labels);
+    }
+    unlink(path);
+}
+
+/* Feature counts are bounded before anything per feature is allocated. */
+static void test_feature_limit(void **state)
+{
+    (void)state;
+    expect_error(".svm", "1 1:0.5\n0 2:0.3\n1 100000000:0.5\n", HS_ERR_FORMAT, "3:3:",
+                 "exceeds the limit of 65536 features");
+    expect_error(".svm", "1 1:0.5\n0 65536:1\n", HS_ERR_FORMAT, "2:3:", "limit of 65536");
+    char *path = temp_file(".svm", "1 1:0.5\n0 65535:1\n");
+    hs_table t;
+    assert_int_equal(hs_table_read(&t, path, HS_TABLE_AUTO), HS_OK);
+    assert_int_equal(t.cols, 65536);
+    hs_table_free(&t);
+    /* a smaller limit, and a larger one for genuinely wide data */
+    assert_int_equal(hs_table_read_max(&t, path, HS_TABLE_AUTO, 1000), HS_ERR_FORMAT);
+    assert_non_null(strstr(hs_last_error(), ":2:3: feature index in '65535:1' exceeds the limit of 1000"));
+    unlink(path);
+    free(path);
+    path = temp_file(".svm", "1 1:0.5\n0 100000000:1\n");
+    assert_int_equal(hs_table_read_max(&t, path, HS_TABLE_AUTO, 100000001), HS_OK);
+    assert_int_equal(t.cols, 100000001);
+    hs_table_free(&t);
+    assert_int_equal(hs_table_read_max(&t, path, HS_TABLE_AUTO, 0), HS_ERR_SIZE);
+    unlink(path);
+    free(path);
+    /* CSV: the header's width */
+    path = temp_file(".csv", "label,a,b,c\n1,1,2,3\n");
+    assert_int_equal(hs_table_read_max(&t, path, HS_TABLE_AUTO, 2), HS_ERR_FORMAT);
+    assert_non_null(strstr(hs_last_error(), ":1:1: 3 feature columns exceed the limit of 2 features"));
+    assert_int_equal(hs_table_read_max(&t, path, HS_TABLE_AUTO, 3), HS_OK);
+    hs_table_free(&t);
+    unlink(path);
+    free(path);
+}
+
 static void test_split(void **state)
 {
     (void)state;
@@ -703,6 +793,49 @@ static void test_cli(void **state)
         lines += ch == '\n';
     fclose(f);
     assert_int_equal(lines, 5); /* header + 2 seeds x 2 losses */
+
+    /* outputs are checked before training: an unwritable --model-out, or --runs-out and
+     * --model-out naming one file, fail at once and leave the old runs file as it was */
+    f = fopen(runs, "w");
+    assert_non_null(f);
+    fputs("old\n", f);
+    fclose(f);
+    assert_int_equal(run_cli(out, sizeof out,
+                             "--train %s --rounds 5 --threads 1 --runs-out %s --model-out /nonexistent/m.json",
+                             letter_csv, runs),
+                     1);
+    assert_non_null(strstr(out, "error: --model-out: cannot write /nonexistent/m.json"));
+    assert_null(strstr(out, "run seed")); /* nothing was trained */
+    assert_int_equal(run_cli(out, sizeof out, "--train %s --rounds 5 --runs-out %s --model-out %s", letter_csv,
+                             runs, runs),
+                     2);
+    assert_non_null(strstr(out, "same file"));
+    assert_null(strstr(out, "run seed"));
+    f = fopen(runs, "r");
+    assert_non_null(f);
+    char line[16] = "";
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    assert_string_equal(line, "old\n");
+    /* both outputs written together */
+    char model[128];
+    snprintf(model, sizeof model, "/tmp/hs_test_gbrt_%ld_model.json", (long)getpid());
+    assert_int_equal(run_cli(out, sizeof out, "--train %s --rounds 3 --threads 1 --log-every 0 --runs-out %s "
+                             "--model-out %s", letter_csv, runs, model),
+                     0);
+    assert_non_null(strstr(out, "model saved to"));
+    f = fopen(model, "r");
+    assert_non_null(f);
+    assert_int_equal(fgetc(f), '{');
+    fclose(f);
+    /* a stray feature index is refused while reading, with its line */
+    char *wide = temp_file(".svm", "1 1:0.5\n0 2:0.3\n1 100000000:0.5\n");
+    assert_int_equal(run_cli(out, sizeof out, "--train %s --rounds 2", wide), 2);
+    assert_non_null(strstr(out, ":3:3: feature index"));
+    assert_int_equal(run_cli(out, sizeof out, "--train %s --max-features 0", wide), 2);
+    unlink(wide);
+    free(wide);
+    unlink(model);
     unlink(runs);
 }
 
@@ -715,6 +848,8 @@ int main(void)
         cmocka_unit_test(test_objective_errors),
         cmocka_unit_test(test_csv_reader),
         cmocka_unit_test(test_libsvm_reader),
+        cmocka_unit_test(test_gzip_table_damage),
+        cmocka_unit_test(test_feature_limit),
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_auc_hand_cases),
         cmocka_unit_test(test_auc_against_xgboost),

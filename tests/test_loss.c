@@ -523,6 +523,214 @@ static void expect_error(hs_status got, hs_status want, const char *needle)
         fail_msg("message '%s' does not mention '%s'", hs_last_error(), needle);
 }
 
+/* ------------------------------------------------ thresholds and the threshold rule */
+
+/* With k fixed by the labels (every policy), adding b_c to column c of the logits leaves P,
+ * the loss and its gradient unchanged and moves theta_c by exactly b_c / tau_c; every
+ * gradient column sums to zero (so the last layer's bias gets no gradient). Checked for the
+ * three policies and the three regularizations, with per-class temperatures. */
+static void test_column_shift_invariance(void **state)
+{
+    (void)state;
+    enum { B = 24, C = 4 };
+    static const double shift[C] = {3.25, -2.5, 0.75, 40.0};
+    static const double tau_class[C] = {0.5, 1.5, 2.0, 1.0};
+    static const char *const policies[] = {"count", "prior", "fraction:0.5"};
+    double z[B * C], zs[B * C], g[B * C], gs[B * C], th[C], ths[C], prior[C], v, vs;
+    int32_t y[B];
+    tu_rng r = tu_rng_make(17);
+    fill_logits(z, B * C, 2.0, &r);
+    fill_labels(y, B, C, &r);
+    y[0] = 0, y[1] = 1, y[2] = 2, y[3] = 3; /* every class present: every count-theta finite */
+    for (size_t i = 0; i < B * C; i++)
+        zs[i] = z[i] + shift[i % C];
+    assert_int_equal(hs_class_prior_from_labels(prior, y, B, C), HS_OK);
+    for (size_t pi = 0; pi < 3; pi++)
+        for (int reg = 0; reg < 3; reg++)
+            for (int per_class = 0; per_class < 2; per_class++) {
+                hs_loss_opts o = hs_loss_opts_default(HS_LOSS_HYPERSIMPLEX);
+                assert_int_equal(hs_k_policy_parse(&o.k_policy, &o.k_fraction, policies[pi]), HS_OK);
+                o.class_prior = prior;
+                o.reg = (hs_regularization)reg;
+                o.tau_class = per_class ? tau_class : NULL;
+                assert_int_equal(hs_loss_multiclass_ex_d(&v, g, th, z, y, B, C, &o), HS_OK);
+                assert_int_equal(hs_loss_multiclass_ex_d(&vs, gs, ths, zs, y, B, C, &o), HS_OK);
+                assert_true(v > 0);
+                assert_close(vs, v, 1e-12 * v);
+                for (size_t i = 0; i < B * C; i++)
+                    assert_close(gs[i], g[i], 1e-12);
+                for (size_t c = 0; c < C; c++) {
+                    double tau = per_class ? tau_class[c] : o.tau, sum = 0;
+                    assert_true(isfinite(th[c]));
+                    assert_close(ths[c] - th[c], shift[c] / tau, 1e-11);
+                    for (size_t b = 0; b < B; b++)
+                        sum += g[b * C + c];
+                    assert_close(sum, 0.0, 1e-15);
+                }
+            }
+}
+
+/* The thresholds reproduce P: p = clip(z / tau - theta, 0, 1) (L2). A class absent from the
+ * batch (count: k_c = 0) and a baseline loss give NaN; float agrees with double. */
+static void test_batch_thresholds(void **state)
+{
+    (void)state;
+    enum { B = 10, C = 3 };
+    double z[B * C], p[B * C], k[C], th[C], v;
+    float zf[B * C];
+    double thf[C];
+    int32_t y[B] = {0, 1, 0, 1, 1, 0, 0, 1, 1, 0}; /* class 2 absent */
+    tu_rng r = tu_rng_make(3);
+    fill_logits(z, B * C, 1.0, &r);
+    tu_to_float(zf, z, B * C);
+    for (size_t i = 0; i < B * C; i++)
+        z[i] = zf[i];
+    hs_loss_opts o = hs_loss_opts_default(HS_LOSS_HYPERSIMPLEX);
+    assert_int_equal(hs_loss_multiclass_ex_d(&v, NULL, th, z, y, B, C, &o), HS_OK);
+    assert_true(isfinite(th[0]) && isfinite(th[1]) && isnan(th[2]));
+    assert_int_equal(hs_loss_class_k(k, y, B, C, &o), HS_OK);
+    hs_proj d = hs_proj_make(C, B, 0.0, o.tau);
+    d.row_stride = 1;
+    d.elem_stride = C;
+    d.k_rows = k;
+    assert_int_equal(hs_project_d(p, NULL, NULL, z, &d), HS_OK);
+    for (size_t b = 0; b < B; b++)
+        for (size_t c = 0; c < 2; c++) {
+            double want = fmin(1.0, fmax(0.0, z[b * C + c] / o.tau - th[c]));
+            assert_close(p[b * C + c], want, 1e-12);
+        }
+    assert_int_equal(hs_loss_multiclass_ex_f(&v, NULL, thf, zf, y, B, C, &o), HS_OK);
+    assert_close(thf[0], th[0], 1e-12);
+    assert_close(thf[1], th[1], 1e-12);
+    assert_true(isnan(thf[2]));
+    /* fraction 0.5: k = 5 for every class, also the absent one */
+    o.k_policy = HS_K_FRACTION;
+    assert_int_equal(hs_loss_multiclass_ex_d(&v, NULL, th, z, y, B, C, &o), HS_OK);
+    assert_true(isfinite(th[2]));
+    /* fraction 1: k = B, every p is 1: no threshold */
+    o.k_fraction = 1.0;
+    assert_int_equal(hs_loss_multiclass_ex_d(&v, NULL, th, z, y, B, C, &o), HS_OK);
+    assert_true(isnan(th[0]) && isnan(th[1]) && isnan(th[2]));
+    hs_loss_opts ce = hs_loss_opts_default(HS_LOSS_CROSS_ENTROPY);
+    th[0] = 1;
+    assert_int_equal(hs_loss_multiclass_ex_d(&v, NULL, th, z, y, B, C, &ce), HS_OK);
+    assert_true(isnan(th[0]) && isnan(th[1]) && isnan(th[2]));
+    /* no theta on an error */
+    th[0] = 7;
+    y[3] = 5;
+    expect_error(hs_loss_multiclass_ex_d(&v, NULL, th, z, y, B, C, &o), HS_ERR_LABEL, "labels[3]");
+    assert_true(th[0] == 7);
+}
+
+/* The threshold rule with thresholds from the shifted batch predicts as before, while the
+ * argmax of the logits changes: the rule sees what the loss trains, the argmax does not. */
+static void test_rule_invariant_under_shift(void **state)
+{
+    (void)state;
+    enum { B = 32, C = 5 };
+    static const double shift[C] = {0.0, 6.0, -4.0, 2.5, -9.0};
+    double z[B * C], zs[B * C], th[C], ths[C], v;
+    int32_t y[B], pred[B], preds[B];
+    tu_rng r = tu_rng_make(11);
+    fill_logits(z, B * C, 1.5, &r);
+    fill_labels(y, B, C, &r);
+    for (size_t c = 0; c < C; c++)
+        y[c] = (int32_t)c;
+    for (size_t i = 0; i < B * C; i++)
+        zs[i] = z[i] + shift[i % C];
+    static const char *const policies[] = {"count", "fraction:0.5"};
+    for (size_t pi = 0; pi < 2; pi++) {
+        hs_loss_opts o = hs_loss_opts_default(HS_LOSS_HYPERSIMPLEX);
+        assert_int_equal(hs_k_policy_parse(&o.k_policy, &o.k_fraction, policies[pi]), HS_OK);
+        assert_int_equal(hs_loss_multiclass_ex_d(&v, NULL, th, z, y, B, C, &o), HS_OK);
+        assert_int_equal(hs_loss_multiclass_ex_d(&v, NULL, ths, zs, y, B, C, &o), HS_OK);
+        assert_int_equal(hs_loss_predict_d(pred, z, th, B, C, &o), HS_OK);
+        assert_int_equal(hs_loss_predict_d(preds, zs, ths, B, C, &o), HS_OK);
+        size_t argmax_changed = 0;
+        for (size_t b = 0; b < B; b++) {
+            assert_int_equal(pred[b], preds[b]);
+            size_t a = 0, as = 0;
+            for (size_t c = 1; c < C; c++) {
+                a = z[b * C + c] > z[b * C + a] ? c : a;
+                as = zs[b * C + c] > zs[b * C + as] ? c : as;
+            }
+            argmax_changed += a != as;
+        }
+        assert_true(argmax_changed > 0);
+    }
+}
+
+static void test_predict_by_hand(void **state)
+{
+    (void)state;
+    const double z[9] = {2.0, 2.5, 0.5,   /* 2 - 0, 2.5 - 1, 0.5 + 1: class 0 */
+                         1.0, 2.0, 0.0,   /* 1, 1, 1: a three-way tie, lowest class */
+                         -3.0, 0.0, -1.5}; /* -3, -1, -0.5: class 2 */
+    const double theta[3] = {0.0, 1.0, -1.0}, tau_class[3] = {1.0, 0.5, 2.0};
+    float zf[9];
+    int32_t pred[3] = {-1, -1, -1};
+    hs_loss_opts o = hs_loss_opts_default(HS_LOSS_HYPERSIMPLEX);
+    o.tau = 1.0;
+    assert_int_equal(hs_loss_predict_d(pred, z, theta, 3, 3, &o), HS_OK);
+    assert_int_equal(pred[0], 0);
+    assert_int_equal(pred[1], 0);
+    assert_int_equal(pred[2], 2);
+    tu_to_float(zf, z, 9);
+    assert_int_equal(hs_loss_predict_f(pred, zf, theta, 3, 3, &o), HS_OK);
+    assert_int_equal(pred[0], 0);
+    assert_int_equal(pred[1], 0);
+    assert_int_equal(pred[2], 2);
+    /* per-class tau: row 0 gives 2, 5 - 1 = 4, 0.25 + 1: class 1; row 2: -3, -1, 0.25: class 2 */
+    o.tau_class = tau_class;
+    assert_int_equal(hs_loss_predict_d(pred, z, theta, 3, 3, &o), HS_OK);
+    assert_int_equal(pred[0], 1);
+    assert_int_equal(pred[1], 1); /* 1, 4 - 1 = 3, 0 + 1: class 1 */
+    assert_int_equal(pred[2], 2);
+    /* the kind does not matter, only tau */
+    o.kind = HS_LOSS_CROSS_ENTROPY;
+    o.tau_class = NULL;
+    assert_int_equal(hs_loss_predict_d(pred, z, theta, 3, 3, &o), HS_OK);
+    assert_int_equal(pred[0], 0);
+
+    /* errors: nothing written */
+    const double bad_theta[3] = {0.0, NAN, 1.0};
+    double zbad[9];
+    memcpy(zbad, z, sizeof zbad);
+    zbad[4] = INFINITY;
+    pred[0] = 42;
+    expect_error(hs_loss_predict_d(NULL, z, theta, 3, 3, &o), HS_ERR_NULL, "pred");
+    expect_error(hs_loss_predict_d(pred, z, NULL, 3, 3, &o), HS_ERR_NULL, "theta");
+    expect_error(hs_loss_predict_d(pred, z, theta, 0, 3, &o), HS_ERR_SIZE, NULL);
+    expect_error(hs_loss_predict_d(pred, z, theta, 3, 0, &o), HS_ERR_SIZE, NULL);
+    expect_error(hs_loss_predict_d(pred, z, bad_theta, 3, 3, &o), HS_ERR_NONFINITE, "theta[1]");
+    expect_error(hs_loss_predict_d(pred, zbad, theta, 3, 3, &o), HS_ERR_NONFINITE, "logits[1][1]");
+    o.tau = 0;
+    expect_error(hs_loss_predict_d(pred, z, theta, 3, 3, &o), HS_ERR_TAU, "tau");
+    assert_int_equal(pred[0], 42);
+}
+
+static void test_theta_running_update(void **state)
+{
+    (void)state;
+    double run[3] = {NAN, NAN, NAN};
+    const double b1[3] = {1.0, NAN, -2.0}, b2[3] = {3.0, 4.0, NAN};
+    assert_int_equal(hs_loss_theta_update(run, b1, 3, 0.25), HS_OK);
+    /* the first value of a class is taken as it is; NaN leaves the class alone */
+    assert_true(run[0] == 1.0 && isnan(run[1]) && run[2] == -2.0);
+    assert_int_equal(hs_loss_theta_update(run, b2, 3, 0.25), HS_OK);
+    assert_close(run[0], 0.75 * 1.0 + 0.25 * 3.0, 1e-15);
+    assert_true(run[1] == 4.0 && run[2] == -2.0);
+    assert_int_equal(hs_loss_theta_update(run, b2, 3, 1.0), HS_OK);
+    assert_true(run[0] == 3.0);
+    assert_int_equal(hs_loss_theta_update(run, b1, 3, 0.0), HS_OK);
+    assert_true(run[0] == 3.0 && run[2] == -2.0);
+    expect_error(hs_loss_theta_update(run, b1, 3, 1.5), HS_ERR_ARG, "momentum");
+    expect_error(hs_loss_theta_update(run, b1, 3, NAN), HS_ERR_ARG, "momentum");
+    expect_error(hs_loss_theta_update(NULL, b1, 3, 0.1), HS_ERR_NULL, "theta_run");
+    expect_error(hs_loss_theta_update(run, b1, 0, 0.1), HS_ERR_SIZE, NULL);
+    assert_true(run[0] == 3.0);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -778,6 +986,11 @@ int main(void)
         cmocka_unit_test(test_fused_l2_backward_matches_operator),
         cmocka_unit_test(test_float_matches_double),
         cmocka_unit_test(test_k_policies),
+        cmocka_unit_test(test_column_shift_invariance),
+        cmocka_unit_test(test_batch_thresholds),
+        cmocka_unit_test(test_rule_invariant_under_shift),
+        cmocka_unit_test(test_predict_by_hand),
+        cmocka_unit_test(test_theta_running_update),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_fixtures),

@@ -346,7 +346,10 @@ static void test_dnnl_conv(void **state)
     run_conv_case(2, 5, 3, 4, 4, 1, 0);   /* blocked input with padded channels */
 }
 
-static void run_bn_case(size_t N, size_t C, size_t H, size_t W, int blocked, int fuse_relu, int train)
+/* background != 0: like a convolution of images with a uniform background, 60% of each
+ * channel's values are one constant (per channel), the rest normal around it. */
+static void run_bn_case(size_t N, size_t C, size_t H, size_t W, int blocked, int fuse_relu, int train,
+                        int background)
 {
     tu_rng r = tu_rng_make(20 + C + (size_t)fuse_relu);
     size_t n = N * C * H * W, HW = H * W;
@@ -356,6 +359,11 @@ static void run_bn_case(size_t N, size_t C, size_t H, size_t W, int blocked, int
     fill_normal(x, n, &r, 2), fill_normal(g, C, &r, 1), fill_normal(b, C, &r, 1), fill_normal(dy, n, &r, 1);
     for (size_t i = 0; i < n; i++)
         x[i] = (float)x[i] + 0.5 * (double)(i % C);
+    if (background)
+        for (size_t i = 0; i < n; i++) {
+            double c0 = 0.3 + 0.2 * (double)((i / HW) % C);
+            x[i] = tu_uniform(&r) < 0.6 ? c0 : c0 + 0.25 * x[i];
+        }
     for (size_t i = 0; i < n; i++)
         x[i] = (float)x[i];
     float *fg = tu_fvec(C), *fb = tu_fvec(C), *fdg = tu_fvec(C), *fdb = tu_fvec(C), *mv = tu_fvec(2 * C);
@@ -392,7 +400,10 @@ static void run_bn_case(size_t N, size_t C, size_t H, size_t W, int blocked, int
         h_backward(&h, dy, n, dx, n);
         const double *g_in = dy;
         if (fuse_relu) {
-            hs_ref_relu_backward(tmp, dy, ry, n);
+            /* the ReLU's mask from the layer's own output: an element whose pre-activation
+             * is within float rounding of 0 may fall on either side (1.6 million elements
+             * in the largest case) */
+            hs_ref_relu_backward(tmp, dy, y, n);
             g_in = tmp;
         }
         hs_ref_bn_backward(rdx, rdg, rdb, g_in, x, mean, var, g, N, C, HW, 1e-5);
@@ -410,11 +421,17 @@ static void run_bn_case(size_t N, size_t C, size_t H, size_t W, int blocked, int
 static void test_dnnl_batchnorm(void **state)
 {
     (void)state;
-    run_bn_case(4, 8, 5, 6, 1, 0, 1);
-    run_bn_case(3, 5, 4, 4, 1, 0, 1);
-    run_bn_case(3, 6, 4, 4, 0, 0, 1);
-    run_bn_case(4, 8, 4, 4, 1, 1, 1); /* fused ReLU */
-    run_bn_case(3, 5, 4, 6, 1, 0, 0); /* inference with given statistics */
+    run_bn_case(4, 8, 5, 6, 1, 0, 1, 0);
+    run_bn_case(3, 5, 4, 4, 1, 0, 1, 0);
+    run_bn_case(3, 6, 4, 4, 0, 0, 1, 0);
+    run_bn_case(4, 8, 4, 4, 1, 1, 1, 0); /* fused ReLU */
+    run_bn_case(3, 5, 4, 6, 1, 0, 0, 0); /* inference with given statistics */
+    /* 200,704 elements per channel (batch 256 of 28 x 28, the paper's first layers at batch
+     * 256), most of them one value as on an image background: sums accumulated in float one
+     * element after another (oneDNN 2.6's training batch norm) miss the tolerance here by far,
+     * with an error that grows in proportion to the batch */
+    run_bn_case(256, 8, 28, 28, 1, 1, 1, 1);
+    run_bn_case(64, 3, 28, 28, 0, 0, 1, 1); /* plain layout */
 }
 
 static void test_dnnl_pool_relu(void **state)

@@ -62,25 +62,12 @@ static double random_k(size_t n, tu_rng *r)
 
 /* ------------------------------------------------------------- properties */
 
-/* Neumaier's compensated sum: a plain loop over 1e6 terms is itself off by more than the
- * tolerance being checked. */
-static double exact_sum(const double *p, size_t n)
-{
-    double s = 0, c = 0;
-    for (size_t i = 0; i < n; i++) {
-        double t = s + p[i];
-        c += fabs(s) >= fabs(p[i]) ? (s - t) + p[i] : (p[i] - t) + s;
-        s = t;
-    }
-    return s + c;
-}
-
 static void check_properties(const double *z, const double *p, size_t n, double k, double tol)
 {
     for (size_t i = 0; i < n; i++)
         if (!(p[i] >= 0 && p[i] <= 1))
             fail_msg("p[%zu] = %.17g outside [0,1]", i, p[i]);
-    double sum = exact_sum(p, n);
+    double sum = tu_compensated_sum(p, n);
     if (fabs(sum - k) > tol * fmax(1, k))
         fail_msg("sum p = %.17g, k = %.17g (n=%zu)", sum, k, n);
     for (size_t i = 0; i + 1 < n; i++) {
@@ -210,7 +197,7 @@ static void test_sum_precision_wide_range(void **state)
             continue; /* the promise is for |z| / tau up to about 1e6 */
         double k = tu_below(&r, 2) ? tu_uniform(&r) * (double)n : tu_uniform(&r);
         proj1(p, z, n, k, tau, HS_SOLVER_FAST);
-        double sum = exact_sum(p, n);
+        double sum = tu_compensated_sum(p, n);
         if (fabs(sum - k) > 1e-12 * fmax(1, k))
             fail_msg("case %d (n=%zu kind=%d k=%.17g tau=%.17g): sum p - k = %g", c, n, kind, k,
                      tau, sum - k);
@@ -390,7 +377,7 @@ static void test_float_matches_double(void **state)
             assert_int_equal(hs_project_d(pd, NULL, NULL, zd, &d), HS_OK);
             double sum = 0, c = 0;
             for (size_t i = 0; i < n; i++) {
-                double t = sum + (double)pf[i]; /* compensated, as in exact_sum */
+                double t = sum + (double)pf[i]; /* compensated, as in tu_compensated_sum */
                 c += fabs(sum) >= fabs((double)pf[i]) ? (sum - t) + pf[i] : (pf[i] - t) + sum;
                 sum = t;
                 if (fabs(pf[i] - pd[i]) > 1e-6)

@@ -361,6 +361,84 @@ static void test_csv_errors(void **state)
     assert_non_null(strstr(hs_last_error(), "/nonexistent/results.csv"));
 }
 
+/* Copies the first `keep` bytes of src (all if keep < 0) to dst and appends tail. */
+static void copy_damaged(const char *src, const char *dst, long keep, const char *tail)
+{
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[8192];
+    long done = 0;
+    size_t n;
+    while ((keep < 0 || done < keep) && (n = fread(buf, 1, sizeof buf, in)) > 0) {
+        if (keep >= 0 && done + (long)n > keep)
+            n = (size_t)(keep - done);
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+        done += (long)n;
+    }
+    fputs(tail, out);
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* A damaged .csv.gz is refused with the file's name (zlib's gzread had returned the data
+ * before the cut as if the file ended there). */
+static void test_gzip_results_damage(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/hs_test_study_%ld.csv.gz", (long)getpid());
+    struct {
+        long keep;
+        const char *tail;
+        const char *msg;
+    } cases[] = {{300000, "", "truncated gzip stream"},
+                 {745700, "", "truncated gzip stream"}, /* the CRC and length trailer cut */
+                 {-1, "garbage", "trailing garbage"}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        copy_damaged(PAPER_CSV, path, cases[c].keep, cases[c].tail);
+        hs_results r;
+        hs_status st = hs_results_read(&r, path);
+        if (st != HS_ERR_FORMAT || !strstr(hs_last_error(), path) || !strstr(hs_last_error(), cases[c].msg))
+            fail_msg("case %zu: status %d, '%s'", c, (int)st, hs_last_error());
+        assert_int_equal(r.n_runs, 0);
+    }
+    unlink(path);
+}
+
+/* The library's plot writer: every file or none. */
+static void test_write_plots(void **state)
+{
+    (void)state;
+    hs_results r;
+    hs_study s;
+    assert_int_equal(hs_results_read(&r, PAPER_CSV), HS_OK);
+    assert_int_equal(hs_study_compute(&s, &r, HS_SELECT_MAX_TEST, "cross_entropy"), HS_OK);
+    char dir[] = "/tmp/hs_study_plots_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char plots[128], path[256];
+    snprintf(plots, sizeof plots, "%s/plots", dir);
+    char *pngs = NULL;
+    assert_int_equal(hs_study_write_plots(&s, &r, plots, &pngs), HS_OK);
+    assert_non_null(pngs);
+    assert_non_null(strstr(pngs, "accuracy_vs_batch_cifar10.png"));
+    free(pngs);
+    snprintf(path, sizeof path, "%s/plots.gp", plots);
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/plot_data/acc_fashion-mnist.dat", plots);
+    assert_int_equal(access(path, F_OK), 0);
+    /* below a regular file: fails, names the place, writes nothing */
+    snprintf(path, sizeof path, "%s/plots/plots.gp/sub", dir);
+    assert_int_equal(hs_study_write_plots(&s, &r, path, &pngs), HS_ERR_IO);
+    assert_null(pngs);
+    assert_non_null(strstr(hs_last_error(), "plots.gp"));
+    hs_study_free(&s);
+    hs_results_free(&r);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_write_read_roundtrip(void **state)
 {
     (void)state;
@@ -399,6 +477,74 @@ static void test_write_read_roundtrip(void **state)
     hs_run_curve_free(&dup);
     hs_results_free(&a);
     hs_results_free(&b);
+    remove(path);
+    rmdir(dir);
+}
+
+/* The threshold rule's columns: optional when reading, written and read back, and swapped in
+ * by hs_results_use_rule for the runs that record them only. */
+static void test_threshold_rule_columns(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hs_study_thr_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/r.csv", dir);
+    const char *text = "dataset,loss,batch_size,seed,epoch,test_accuracy,val_accuracy,test_accuracy_threshold,"
+                       "val_accuracy_threshold\n"
+                       "d,hypersimplex@count,64,0,0,0.5,0.4,0.75,0.7\n"
+                       "d,hypersimplex@count,64,0,1,0.6,0.5,0.875,0.8\n"
+                       "d,cross_entropy,64,0,0,0.8,0.7,,\n"
+                       "d,cross_entropy,64,0,1,0.9,0.8,nan,nan\n";
+    hs_results a, b;
+    size_t n = 99;
+    assert_int_equal(parse_text(&a, text), HS_OK);
+    assert_int_equal(hs_results_write(&a, path), HS_OK);
+    assert_int_equal(hs_results_read(&b, path), HS_OK);
+    assert_int_equal(b.n_runs, 2);
+    const hs_run_curve *hs = &b.runs[1], *ce = &b.runs[0];
+    assert_string_equal(hs->loss, "hypersimplex@count");
+    assert_near(hs->test_accuracy_threshold[1], 0.875, 0.0);
+    assert_near(hs->val_accuracy_threshold[0], 0.7, 0.0);
+    assert_true(isnan(ce->test_accuracy_threshold[0]) && isnan(ce->test_accuracy_threshold[1]));
+    /* argmax: nothing changes, but the runs with thresholds are counted */
+    assert_int_equal(hs_results_use_rule(&b, HS_RULE_ARGMAX, &n), HS_OK);
+    assert_int_equal(n, 1);
+    assert_near(hs->test_accuracy[1], 0.6, 0.0);
+    assert_int_equal(hs_results_use_rule(&b, HS_RULE_THRESHOLD, &n), HS_OK);
+    assert_int_equal(n, 1);
+    assert_near(hs->test_accuracy[1], 0.875, 0.0);
+    assert_near(hs->val_accuracy[1], 0.8, 0.0);
+    assert_near(hs->test_accuracy_threshold[1], 0.6, 0.0); /* the argmax curve, kept */
+    assert_near(ce->test_accuracy[1], 0.9, 0.0);           /* no thresholds: argmax */
+    double acc;
+    size_t epoch;
+    assert_int_equal(hs_run_select(&acc, &epoch, hs, HS_SELECT_BEST_VAL), HS_OK);
+    assert_near(acc, 0.875, 0.0);
+    hs_results_free(&b);
+    /* a file without the columns (as before the threshold rule): no run has thresholds */
+    assert_int_equal(parse_text(&b, "dataset,loss,batch_size,seed,epoch,test_accuracy\nd,hinge,8,0,0,0.5\n"), HS_OK);
+    assert_int_equal(hs_results_use_rule(&b, HS_RULE_THRESHOLD, &n), HS_OK);
+    assert_int_equal(n, 0);
+    assert_near(b.runs[0].test_accuracy[0], 0.5, 0.0);
+    hs_results_free(&b);
+    /* thresholds for some epochs only: refused, nothing changed */
+    assert_int_equal(parse_text(&b, "dataset,loss,batch_size,seed,epoch,test_accuracy,test_accuracy_threshold\n"
+                                    "d,hypersimplex,8,0,0,0.5,\nd,hypersimplex,8,0,1,0.5,0.7\n"), HS_OK);
+    assert_int_equal(hs_results_use_rule(&b, HS_RULE_THRESHOLD, &n), HS_ERR_ARG);
+    assert_non_null(strstr(hs_last_error(), "1 of its 2 epochs"));
+    assert_near(b.runs[0].test_accuracy[1], 0.5, 0.0);
+    hs_results_free(&b);
+    hs_pred_rule r = HS_RULE_ARGMAX;
+    assert_int_equal(hs_pred_rule_parse(&r, "threshold"), HS_OK);
+    assert_int_equal(r, HS_RULE_THRESHOLD);
+    assert_int_equal(hs_pred_rule_parse(&r, "Threshold"), HS_ERR_ARG);
+    assert_string_equal(hs_pred_rule_name(HS_RULE_ARGMAX), "argmax");
+    /* an accuracy outside [0, 1] in a threshold column is bad input */
+    assert_int_equal(parse_text(&b, "dataset,loss,batch_size,seed,epoch,test_accuracy,test_accuracy_threshold\n"
+                                    "d,hypersimplex,8,0,0,0.5,1.5\n"), HS_ERR_FORMAT);
+    assert_non_null(strstr(hs_last_error(), "test_accuracy_threshold"));
+    hs_results_free(&a);
     remove(path);
     rmdir(dir);
 }
@@ -542,7 +688,171 @@ static void test_report_cli(void **state)
     msg = read_all(out);
     assert_non_null(strstr(msg, "--select RULE"));
     free(msg);
+
+    /* A failed write of the standard output is a failure. */
+    char *argv6[] = {HS_CLI_PATH, "report", PAPER_CSV, NULL};
+    assert_int_equal(run_cmd(argv6, NULL, "/dev/full", err), 1);
+    msg = read_all(err);
+    assert_non_null(strstr(msg, "error: report: writing the standard output failed"));
+    free(msg);
+    /* The Markdown and the plot files are written together: when the plots cannot be
+     * written, the old --out file stays. */
+    write_all(out, "old table\n");
+    char blocked[300];
+    snprintf(blocked, sizeof blocked, "%s/plots", out); /* below a regular file */
+    char *argv7[] = {HS_CLI_PATH, "report", PAPER_CSV, "--out", out, "--plots", blocked, "--no-gnuplot", NULL};
+    assert_int_equal(run_cmd(argv7, NULL, NULL, err), 1);
+    msg = read_all(out);
+    assert_string_equal(msg, "old table\n");
+    free(msg);
+    /* ... and the same file as the Markdown and a plot file is refused */
+    snprintf(blocked, sizeof blocked, "%s/plots.gp", plots);
+    char *argv8[] = {HS_CLI_PATH, "report", PAPER_CSV, "--out", blocked, "--plots", plots, "--no-gnuplot", NULL};
+    assert_int_equal(run_cmd(argv8, NULL, NULL, err), 2);
+    msg = read_all(err);
+    assert_non_null(strstr(msg, "same file"));
+    free(msg);
     char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* ---- our runs against a reference band ----------------------------------------------------- */
+
+/* Reference: three seeds of (d, ce, batch 8), seed 2 one epoch shorter, plus runs of another
+ * batch size and loss that must be ignored. */
+static const char BAND_REF[] =
+    "dataset,loss,batch_size,seed,epoch,test_accuracy\n"
+    "d,ce,8,0,0,0.30\nd,ce,8,0,1,0.50\nd,ce,8,0,2,0.60\n"
+    "d,ce,8,1,0,0.40\nd,ce,8,1,1,0.55\nd,ce,8,1,2,0.70\n"
+    "d,ce,8,2,0,0.20\nd,ce,8,2,1,0.45\n"
+    "d,ce,16,0,0,0.99\nd,ce,16,0,1,0.99\nd,ce,16,0,2,0.99\n"
+    "d,hs,8,0,0,0.01\n";
+/* Ours: on the lower edge (inside), below, above, beyond the reference's epochs; and a loss
+ * the reference does not have. */
+static const char BAND_OURS[] =
+    "dataset,loss,batch_size,seed,epoch,test_accuracy\n"
+    "d,ce,8,7,0,0.20\nd,ce,8,7,1,0.44\nd,ce,8,7,2,0.71\nd,ce,8,7,3,0.70\n"
+    "d,mse,8,7,0,0.50\n";
+
+static void test_band(void **state)
+{
+    (void)state;
+    hs_results ref, ours;
+    assert_int_equal(parse_text(&ref, BAND_REF), HS_OK);
+    assert_int_equal(parse_text(&ours, BAND_OURS), HS_OK);
+    hs_band b;
+    assert_int_equal(hs_band_compute(&b, &ours, &ref), HS_OK);
+    assert_int_equal(b.n, 2);
+    const hs_band_curve *ce = &b.curves[0], *mse = &b.curves[1];
+    assert_string_equal(ce->run->loss, "ce");
+    assert_int_equal(ce->n_ref_runs, 3);
+    const double lo[3] = {0.20, 0.45, 0.60}, hi[3] = {0.40, 0.55, 0.70}, mean[3] = {0.30, 0.50, 0.65};
+    const size_t n[3] = {3, 3, 2};
+    const hs_band_pos pos[4] = {HS_BAND_INSIDE, HS_BAND_BELOW, HS_BAND_ABOVE, HS_BAND_NO_REF};
+    for (size_t e = 0; e < 4; e++) {
+        assert_int_equal(ce->rows[e].epoch, e);
+        assert_int_equal(ce->rows[e].pos, pos[e]);
+        if (e < 3) {
+            assert_near(ce->rows[e].lo, lo[e], 1e-12);
+            assert_near(ce->rows[e].hi, hi[e], 1e-12);
+            assert_near(ce->rows[e].mean, mean[e], 1e-12);
+            assert_int_equal(ce->rows[e].n_ref, n[e]);
+        }
+    }
+    assert_int_equal(ce->rows[3].n_ref, 0);
+    assert_true(isnan(ce->rows[3].lo) && isnan(ce->rows[3].hi));
+    assert_int_equal(ce->n_inside, 1);
+    assert_int_equal(ce->n_below, 1);
+    assert_int_equal(ce->n_above, 1);
+    assert_int_equal(ce->n_no_ref, 1);
+    assert_int_equal(mse->n_ref_runs, 0);
+    assert_int_equal(mse->n_no_ref, 1);
+
+    char *md = NULL;
+    assert_int_equal(hs_band_markdown(&md, &b, "Band test"), HS_OK);
+    assert_non_null(strstr(md, "# Band test\n"));
+    assert_non_null(strstr(md, "## d, ce, batch 8, seed 7\n"));
+    assert_non_null(strstr(md, "3 reference runs. Inside the band at 1 of 4 epochs. Below: epochs 1. "
+                               "Above: epochs 2. No reference: epochs 3.\n"));
+    assert_non_null(strstr(md, "| 0 | 0.2000 | 0.2000 | 0.4000 | 0.3000 | 3 | inside | |\n"));
+    assert_non_null(strstr(md, "| 1 | 0.4400 | 0.4500 | 0.5500 | 0.5000 | 3 | **below** | -0.0100 |\n"));
+    assert_non_null(strstr(md, "| 2 | 0.7100 | 0.6000 | 0.7000 | 0.6500 | 2 | **above** | +0.0100 |\n"));
+    assert_non_null(strstr(md, "| 3 | 0.7000 | | | | 0 | no reference | |\n"));
+    assert_non_null(strstr(md, "## d, mse, batch 8, seed 7\n\nNo reference run"));
+    free(md);
+
+    char dir[] = "/tmp/hs_study_band_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *pngs = NULL, path[256];
+    assert_int_equal(hs_band_write_plots(&b, dir, &pngs), HS_OK);
+    assert_string_equal(pngs, "band_d_ce_b8_s7.png\nband_d_mse_b8_s7.png\n");
+    free(pngs);
+    snprintf(path, sizeof path, "%s/plot_data/band_d_ce_b8_s7.dat", dir);
+    char *dat = read_all(path);
+    assert_non_null(dat);
+    assert_non_null(strstr(dat, "\n1 0.450000 0.550000 0.500000 0.440000 3\n"));
+    assert_non_null(strstr(dat, "\n3 NaN NaN NaN 0.700000 0\n"));
+    free(dat);
+    snprintf(path, sizeof path, "%s/plots.gp", dir);
+    char *gp = read_all(path);
+    assert_non_null(gp);
+    assert_non_null(strstr(gp, "set output 'band_d_ce_b8_s7.png'"));
+    assert_non_null(strstr(gp, "'plot_data/band_d_ce_b8_s7.dat' using 1:2:3 with filledcurves"));
+    free(gp);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    hs_band_free(&b);
+
+    /* nothing of ours has a reference */
+    hs_results only_mse;
+    assert_int_equal(parse_text(&only_mse, "dataset,loss,batch_size,seed,epoch,test_accuracy\nd,mse,8,7,0,0.5\n"),
+                     HS_OK);
+    assert_int_equal(hs_band_compute(&b, &only_mse, &ref), HS_ERR_ARG);
+    assert_non_null(strstr(hs_last_error(), "no reference run"));
+    assert_int_equal(b.n, 0);
+    hs_results_free(&only_mse);
+    hs_results_free(&ours);
+    hs_results_free(&ref);
+}
+
+static void test_band_cli(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hs_study_bandcli_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char ref[256], ours[256], out[256], err[256], plots[256], png[320];
+    snprintf(ref, sizeof ref, "%s/ref.csv", dir);
+    snprintf(ours, sizeof ours, "%s/ours.csv", dir);
+    snprintf(out, sizeof out, "%s/band.md", dir);
+    snprintf(err, sizeof err, "%s/err.txt", dir);
+    snprintf(plots, sizeof plots, "%s/plots", dir);
+    write_all(ref, BAND_REF);
+    write_all(ours, BAND_OURS);
+    char *argv1[] = {HS_CLI_PATH, "report", ours, "--band", ref, "--out", out, "--plots", plots, NULL};
+    assert_int_equal(run_cmd(argv1, NULL, NULL, err), 0);
+    char *md = read_all(out);
+    assert_non_null(md);
+    assert_non_null(strstr(md, "| 1 | 0.4400 | 0.4500 | 0.5500 | 0.5000 | 3 | **below** | -0.0100 |\n"));
+    free(md);
+    snprintf(png, sizeof png, "%s/band_d_ce_b8_s7.png", plots);
+    char *data = read_all(png);
+    assert_non_null(data);
+    assert_memory_equal(data, "\x89PNG", 4);
+    free(data);
+    /* --first-epochs applies to ours */
+    char *argv2[] = {HS_CLI_PATH, "report", ours, "--band", ref, "--first-epochs", "2", "--out", out, NULL};
+    assert_int_equal(run_cmd(argv2, NULL, NULL, err), 0);
+    md = read_all(out);
+    assert_non_null(strstr(md, "Inside the band at 1 of 2 epochs. Below: epochs 1. Above: none."));
+    free(md);
+    /* a reference file that does not exist: exit 2 */
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s/missing.csv", dir);
+    char *argv3[] = {HS_CLI_PATH, "report", ours, "--band", missing, NULL};
+    assert_int_equal(run_cmd(argv3, NULL, NULL, err), 2);
+    char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
 }
@@ -593,7 +903,7 @@ static char *calls(const sweep_env *e)
 /* The fake trainer's accuracy formula (tests/data/fake_train.sh). */
 static double fake_acc(const char *loss, long batch, long seed, size_t epoch)
 {
-    double off = !strcmp(loss, "hypersimplex") ? 0.02 : !strcmp(loss, "hinge") ? 0.005 : !strcmp(loss, "mse") ? 0.01 : 0.0;
+    double off = !strncmp(loss, "hypersimplex", 12) ? 0.02 : !strcmp(loss, "hinge") ? 0.005 : !strcmp(loss, "mse") ? 0.01 : 0.0;
     return 0.6 + 0.02 * (double)epoch + off - 0.00001 * (double)batch + 0.001 * (double)(seed % 7);
 }
 
@@ -691,7 +1001,7 @@ static void test_sweep_failures_and_config(void **state)
     sweep_env_make(&e);
     char conf[192], results[192];
     snprintf(conf, sizeof conf, "%s/study.conf", e.dir);
-    write_all(conf, "# a small study\n"
+    const char *study_conf = "# a small study\n"
                     "losses = cross_entropy, hinge\n"
                     "batch-sizes = 32\n"
                     "seeds = 3, 4\n"
@@ -700,7 +1010,8 @@ static void test_sweep_failures_and_config(void **state)
                     "set = no-augment\n"
                     "vary = tau=0.5,2\n"
                     "jobs = 2\n"
-                    "threads = 1\n");
+                    "threads = 1\n";
+    write_all(conf, study_conf);
     char *argv1[] = {HS_CLI_PATH, "sweep", "--config", conf, "--runs-dir", e.runs, "--name", "f", "--train-cmd", e.train,
                      "--dry-run", NULL};
     assert_int_equal(run_cmd(argv1, NULL, e.out, e.err), 0);
@@ -760,6 +1071,52 @@ static void test_sweep_failures_and_config(void **state)
     assert_int_equal(run_cmd(argv5, NULL, e.out, e.err), 2);
     char *argv6[] = {HS_CLI_PATH, "sweep", "--set", "epochs=3", "--train-cmd", e.train, "--dry-run", NULL};
     assert_int_equal(run_cmd(argv6, NULL, e.out, e.err), 2);
+    /* A bad value in a config file names the file and the line. */
+    const char *bad_values[][2] = {{"losses = cross_entropy\nepochs = abc\n", "study.conf:2: --epochs: 'abc' is not an integer"},
+                                   {"dataset = mnist, foo\n", "study.conf:1: --dataset: unknown dataset 'foo'"},
+                                   {"\nseeds = 1, 01\n", "study.conf:2: --seeds: '01' appears twice"},
+                                   {"set = width\n", "study.conf:1: --set: --width needs a value"}};
+    for (size_t i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++) {
+        write_all(conf, bad_values[i][0]);
+        assert_int_equal(run_cmd(argv1, NULL, e.out, e.err), 2);
+        msg = read_all(e.err);
+        if (!strstr(msg, bad_values[i][1]))
+            fail_msg("config '%s': '%s' (want '%s')", bad_values[i][0], msg, bad_values[i][1]);
+        free(msg);
+    }
+    /* --set/--vary keys are checked against train's options: a missing value, a value for a
+     * flag, an unknown option are refused before anything runs */
+    const char *bad_sets[][3] = {{"--set", "width", "--width needs a value"},
+                                 {"--set", "no-augment=1", "--no-augment is a flag"},
+                                 {"--vary", "no-augment=1,2", "--no-augment is a flag"},
+                                 {"--set", "widht=8", "'widht' is not a training option"}};
+    for (size_t i = 0; i < sizeof bad_sets / sizeof bad_sets[0]; i++) {
+        char *argv7[] = {HS_CLI_PATH, "sweep", "--runs-dir", e.runs, (char *)bad_sets[i][0], (char *)bad_sets[i][1],
+                         "--train-cmd", e.train, "--dry-run", NULL};
+        assert_int_equal(run_cmd(argv7, NULL, e.out, e.err), 2);
+        msg = read_all(e.err);
+        if (!strstr(msg, bad_sets[i][2]))
+            fail_msg("%s %s: '%s'", bad_sets[i][0], bad_sets[i][1], msg);
+        free(msg);
+    }
+    /* A sweep too large to enumerate is refused. */
+    char *argv8[] = {HS_CLI_PATH, "sweep", "--runs-dir", e.runs, "--seeds", "0,1,2,3,4,5,6,7,8,9",
+                     "--batch-sizes", "1,2,3,4,5,6,7,8,9,10", "--vary", "lr=1,2,3,4,5,6,7,8,9,10",
+                     "--vary", "hidden=1,2,3,4,5,6,7,8,9,10", "--vary", "tau=1,2,3,4,5,6,7,8,9,10",
+                     "--train-cmd", e.train, "--dry-run", NULL};
+    assert_int_equal(run_cmd(argv8, NULL, e.out, e.err), 2);
+    msg = read_all(e.err);
+    assert_non_null(strstr(msg, "more than 100000 runs"));
+    free(msg);
+    /* Listing and emitting check their standard output. */
+    write_all(conf, study_conf);
+    assert_int_equal(run_cmd(argv1, NULL, "/dev/full", e.err), 1);
+    msg = read_all(e.err);
+    assert_non_null(strstr(msg, "writing to the standard output failed"));
+    free(msg);
+    char *argv9[] = {HS_CLI_PATH, "sweep", "--config", conf, "--runs-dir", e.runs, "--name", "g", "--train-cmd", e.train,
+                     "--emit-jobs", NULL}; /* a fresh sweep: 8 jobs to print */
+    assert_int_equal(run_cmd(argv9, NULL, "/dev/full", e.err), 1);
     sweep_env_free(&e);
 }
 
@@ -805,6 +1162,109 @@ static void test_sweep_emit_jobs(void **state)
     char results[192];
     snprintf(results, sizeof results, "%s/c/results.csv", e.runs);
     check_results(results, 8, 3);
+    sweep_env_free(&e);
+}
+
+/* --vary k-policy multiplies the HyperSimplex loss only; the policy is part of the loss's
+ * name (run directory, results, report); the threshold columns are collected for the runs
+ * that write them and are empty for runs whose metrics.csv has none (as written before the
+ * threshold rule); the paper preset gives HS jobs the authors' k policy. */
+static void test_sweep_k_policies(void **state)
+{
+    (void)state;
+    sweep_env e;
+    sweep_env_make(&e);
+    char results[192], path[256];
+    snprintf(results, sizeof results, "%s/kp/results.csv", e.runs);
+    char *argv1[] = {HS_CLI_PATH, "sweep", "--runs-dir", e.runs, "--name", "kp", "--losses", "cross_entropy,hypersimplex",
+                     "--vary", "k-policy=count,fraction:0.5", "--batch-sizes", "64", "--seeds", "0,1", "--epochs", "2",
+                     "--train-cmd", e.train, "--jobs", "2", NULL};
+    char *env1[] = {e.log, NULL};
+    assert_int_equal(run_cmd(argv1, env1, e.out, e.err), 0);
+    check_results(results, 6, 2);
+    hs_results r;
+    assert_int_equal(hs_results_read(&r, results), HS_OK);
+    const char *want_loss[3] = {"cross_entropy", "hypersimplex@count", "hypersimplex@fraction:0.5"};
+    for (size_t i = 0; i < 6; i++) {
+        const hs_run_curve *c = &r.runs[i];
+        assert_string_equal(c->loss, want_loss[i / 2]);
+        assert_string_equal(c->variant, "");
+        double thr = i < 2 ? NAN : i < 4 ? 0.1 : 0.12;
+        for (size_t ep = 0; ep < 2; ep++) {
+            if (i < 2)
+                assert_true(isnan(c->test_accuracy_threshold[ep]) && isnan(c->val_accuracy_threshold[ep]));
+            else
+                assert_near(c->test_accuracy_threshold[ep], c->test_accuracy[ep] + thr, 1e-6);
+        }
+    }
+    hs_results_free(&r);
+    snprintf(path, sizeof path, "%s/kp/fashion-mnist_hypersimplex_fraction_0.5_b64_s1/args.txt", e.runs);
+    char *args = read_all(path);
+    assert_non_null(args);
+    assert_true(!strncmp(args, "--dataset fashion-mnist --loss hypersimplex --k-policy fraction:0.5 --batch-size 64",
+                         strlen("--dataset fashion-mnist --loss hypersimplex --k-policy fraction:0.5 --batch-size 64")));
+    free(args);
+    snprintf(path, sizeof path, "%s/kp/fashion-mnist_cross_entropy_b64_s0/args.txt", e.runs);
+    args = read_all(path);
+    assert_non_null(args);
+    assert_null(strstr(args, "k-policy"));
+    free(args);
+    /* the policy is no protocol axis: the same directory takes the other losses' runs */
+    snprintf(path, sizeof path, "%s/kp/sweep.conf", e.runs);
+    char *conf = read_all(path);
+    assert_null(strstr(conf, "vary-axis"));
+    free(conf);
+
+    /* the report under either rule; the title says which */
+    char md[192];
+    snprintf(md, sizeof md, "%s/t.md", e.dir);
+    char *argv2[] = {HS_CLI_PATH, "report", results, "--out", md, NULL};
+    assert_int_equal(run_cmd(argv2, NULL, NULL, e.err), 0);
+    char *t = read_all(md);
+    assert_non_null(strstr(t, "(prediction: argmax of the logits)"));
+    assert_non_null(strstr(t, "| 64 | 0.6199 | **0.6399** | **0.6399** | +0.0200 |"));
+    free(t);
+    char *argv3[] = {HS_CLI_PATH, "report", results, "--rule", "threshold", "--out", md, NULL};
+    assert_int_equal(run_cmd(argv3, NULL, NULL, e.err), 0);
+    t = read_all(md);
+    assert_non_null(strstr(t, "(prediction: threshold rule"));
+    assert_non_null(strstr(t, "| 64 | 0.6199 | 0.7399 | **0.7599** | +0.1200 |"));
+    free(t);
+    char *argv4[] = {HS_CLI_PATH, "report", results, "--rule", "best", NULL};
+    assert_int_equal(run_cmd(argv4, NULL, NULL, e.err), 2);
+
+    /* collect checks the k policy a run recorded */
+    snprintf(path, sizeof path, "%s/kp/fashion-mnist_hypersimplex_count_b64_s0/config.json", e.runs);
+    write_all(path, "{\"dataset\": \"fashion-mnist\", \"loss\": \"hypersimplex\", \"k_policy\": \"prior\"}\n");
+    char *argv5[] = {HS_CLI_PATH, "sweep", "--runs-dir", e.runs, "--name", "kp", "--losses", "cross_entropy,hypersimplex",
+                     "--vary", "k-policy=count,fraction:0.5", "--batch-sizes", "64", "--seeds", "0,1", "--epochs", "2",
+                     "--train-cmd", e.train, "--collect-only", NULL};
+    assert_int_equal(run_cmd(argv5, env1, e.out, e.err), 2);
+    char *msg = read_all(e.err);
+    assert_non_null(strstr(msg, "another k policy than count"));
+    free(msg);
+
+    /* bad loss specs */
+    char *bad1[] = {HS_CLI_PATH, "sweep", "--losses", "hinge@count", "--train-cmd", e.train, "--dry-run", NULL};
+    char *bad2[] = {HS_CLI_PATH, "sweep", "--losses", "hypersimplex@top", "--train-cmd", e.train, "--dry-run", NULL};
+    char *bad3[] = {HS_CLI_PATH, "sweep", "--losses", "mse", "--vary", "k-policy=count", "--train-cmd", e.train,
+                    "--dry-run", NULL};
+    char *bad4[] = {HS_CLI_PATH, "sweep", "--losses", "hypersimplex@count", "--set", "k-policy=prior", "--train-cmd",
+                    e.train, "--dry-run", NULL};
+    char *const *bad[4] = {bad1, bad2, bad3, bad4};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(run_cmd(bad[i], NULL, e.out, e.err), 2);
+
+    /* the paper preset: every HS job has the authors' k policy, no other job has one */
+    char *argv6[] = {HS_CLI_PATH, "sweep", "--preset", "paper", "--runs-dir", e.runs, "--train-cmd", e.train,
+                     "--emit-jobs", NULL};
+    assert_int_equal(run_cmd(argv6, NULL, e.out, e.err), 0);
+    char *jobs = read_all(e.out);
+    assert_int_equal(count_lines_with(jobs, "--resume >> "), 280);
+    assert_int_equal(count_lines_with(jobs, "--loss hypersimplex --k-policy fraction:0.5 "), 70);
+    assert_int_equal(count_lines_with(jobs, "--k-policy"), 70);
+    assert_int_equal(count_lines_with(jobs, "/paper/cifar10_hypersimplex_fraction_0.5_b8192_s31415 "), 1);
+    free(jobs);
     sweep_env_free(&e);
 }
 
@@ -897,14 +1357,20 @@ int main(void)
         cmocka_unit_test(test_paired_ttest),
         cmocka_unit_test(test_select_rules),
         cmocka_unit_test(test_csv_errors),
+        cmocka_unit_test(test_gzip_results_damage),
+        cmocka_unit_test(test_write_plots),
         cmocka_unit_test(test_write_read_roundtrip),
+        cmocka_unit_test(test_threshold_rule_columns),
         cmocka_unit_test(test_inconsistent_study),
         cmocka_unit_test(test_paper_table1_cells),
         cmocka_unit_test(test_paper_table1_markdown),
         cmocka_unit_test(test_report_cli),
+        cmocka_unit_test(test_band),
+        cmocka_unit_test(test_band_cli),
         cmocka_unit_test(test_sweep_run_skip_resume),
         cmocka_unit_test(test_sweep_failures_and_config),
         cmocka_unit_test(test_sweep_emit_jobs),
+        cmocka_unit_test(test_sweep_k_policies),
         cmocka_unit_test(test_sweep_killed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

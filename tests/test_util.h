@@ -43,6 +43,19 @@ static inline double tu_normal(tu_rng *r)
     return sqrt(-2.0 * log(1.0 - u)) * cos(6.283185307179586 * v);
 }
 
+/* Neumaier's compensated sum: a plain loop over 1e6 terms is itself off by more than the
+ * tolerances the tests check. */
+static inline double tu_compensated_sum(const double *v, size_t n)
+{
+    double s = 0, c = 0;
+    for (size_t i = 0; i < n; i++) {
+        double t = s + v[i];
+        c += fabs(s) >= fabs(v[i]) ? (s - t) + v[i] : (v[i] - t) + s;
+        s = t;
+    }
+    return s + c;
+}
+
 /* Conversions between the float arrays of the engine and double references. */
 static inline void tu_to_float(float *f, const double *d, size_t n)
 {

@@ -25,7 +25,8 @@ static void assert_close_at(double a, double b, double tol, const char *what, in
         fail_msg("line %d: %s = %.17g, expected %.17g (tolerance %g)", line, what, a, b, tol);
 }
 
-typedef hs_status (*row_solver)(double *, double *, size_t *, const double *, size_t, double);
+typedef hs_status (*row_solver)(double *, double *, size_t *, const double *, size_t, double,
+                                 double);
 
 static const hs_regularization variants[2] = {HS_REG_KL, HS_REG_ENTROPY};
 
@@ -114,7 +115,7 @@ static void test_rows_match_oracle_and_properties(void **state)
                     hs_regularization reg = variants[v];
                     double th;
                     size_t nf;
-                    assert_int_equal(solver_of(reg)(p, &th, &nf, x, n, k), HS_OK);
+                    assert_int_equal(solver_of(reg)(p, &th, &nf, x, n, k, 1.0), HS_OK);
                     reference(q, x, n, k, reg);
                     long double sum = 0; /* long double: measures the solver, not this sum */
                     size_t count_free = 0;
@@ -158,32 +159,32 @@ static void test_k_edges_and_ties(void **state)
     size_t nf;
     for (int v = 0; v < 2; v++) {
         row_solver f = solver_of(variants[v]);
-        assert_int_equal(f(p, &th, &nf, x, 5, 0.0), HS_OK);
+        assert_int_equal(f(p, &th, &nf, x, 5, 0.0, 1.0), HS_OK);
         assert_true(th == INFINITY);
         for (int i = 0; i < 5; i++)
             assert_true(p[i] == 0.0);
         assert_int_equal(nf, variants[v] == HS_REG_KL ? 5 : 0);
-        assert_int_equal(f(p, &th, &nf, x, 5, 5.0), HS_OK);
+        assert_int_equal(f(p, &th, &nf, x, 5, 5.0, 1.0), HS_OK);
         assert_true(th == -INFINITY);
         for (int i = 0; i < 5; i++)
             assert_true(p[i] == 1.0);
         assert_int_equal(nf, 0);
         /* all equal: p = k / n exactly up to rounding */
         double e[6] = {2.5, 2.5, 2.5, 2.5, 2.5, 2.5}, pe[6];
-        assert_int_equal(f(pe, &th, &nf, e, 6, 1.7), HS_OK);
+        assert_int_equal(f(pe, &th, &nf, e, 6, 1.7, 1.0), HS_OK);
         for (int i = 0; i < 6; i++)
             assert_close(pe[i], 1.7 / 6, 1e-15);
         /* in place (p aliases x) */
         double y[5];
         memcpy(y, x, sizeof y);
         double ref[5];
-        assert_int_equal(f(ref, &th, &nf, x, 5, 2.2), HS_OK);
-        assert_int_equal(f(y, &th, &nf, y, 5, 2.2), HS_OK);
+        assert_int_equal(f(ref, &th, &nf, x, 5, 2.2, 1.0), HS_OK);
+        assert_int_equal(f(y, &th, &nf, y, 5, 2.2, 1.0), HS_OK);
         for (int i = 0; i < 5; i++)
             assert_true(y[i] == ref[i]);
     }
     /* KL with the two tied maxima capped: k = 2.5 -> p(7) = 1, the rest share 0.5 */
-    assert_int_equal(hs_kl_solve_row(p, &th, &nf, x, 5, 2.5), HS_OK);
+    assert_int_equal(hs_kl_solve_row(p, &th, &nf, x, 5, 2.5, 1.0), HS_OK);
     assert_true(p[2] == 1.0 && p[3] == 1.0);
     assert_close(p[0] + p[1] + p[4], 0.5, 1e-15);
     assert_int_equal(nf, 3);
@@ -212,7 +213,7 @@ static void test_selection_orders(void **state)
             for (int v = 0; v < 2; v++) {
                 double th;
                 size_t nf;
-                assert_int_equal(solver_of(variants[v])(p, &th, &nf, x, N, ks[j]), HS_OK);
+                assert_int_equal(solver_of(variants[v])(p, &th, &nf, x, N, ks[j], 1.0), HS_OK);
                 reference(q, x, N, ks[j], variants[v]);
                 for (size_t i = 0; i < N; i++)
                     if (fabs(p[i] - q[i]) > 1e-13)
@@ -237,7 +238,7 @@ static void test_large_magnitude(void **state)
         hs_regularization reg = variants[v];
         row_solver f = solver_of(reg);
         for (double k = 0.25; k < 6; k += 0.5) {
-            assert_int_equal(f(p, &th, &nf, x, 6, k), HS_OK);
+            assert_int_equal(f(p, &th, &nf, x, 6, k, 1.0), HS_OK);
             double sum = 0;
             for (int i = 0; i < 6; i++) {
                 assert_true(p[i] >= 0 && p[i] <= 1);
@@ -247,10 +248,10 @@ static void test_large_magnitude(void **state)
             assert_true(th == th); /* not NaN */
         }
         /* k = 0.5: the top coordinate 1e308 alone carries 0.5 */
-        assert_int_equal(f(p, &th, &nf, x, 6, 0.5), HS_OK);
+        assert_int_equal(f(p, &th, &nf, x, 6, 0.5, 1.0), HS_OK);
         assert_close(p[2], 0.5, 1e-15);
         /* k = 2.5: 1e308, 1e300 at 1; 3 and 2 share 0.5 in the ratio of the map */
-        assert_int_equal(f(p, &th, &nf, x, 6, 2.5), HS_OK);
+        assert_int_equal(f(p, &th, &nf, x, 6, 2.5, 1.0), HS_OK);
         assert_true(p[0] == 1.0 && p[2] == 1.0 && p[1] == 0.0 && p[3] == 0.0);
         assert_close(p[4] + p[5], 0.5, 1e-15);
     }
@@ -264,8 +265,8 @@ static void test_large_magnitude(void **state)
         row_solver f = solver_of(variants[v]);
         const double ks[] = {0.3, 1.0, 7.5, 39.2};
         for (int j = 0; j < 4; j++) {
-            assert_int_equal(f(pb, &th, &nf, base, 40, ks[j]), HS_OK);
-            assert_int_equal(f(ps, &th, &nf, shifted, 40, ks[j]), HS_OK);
+            assert_int_equal(f(pb, &th, &nf, base, 40, ks[j], 1.0), HS_OK);
+            assert_int_equal(f(ps, &th, &nf, shifted, 40, ks[j], 1.0), HS_OK);
             for (int i = 0; i < 40; i++)
                 assert_close(ps[i], pb[i], 1e-14);
         }
@@ -323,8 +324,9 @@ static void test_front_end_columns(void **state)
             double th;
             size_t n_free;
             for (size_t b = 0; b < B; b++)
-                col[b] = z[b * C + c] / tau[c];
-            assert_int_equal(solver_of(variants[v])(pc, &th, &n_free, col, B, k[c]), HS_OK);
+                col[b] = z[b * C + c];
+            assert_int_equal(solver_of(variants[v])(pc, &th, &n_free, col, B, k[c], tau[c]),
+                             HS_OK);
             for (size_t b = 0; b < B; b++)
                 assert_true(p[b * C + c] == pc[b]);
             assert_true(theta[c] == th);

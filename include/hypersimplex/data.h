@@ -79,7 +79,8 @@ HS_API hs_status hs_cifar10_write(const char *path, const hs_dataset *d);
 
 /* Replaces d by a stratified subsample of `count` images chosen deterministically from seed
  * (per class as close to d's class proportions as possible, largest remainders first), in
- * their original order. count >= d->count leaves d unchanged. count = 0 is HS_ERR_SIZE. */
+ * their original order. count = d->count leaves d unchanged. count = 0 and count > d->count
+ * (more images than d holds) are HS_ERR_SIZE. */
 HS_API hs_status hs_dataset_subset(hs_dataset *d, size_t count, uint64_t seed);
 
 /* Keeps only the first `count` images (count >= d->count leaves d unchanged). */

@@ -19,6 +19,8 @@
 #ifndef HYPERSIMPLEX_GBRT_H
 #define HYPERSIMPLEX_GBRT_H
 
+#include <stdio.h>
+
 #include "hypersimplex.h"
 
 #ifdef __cplusplus
@@ -49,11 +51,24 @@ typedef enum hs_table_format {
     HS_TABLE_LIBSVM = 2 /* "label idx:value idx:value ...", idx increasing, "# ..." comments */
 } hs_table_format;
 
+/* Widest table hs_table_read accepts: 65536 features (libsvm: feature index < 65536; CSV:
+ * header fields after the label). XGBoost allocates memory and time for every feature up to
+ * the largest index whether or not it holds values, so a single stray index (a line
+ * "1 100000000:0.5") would otherwise exhaust memory; the limit is checked while reading,
+ * before anything per feature is allocated. hs_table_read_max takes another limit for
+ * genuinely wide data. */
+#define HS_TABLE_MAX_FEATURES ((size_t)1 << 16)
+
 /* Reads a table (plain or gzip-compressed) into *t (which is overwritten; free it with
  * hs_table_free). Labels: CSV 0/1; libsvm 0/1 or -1/+1 (-1 read as 0). Strict: any
  * malformed field fails with HS_ERR_FORMAT and a message "PATH:LINE:COLUMN: ..." (1-based
- * line and character column). HS_ERR_IO if the file cannot be read. */
+ * line and character column), as does a table wider than HS_TABLE_MAX_FEATURES, a line
+ * longer than 1 GiB, and a truncated or corrupt gzip stream or garbage after it (the
+ * message names the file). HS_ERR_IO if the file cannot be read. */
 HS_API hs_status hs_table_read(hs_table *t, const char *path, hs_table_format format);
+/* The same with a limit of max_features features, in [1, 2^32). */
+HS_API hs_status hs_table_read_max(hs_table *t, const char *path, hs_table_format format,
+                                   size_t max_features);
 
 /* Releases the arrays of t and zeroes it. Safe on a zeroed table. */
 HS_API void hs_table_free(hs_table *t);
@@ -210,6 +225,10 @@ HS_API hs_status hs_gbrt_xgb_auc_of_scores(double *auc, const float *score /* (n
  * ".ubj", XGBoost's legacy binary if it ends in ".bin" or ".model", JSON otherwise. The
  * attributes hs_loss, hs_tau and hs_theta (the decision rule) are stored in the model. */
 HS_API hs_status hs_gbrt_save(const hs_gbrt_model *m, const char *path);
+/* Writes the model as hs_gbrt_save would, in the format that `name` (a file name) selects, to
+ * the open stream f (for a caller that writes several outputs together). f stays open; a
+ * short write is HS_ERR_IO. */
+HS_API hs_status hs_gbrt_write(const hs_gbrt_model *m, FILE *f, const char *name);
 
 HS_API void hs_gbrt_free(hs_gbrt_model *m);
 

@@ -94,6 +94,62 @@ HS_API hs_status hs_loss_multiclass_d(double *loss, double *dlogits /* (B x C) o
                                       const int32_t *labels /* (B) */, size_t B, size_t C,
                                       const hs_loss_opts *o);
 
+/* The same loss with the batch's per-class thresholds. theta (C) or NULL receives, for the
+ * HyperSimplex loss, the projection threshold of every column: P[:, c] = clip(Z[:, c] / tau_c
+ * - theta_c, 0, 1) (HS_REG_L2; KL and entropy: their own threshold, include/hypersimplex.h).
+ * theta_c is NaN when k_c <= 0 or k_c >= B (with HS_K_COUNT: class c absent from the batch,
+ * or the whole batch): every p is then 0 (or 1) and theta_c is only bounded on one side.
+ * When 0 < k_c < B and no coordinate of the column is free, theta_c is the middle of the
+ * interval of thresholds that give the same P. For the other kinds every theta_c is NaN
+ * (their loss has no threshold). theta is written only when the call succeeds.
+ *
+ * Why the thresholds matter: with k fixed by the labels (every policy), adding a constant
+ * b_c to column c of the logits changes neither P nor the loss nor its gradient (theta_c
+ * absorbs it: theta_c -> theta_c + b_c / tau_c), so the loss does not train how the
+ * columns compare with each other and argmax_c z_c is partly arbitrary. The prediction
+ * rule that matches the loss is argmax_c (z_c / tau_c - theta_c): see hs_loss_predict_*
+ * and docs/losses.md. Errors as hs_loss_multiclass_*. */
+HS_API hs_status hs_loss_multiclass_ex_f(double *loss, float *dlogits /* (B x C) or NULL */,
+                                         double *theta /* (C) or NULL */,
+                                         const float *logits /* (B x C) */,
+                                         const int32_t *labels /* (B) */, size_t B, size_t C,
+                                         const hs_loss_opts *o);
+HS_API hs_status hs_loss_multiclass_ex_d(double *loss, double *dlogits /* (B x C) or NULL */,
+                                         double *theta /* (C) or NULL */,
+                                         const double *logits /* (B x C) */,
+                                         const int32_t *labels /* (B) */, size_t B, size_t C,
+                                         const hs_loss_opts *o);
+
+/* Running per-class thresholds, the way batch normalization keeps its running statistics:
+ * for every class c with a finite theta_batch[c],
+ *     theta_run[c] = (1 - momentum) theta_run[c] + momentum theta_batch[c],
+ * except that a theta_run[c] that is not finite (start every entry as NaN: "no value yet")
+ * takes theta_batch[c] as it is. So the first batch that determines a class's threshold
+ * initializes it (no bias towards an arbitrary start value such as 0), and a batch whose
+ * theta_batch[c] is NaN (see hs_loss_multiclass_ex_*) leaves class c unchanged.
+ * momentum in [0, 1] (0: keep the first value; 1: the last batch only); typical 0.1.
+ * theta_run and theta_batch may not overlap unless equal.
+ * Errors: HS_ERR_NULL, HS_ERR_SIZE (C zero), HS_ERR_ARG (momentum not in [0, 1]); nothing
+ * is written on an error. */
+HS_API hs_status hs_loss_theta_update(double *theta_run /* (C) */,
+                                      const double *theta_batch /* (C) */, size_t C,
+                                      double momentum);
+
+/* The threshold prediction rule: pred[b] = argmax_c (logits[b][c] / tau_c - theta[c]),
+ * evaluated in double, ties to the lowest c. tau_c is o->tau_class[c] if o->tau_class is
+ * non-NULL, else o->tau; the other fields of o are not read. theta (C): the thresholds
+ * (e.g. running thresholds from hs_loss_theta_update), every entry finite.
+ * Errors (nothing written): HS_ERR_NULL (pred, logits, theta or o), HS_ERR_SIZE (B or C zero,
+ * B*C overflows), HS_ERR_TAU (a tau not finite and > 0), HS_ERR_NONFINITE (a theta[c] not
+ * finite -- NaN: the class never had a threshold -- or a logit NaN/Inf); hs_last_error()
+ * names the index. */
+HS_API hs_status hs_loss_predict_f(int32_t *pred /* (B) */, const float *logits /* (B x C) */,
+                                   const double *theta /* (C) */, size_t B, size_t C,
+                                   const hs_loss_opts *o);
+HS_API hs_status hs_loss_predict_d(int32_t *pred /* (B) */, const double *logits /* (B x C) */,
+                                   const double *theta /* (C) */, size_t B, size_t C,
+                                   const hs_loss_opts *o);
+
 /* Binary HyperSimplex loss. z (n) scores, y (n) targets, each exactly 0 or 1. Reads tau,
  * k_policy (count: k = sum y, the default; prior: k = n * class_prior[1]; fraction:
  * k = floor(k_fraction * n)), reg, sum_reduction (0: mean over n, 1: sum) and threads of o;

@@ -54,7 +54,6 @@ typedef struct hs_net hs_net;
  * Primitives are created lazily, once per (batch size, mode), and reused. */
 HS_API hs_status hs_net_create(hs_net **out, const hs_net_shape *shape);
 HS_API void hs_net_free(hs_net *net);
-HS_API const hs_net_shape *hs_net_get_shape(const hs_net *net);
 
 /* PyTorch's default initialization (kaiming-uniform with a = sqrt(5) for weights, uniform
  * +-1/sqrt(fan_in) for biases, BN weight 1 and bias 0, running mean 0 and variance 1),

@@ -4,8 +4,10 @@
  *
  * A run lives in an output directory and is written atomically:
  *   config.json     every option of the run
- *   metrics.csv     epoch,train_loss,val_accuracy,test_accuracy,seconds (one row per epoch,
- *                   epochs from 0, accuracies in [0, 1] with %.6f; "nan" without validation set)
+ *   metrics.csv     epoch,train_loss,val_accuracy,test_accuracy,seconds,
+ *                   val_accuracy_threshold,test_accuracy_threshold (one row per epoch, epochs
+ *                   from 0, accuracies in [0, 1] with %.6f; "nan" without validation set, and
+ *                   in the threshold columns for the losses without thresholds)
  *   checkpoint.bin  everything needed to resume exactly (written after every epoch with
  *                   metrics.csv)
  *   summary.json    written last, only when all epochs are done (its presence means "done")
@@ -17,6 +19,16 @@
  * Epochs: every training image once per epoch in batches of batch_size (the last batch may
  * be smaller, like PyTorch's DataLoader without drop_last); then accuracy on the validation
  * and test sets in evaluation mode.
+ *
+ * Two prediction rules are evaluated. "argmax": argmax_c z_c of the logits (every loss; the
+ * figure that compares with the paper's). "threshold" (HyperSimplex loss only): argmax_c
+ * (z_c / tau - theta_c) with the running class thresholds theta (hs_loss_theta_update,
+ * momentum theta_momentum), updated after every training step from the thresholds of the
+ * step's batch (hs_loss_multiclass_ex_f; the train-mode forward). The HS loss is invariant to
+ * a constant added to a logit column, so the argmax rule is partly arbitrary for it
+ * (docs/losses.md); the threshold rule is what the loss trains. The thresholds are part of the
+ * model state (checkpoint.bin, summary.json). A threshold accuracy is NaN for the other
+ * losses and while some class has no threshold yet.
  */
 #ifndef HYPERSIMPLEX_TRAIN_H
 #define HYPERSIMPLEX_TRAIN_H
@@ -43,13 +55,17 @@ typedef struct hs_train_config {
     double lr;                  /* Adam learning rate, default 1e-4 (the paper) */
     double val_fraction;        /* stratified validation split of the training set, default 0.1 */
     size_t train_limit;         /* 0: all training images; else a stratified subset of this
-                                   many (taken before the validation split) */
-    size_t test_limit;          /* 0: all test images; else a stratified subset */
+                                   many (taken before the validation split); more than the
+                                   training set holds is HS_ERR_SIZE */
+    size_t test_limit;          /* 0: all test images; else a stratified subset (at most the
+                                   test set's size) */
     int augment;                /* default 1: the paper's random crop + flip */
     int threads;                /* 0: runtime default */
     size_t eval_batch;          /* batch size of evaluation, default 1000 */
     const char *out_dir;        /* required; created if missing (one level) */
     int resume;                 /* continue from out_dir/checkpoint.bin if present */
+    double theta_momentum;      /* HS: momentum of the running class thresholds, in [0, 1];
+                                   default 0.1 (batch normalization's default momentum) */
 } hs_train_config;
 
 HS_API hs_train_config hs_train_config_default(void);
@@ -60,6 +76,8 @@ typedef struct hs_epoch_metrics {
     double val_accuracy;        /* NaN without a validation set */
     double test_accuracy;
     double seconds;             /* wall time of the epoch (training and evaluation) */
+    double val_accuracy_threshold;  /* the same under the threshold rule (NaN for non-HS */
+    double test_accuracy_threshold; /* losses and while a class has no threshold) */
 } hs_epoch_metrics;
 
 typedef enum hs_train_event_kind {
@@ -95,10 +113,19 @@ typedef struct hs_train_result {
     double train_seconds;           /* training steps only, this invocation */
     double train_images_per_second; /* training images / train_seconds, this invocation */
     int already_complete;           /* resume of a run whose summary.json existed */
+    /* The same selections under the threshold rule (NaN for the losses without thresholds):
+     * best_val_epoch_threshold picks by val_accuracy_threshold. */
+    size_t best_val_epoch_threshold;
+    double best_val_accuracy_threshold;
+    double test_at_best_val_threshold;
+    double max_test_accuracy_threshold;
+    size_t max_test_epoch_threshold;
+    double final_test_accuracy_threshold;
 } hs_train_result;
 
 /* Runs (or resumes) a training run. Errors: HS_ERR_NULL, HS_ERR_ARG/HS_ERR_SIZE (bad config,
- * out_dir already holding a run without resume, checkpoint of a different configuration),
+ * out_dir already holding a run without resume, checkpoint of a different configuration, an
+ * HS run's checkpoint of version 1, which has no class thresholds),
  * data errors (HS_ERR_IO, HS_ERR_FORMAT), HS_ERR_DIVERGED (NaN/Inf loss or parameters: the
  * run stops, the checkpoint of the last good epoch is kept), HS_ERR_BACKEND, HS_ERR_NOMEM. */
 HS_API hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg,

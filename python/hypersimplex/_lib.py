@@ -148,6 +148,18 @@ _declare(lib, "hs_loss_multiclass_f", _status,
 _declare(lib, "hs_loss_multiclass_d", _status,
          [c_double_p, c_double_p, c_double_p, c_int32_p, ctypes.c_size_t, ctypes.c_size_t, _opts_p],
          required=False)
+_declare(lib, "hs_loss_multiclass_ex_f", _status,
+         [c_double_p, c_float_p, c_double_p, c_float_p, c_int32_p, ctypes.c_size_t, ctypes.c_size_t,
+          _opts_p], required=False)
+_declare(lib, "hs_loss_multiclass_ex_d", _status,
+         [c_double_p, c_double_p, c_double_p, c_double_p, c_int32_p, ctypes.c_size_t, ctypes.c_size_t,
+          _opts_p], required=False)
+_declare(lib, "hs_loss_theta_update", _status,
+         [c_double_p, c_double_p, ctypes.c_size_t, ctypes.c_double], required=False)
+_declare(lib, "hs_loss_predict_f", _status,
+         [c_int32_p, c_float_p, c_double_p, ctypes.c_size_t, ctypes.c_size_t, _opts_p], required=False)
+_declare(lib, "hs_loss_predict_d", _status,
+         [c_int32_p, c_double_p, c_double_p, ctypes.c_size_t, ctypes.c_size_t, _opts_p], required=False)
 _declare(lib, "hs_loss_binary_hs_f", _status,
          [c_double_p, c_float_p, c_float_p, c_float_p, ctypes.c_size_t, _opts_p], required=False)
 _declare(lib, "hs_loss_binary_hs_d", _status,

@@ -138,6 +138,39 @@ def test_forward_with_ties_and_duplicates():
     np.testing.assert_allclose(p, ref_project(z, 2.0, 1.0), atol=1e-12)
 
 
+def _exact_cases(max_n=64):
+    """Short rows of tests/fixtures/exact_cases.txt (exact references, any magnitude of z/tau)."""
+    with open(os.path.join(REPO, "tests", "fixtures", "exact_cases.txt")) as f:
+        assert f.readline() == "HSEXACT 1\n"
+        count = int(f.readline().split()[1])
+        for _ in range(count):
+            head = f.readline().split()
+            name, reg, n, k, tau, m, expect = head[1], head[2], int(head[3]), \
+                float.fromhex(head[4]), float.fromhex(head[5]), int(head[6]), head[7]
+            rows = [f.readline().split() for _ in range(m)]
+            if n <= max_n:
+                z = [float.fromhex(r[0]) for r in rows for _ in range(int(r[1]))]
+                p = [float.fromhex(r[2]) for r in rows for _ in range(int(r[1]))]
+                yield name, reg, k, tau, expect, np.array(z), np.array(p)
+
+
+def test_exact_at_every_magnitude():
+    """1e308, ties at 2^52 and beyond, huge outliers, tiny tau: p to 2^-40 of the exact answer,
+    and an error only where z / tau overflows."""
+    checked = 0
+    for name, reg, k, tau, expect, z, want in _exact_cases():
+        solvers = ["fast", "sort_pav"] if reg == "l2" else ["fast"]
+        for solver in solvers:
+            if expect == "nonfinite":
+                with pytest.raises(ValueError):
+                    hs.soft_binary_argmax(z, k, tau, regularization=reg, solver=solver)
+                continue
+            p = hs.soft_binary_argmax(z, k, tau, regularization=reg, solver=solver)
+            np.testing.assert_allclose(p, want, atol=2.0**-40, rtol=0, err_msg=name)
+            checked += 1
+    assert checked > 300
+
+
 def test_float32_keeps_dtype():
     z = RNG.normal(size=(5, 30))
     p64 = hs.soft_binary_argmax(z, 4.0, 0.5)

@@ -180,16 +180,20 @@ def test_tiny_model_trains_like_the_plain_pytorch_formula():
 # Errors and module behavior
 # ---------------------------------------------------------------------------------------------
 
-def test_non_cpu_tensors_are_rejected_clearly():
+def test_backend_c_rejects_other_devices_clearly():
     z = torch.empty(3, 4, device="meta")
-    with pytest.raises(ValueError, match="CPU"):
-        soft_binary_argmax(z, 1.0, 1.0)
-    with pytest.raises(ValueError, match="CPU"):
-        HyperSimplexLoss()(z, torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="CPU tensors only"):
+        soft_binary_argmax(z, 1.0, 1.0, backend="c")
+    with pytest.raises(ValueError, match="CPU tensors only"):
+        HyperSimplexLoss(backend="c")(z, torch.zeros(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="CPU tensors only"):
+        multiclass_loss(z, torch.zeros(3, dtype=torch.long), kind="cross_entropy")
+    with pytest.raises(ValueError, match="backend"):
+        soft_binary_argmax(torch.randn(3), 1.0, backend="cuda")
 
 
 def test_bad_inputs_raise():
-    with pytest.raises(TypeError, match="float32 or float64"):
+    with pytest.raises(TypeError, match="float32, float64, float16 or bfloat16"):
         soft_binary_argmax(torch.arange(6).reshape(2, 3), 1.0, 1.0)
     with pytest.raises(ValueError) as e:
         soft_binary_argmax(torch.randn(2, 3), 4.0, 1.0)

@@ -7,8 +7,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "util/fs.h"
 
 static int quiet;
 
@@ -37,13 +38,45 @@ void cli_status_error(const char *what, hs_status s)
     cli_error("%s: %s", what, detail);
 }
 
+int cli_exit_status(hs_status s, int inputs_read)
+{
+    switch (s) {
+    case HS_OK: return 0;
+    case HS_ERR_NOMEM:
+    case HS_ERR_BACKEND:
+    case HS_ERR_DIVERGED: return 1;
+    case HS_ERR_IO: return inputs_read ? 1 : 2;
+    default: return 2;
+    }
+}
+
+int cli_close_stdout(void)
+{
+    int bad = ferror(stdout) != 0, e = 0;
+    if (fflush(stdout) != 0) {
+        bad = 1;
+        e = errno;
+    }
+    if (fclose(stdout) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad)
+        cli_error("writing to the standard output failed: %s", e ? strerror(e) : "a write failed");
+    return bad ? -1 : 0;
+}
+
 int cli_parse_double(const char *opt, const char *text, double *out)
 {
     char *end = NULL;
     errno = 0;
     double v = strtod(text, &end);
-    if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v)) {
+    if (end == text || *end != '\0' || !isfinite(v) || (errno == ERANGE && fabs(v) > 1.0)) {
         cli_error("%s: '%s' is not a finite number", opt, text);
+        return -1;
+    }
+    if (errno == ERANGE && v == 0.0) {
+        cli_error("%s: '%s' is too small (it underflows to 0)", opt, text);
         return -1;
     }
     *out = v;
@@ -77,20 +110,13 @@ int cli_parse_size(const char *opt, const char *text, size_t min, size_t max, si
     return 0;
 }
 
-double cli_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void cli_progress_start(cli_progress *p, const char *label, const char *unit, double total)
 {
     p->label = label;
     p->unit = unit;
     p->total = total;
     p->done = 0;
-    p->t_start = cli_now();
+    p->t_start = hs_now();
     p->t_last_draw = 0;
     p->tty = isatty(STDERR_FILENO);
 }
@@ -111,11 +137,15 @@ static void format_eta(char *buf, size_t n, double s)
 void cli_progress_update(cli_progress *p, double done)
 {
     p->done = done;
-    if (!p->tty)
+    double now = hs_now();
+    if (!p->tty) {
+        /* the first plain line comes one interval after the start, then one per interval */
+        double since = now - (p->t_last_draw > 0 ? p->t_last_draw : p->t_start);
+        if (since < CLI_PROGRESS_PLAIN_SECONDS)
+            return;
+    } else if (now - p->t_last_draw < 0.1 && done < p->total) {
         return;
-    double now = cli_now();
-    if (now - p->t_last_draw < 0.1 && done < p->total)
-        return;
+    }
     p->t_last_draw = now;
     double el = now - p->t_start;
     double rate = el > 0 ? done / el : 0;
@@ -130,8 +160,12 @@ void cli_progress_update(cli_progress *p, double done)
     for (int i = 0; i < W; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[W] = '\0';
-    fprintf(stderr, "\r%s [%s] %5.1f%% %.0f %s/s ETA %s\033[K", p->label, bar, 100 * frac, rate,
-            p->unit, eta);
+    if (p->tty)
+        fprintf(stderr, "\r%s [%s] %5.1f%% %.0f %s/s ETA %s\033[K", p->label, bar, 100 * frac, rate,
+                p->unit, eta);
+    else
+        fprintf(stderr, "%s: %.1f%% (%.0f of %.0f %s), %.0f %s/s, ETA %s\n", p->label, 100 * frac, done,
+                p->total, p->unit, rate, p->unit, eta);
     fflush(stderr);
 }
 

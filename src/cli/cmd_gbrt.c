@@ -12,7 +12,9 @@
 #include "cli/commands.h"
 #include "hypersimplex.h"
 #include "hypersimplex/gbrt.h"
+#include "hypersimplex/study.h"
 #include "util/atomic_file.h"
+#include "util/error.h"
 
 enum { MAX_CONFIGS = 8 };
 
@@ -36,6 +38,9 @@ static void usage(FILE *f)
             "  --test-fraction F      first hold out this random fraction of --train as a test\n"
             "                         set, reported at the best validation round (default 0 = none)\n"
             "  --format F             auto|csv|libsvm (default auto: *.csv[.gz] is CSV)\n"
+            "  --max-features N       refuse tables with more than N features (libsvm: an index\n"
+            "                         >= N) while reading; XGBoost allocates memory for every\n"
+            "                         feature up to the largest index (default 65536)\n"
             "model:\n"
             "  --loss LIST            comma-separated runs, each logistic, hypersimplex (or hs), or\n"
             "                         hypersimplex:ones|gn|const (a hessian rule); both =\n"
@@ -63,6 +68,8 @@ static void usage(FILE *f)
             "  --model-out FILE       save the model in XGBoost's format (.json, .ubj, or legacy\n"
             "                         binary for .bin/.model); single runs only\n"
             "  --runs-out FILE        write one CSV line per run (AUCs, rounds, timings)\n"
+            "                         (both are checked before training and written together\n"
+            "                         at the end: on any failure neither old file is replaced)\n"
             "  --log-every N          print a line every N rounds (default 10, 0 = none)\n"
             "  --help                 this text\n");
 }
@@ -179,18 +186,12 @@ static void mean_sd(const double *x, size_t n, double *mean, double *sd)
     *sd = n > 1 ? sqrt(s / (double)(n - 1)) : NAN;
 }
 
-/* Exit status for a library failure: bad input files are usage errors. */
-static int data_status(hs_status s)
-{
-    return s == HS_ERR_FORMAT || s == HS_ERR_LABEL || s == HS_ERR_IO ? 2 : 1;
-}
-
 /* Test-set AUC and accuracy of a trained model. */
 static hs_status evaluate(double *auc, double *acc, const hs_gbrt_model *m, const hs_table *t)
 {
     float *buf = malloc(t->rows * sizeof *buf);
     if (!buf)
-        return HS_ERR_NOMEM;
+        return hs_fail(HS_ERR_NOMEM, "out of memory for %zu predictions", t->rows);
     hs_status st = hs_gbrt_predict_margin(buf, m, t);
     if (!st)
         st = hs_auc(auc, buf, t->labels, t->rows);
@@ -210,7 +211,7 @@ enum {
     OPT_TRAIN = 1000, OPT_VALID, OPT_VALID_FRACTION, OPT_TEST_FRACTION, OPT_FORMAT, OPT_LOSS,
     OPT_ROUNDS, OPT_TAU, OPT_HESSIAN, OPT_MAX_DEPTH, OPT_ETA, OPT_LAMBDA, OPT_MIN_CHILD,
     OPT_MAX_BIN, OPT_THREADS, OPT_SEED, OPT_EARLY, OPT_REPEATS, OPT_MODEL_OUT, OPT_RUNS_OUT,
-    OPT_LOG_EVERY, OPT_HELP
+    OPT_LOG_EVERY, OPT_MAX_FEATURES, OPT_HELP
 };
 
 int cmd_gbrt(int argc, char **argv)
@@ -237,6 +238,7 @@ int cmd_gbrt(int argc, char **argv)
         {"model-out", required_argument, 0, OPT_MODEL_OUT},
         {"runs-out", required_argument, 0, OPT_RUNS_OUT},
         {"log-every", required_argument, 0, OPT_LOG_EVERY},
+        {"max-features", required_argument, 0, OPT_MAX_FEATURES},
         {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0}};
     hs_gbrt_params prm = hs_gbrt_params_default();
@@ -246,7 +248,7 @@ int cmd_gbrt(int argc, char **argv)
     int have_fraction = 0;
     hs_table_format fmt = HS_TABLE_AUTO;
     long lv = 0, repeats = 1, log_every = 10;
-    size_t seed = 0;
+    size_t seed = 0, max_features = HS_TABLE_MAX_FEATURES;
     optind = 1;
     opterr = 0;
     int c;
@@ -345,6 +347,10 @@ int cmd_gbrt(int argc, char **argv)
             if (cli_parse_long("--log-every", optarg, 0, 1000000, &log_every))
                 return 2;
             break;
+        case OPT_MAX_FEATURES:
+            if (cli_parse_size("--max-features", optarg, 1, UINT32_MAX, &max_features))
+                return 2;
+            break;
         case OPT_HELP: usage(stdout); return 0;
         default:
             if (optopt)
@@ -389,16 +395,34 @@ int cmd_gbrt(int argc, char **argv)
         return 2;
     }
 
+    /* The outputs first: an unwritable place is found before any training. */
+    hs_atomic_file run_af = {0}, model_af = {0};
+    hs_atomic_file *outs[2] = {NULL, NULL};
+    hs_status st = HS_OK;
+    const char *opt = "--runs-out";
+    if (runs_out && !(st = hs_atomic_open(&run_af, runs_out)))
+        outs[0] = &run_af;
+    if (!st && model_out && !(st = hs_atomic_open(&model_af, (opt = "--model-out", model_out))))
+        outs[1] = &model_af;
+    if (!st && (st = hs_atomic_check_distinct(outs, 2)))
+        opt = "--runs-out and --model-out";
+    if (st) {
+        cli_status_error(opt, st);
+        hs_atomic_abort_all(outs, 2);
+        return cli_exit_status(st, 1);
+    }
     hs_table all = {0}, fixed_valid = {0};
-    hs_status st = hs_table_read(&all, train_path, fmt);
+    st = hs_table_read_max(&all, train_path, fmt, max_features);
     if (st) {
         cli_status_error("reading the training table", st);
-        return data_status(st);
+        hs_atomic_abort_all(outs, 2);
+        return cli_exit_status(st, 0);
     }
-    if (valid_path && (st = hs_table_read(&fixed_valid, valid_path, fmt))) {
+    if (valid_path && (st = hs_table_read_max(&fixed_valid, valid_path, fmt, max_features))) {
         cli_status_error("reading the validation table", st);
         hs_table_free(&all);
-        return data_status(st);
+        hs_atomic_abort_all(outs, 2);
+        return cli_exit_status(st, 0);
     }
     size_t pos = hs_table_positives(&all);
     printf("train %s: %zu rows, %zu features, %zu positives (%.2f%%)\n", train_path, all.rows,
@@ -413,8 +437,7 @@ int cmd_gbrt(int argc, char **argv)
         printf("validation: random %.3g of the %srows (seed %zu%s)\n", valid_fraction,
                test_fraction > 0 ? "remaining " : "", seed, repeats > 1 ? " + repeat" : "");
 
-    hs_atomic_file af = {0};
-    FILE *runs = NULL;
+    FILE *runs = outs[0] ? run_af.f : NULL;
     int rc = 0;
     /* auc[config][repeat]: the reported AUC (test if there is a test set, else validation) */
     double *auc = calloc((size_t)ncfg * (size_t)repeats, sizeof *auc);
@@ -423,13 +446,7 @@ int cmd_gbrt(int argc, char **argv)
         rc = 1;
         goto done;
     }
-    if (runs_out) {
-        if ((st = hs_atomic_open(&af, runs_out))) {
-            cli_status_error("--runs-out", st);
-            rc = 1;
-            goto done;
-        }
-        runs = af.f;
+    if (runs) {
         fprintf(runs, "loss,tau,seed,rounds,best_round,valid_auc,valid_acc,valid_auc_xgb,"
                       "test_auc,test_acc,train_auc,theta,t_objective,t_boost,t_total\n");
     }
@@ -442,7 +459,7 @@ int cmd_gbrt(int argc, char **argv)
             if ((st = hs_table_split(&rest, &test, &all, test_fraction,
                                      s ^ 0x7e57c0de5eedull))) {
                 cli_status_error("splitting off the test set", st);
-                rc = data_status(st);
+                rc = cli_exit_status(st, 1);
                 break;
             }
             pool = train = &rest;
@@ -450,7 +467,7 @@ int cmd_gbrt(int argc, char **argv)
         if (!valid_path) {
             if ((st = hs_table_split(&tr, &va, pool, valid_fraction, s))) {
                 cli_status_error("splitting the table", st);
-                rc = data_status(st);
+                rc = cli_exit_status(st, 1);
                 hs_table_free(&rest);
                 hs_table_free(&test);
                 break;
@@ -473,7 +490,7 @@ int cmd_gbrt(int argc, char **argv)
             cli_progress_end(&lg.bar);
             if (st) {
                 cli_status_error("training", st);
-                rc = data_status(st);
+                rc = cli_exit_status(st, 1);
                 break;
             }
             double test_auc = NAN, test_acc = NAN;
@@ -496,13 +513,9 @@ int cmd_gbrt(int argc, char **argv)
                         res.best_round, res.valid_auc, res.valid_acc, res.valid_auc_xgb,
                         test_auc, test_acc, res.train_auc, res.theta, res.t_objective,
                         res.t_boost, res.t_total);
-            if (!rc && model_out) {
-                if ((st = hs_gbrt_save(model, model_out))) {
-                    cli_status_error("--model-out", st);
-                    rc = 1;
-                } else {
-                    printf("model saved to %s\n", model_out);
-                }
+            if (!rc && model_out && (st = hs_gbrt_write(model, model_af.f, model_out))) {
+                cli_status_error("--model-out", st);
+                rc = 1;
             }
             hs_gbrt_free(model);
         }
@@ -532,13 +545,13 @@ int cmd_gbrt(int argc, char **argv)
         }
     }
 done:
-    if (runs) {
-        if (rc) {
-            hs_atomic_abort(&af);
-        } else if ((st = hs_atomic_commit(&af))) {
-            cli_status_error("--runs-out", st);
-            rc = 1;
-        }
+    if (rc) {
+        hs_atomic_abort_all(outs, 2);
+    } else if ((st = hs_atomic_commit_all(outs, 2))) {
+        cli_status_error("output", st);
+        rc = 1;
+    } else if (model_out) {
+        printf("model saved to %s\n", model_out);
     }
     free(auc);
     hs_table_free(&all);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
@@ -154,11 +155,20 @@ int project_parse_text(project_rows *out, const char *name, char *text, size_t s
             rc = 2;
         }
         if (rc == 0 && in_row > 0) {
-            if (push((void **)&out->len, &cap_rows, out->count, sizeof(size_t)) ||
-                (cap_rows > 0 && !(out->line = realloc(out->line, cap_rows * sizeof(size_t))))) {
+            size_t had = cap_rows;
+            if (push((void **)&out->len, &cap_rows, out->count, sizeof(size_t))) {
                 cli_error("out of memory");
                 rc = 1;
                 break;
+            }
+            if (cap_rows != had) { /* line[] grows with len[], not once per row */
+                size_t *grown = realloc(out->line, cap_rows * sizeof(size_t));
+                if (!grown) {
+                    cli_error("out of memory");
+                    rc = 1;
+                    break;
+                }
+                out->line = grown;
             }
             out->len[out->count] = in_row;
             out->line[out->count] = line_no;
@@ -216,7 +226,9 @@ static void usage(FILE *f)
             "  --vjp FILE       cotangents g, same shape as the input; also computes the\n"
             "                   vector-Jacobian product J^T g (default: none)\n"
             "  --vjp-output F   where the VJP goes (default: stdout, after p and a blank line)\n"
-            "  --output F       where p goes, written atomically (default: stdout)\n"
+            "  --output F       where p goes (default: stdout). Files are replaced atomically,\n"
+            "                   and only when every output is complete; devices, pipes and\n"
+            "                   /dev/stdout are written in place; one file for both is refused\n"
             "  --dtype D        float or double arithmetic for the data (default double)\n"
             "  --reg R          l2, kl or entropy (default l2, the paper's operator)\n"
             "  --solver S       fast or pav (sort + isotonic reference) (default fast)\n"
@@ -276,30 +288,19 @@ static int compute(double *out, const project_rows *z, const project_rows *g, do
     return 0;
 }
 
-static int emit(const char *path, const double *v, const project_rows *r, int as_float,
-                int blank_first)
+static int is_stdout(const char *path)
 {
-    if (!path || !strcmp(path, "-")) {
-        if (blank_first)
-            fputc('\n', stdout);
-        write_rows(stdout, v, r, as_float);
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-            cli_error("writing to stdout failed");
-            return 1;
-        }
-        return 0;
-    }
-    hs_atomic_file af;
-    hs_status s = hs_atomic_open(&af, path);
+    return !path || !strcmp(path, "-");
+}
+
+/* Opens an output: a file (atomically) or, for NULL or "-", the standard output. */
+static int open_output(hs_atomic_file *af, const char *path, const char *opt)
+{
+    hs_status s = is_stdout(path) ? hs_atomic_open_fd(af, STDOUT_FILENO, "the standard output")
+                                  : hs_atomic_open(af, path);
     if (s != HS_OK) {
-        cli_status_error(path, s);
-        return 1;
-    }
-    write_rows(af.f, v, r, as_float);
-    s = hs_atomic_commit(&af);
-    if (s != HS_OK) {
-        cli_status_error(path, s);
-        return 1;
+        cli_status_error(opt, s);
+        return cli_exit_status(s, 1);
     }
     return 0;
 }
@@ -395,14 +396,41 @@ int cmd_project(int argc, char **argv)
         cli_error("the input and --vjp cannot both be stdin");
         return 2;
     }
-    project_rows z, g;
-    int rc = open_and_parse(&z, in_path, as_float);
+    /* The outputs are opened first (an unwritable place is found before any work) and
+     * committed together at the end: either all of them are written or none is replaced. The
+     * VJP follows p on the standard output (after a blank line) unless one of them has a
+     * file of its own. */
+    hs_atomic_file p_af, v_af;
+    hs_atomic_file *outs[2] = {&p_af, NULL};
+    int vjp_own = vjp_path && (!is_stdout(vjp_out) || !is_stdout(out_path));
+    int rc = open_output(&p_af, out_path, "--output");
     if (rc)
         return rc;
+    if (vjp_own) {
+        rc = open_output(&v_af, vjp_out, "--vjp-output");
+        if (rc) {
+            hs_atomic_abort(&p_af);
+            return rc;
+        }
+        outs[1] = &v_af;
+        hs_status s = hs_atomic_check_distinct(outs, 2);
+        if (s) {
+            cli_status_error("--output and --vjp-output", s);
+            hs_atomic_abort_all(outs, 2);
+            return 2;
+        }
+    }
+    project_rows z, g;
+    rc = open_and_parse(&z, in_path, as_float);
+    if (rc) {
+        hs_atomic_abort_all(outs, 2);
+        return rc;
+    }
     if (vjp_path) {
         rc = open_and_parse(&g, vjp_path, as_float);
         if (rc) {
             project_rows_free(&z);
+            hs_atomic_abort_all(outs, 2);
             return rc;
         }
         if (g.count != z.count) {
@@ -425,10 +453,22 @@ int cmd_project(int argc, char **argv)
     }
     if (!rc)
         rc = compute(out, &z, vjp_path ? &g : NULL, k, tau, as_float, reg, solver, in_name);
-    if (!rc)
-        rc = emit(out_path, out, &z, as_float, 0);
-    if (!rc && vjp_path)
-        rc = emit(vjp_out, out + z.total, &z, as_float, !vjp_out && !out_path);
+    if (!rc) {
+        write_rows(p_af.f, out, &z, as_float);
+        if (vjp_path) {
+            FILE *vf = vjp_own ? v_af.f : p_af.f;
+            if (!vjp_own)
+                fputc('\n', vf);
+            write_rows(vf, out + z.total, &z, as_float);
+        }
+        hs_status s = hs_atomic_commit_all(outs, 2);
+        if (s) {
+            cli_status_error("output", s);
+            rc = cli_exit_status(s, 1);
+        }
+    } else {
+        hs_atomic_abort_all(outs, 2);
+    }
     free(out);
     project_rows_free(&z);
     if (vjp_path)

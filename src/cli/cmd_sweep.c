@@ -26,10 +26,14 @@
 #include "hypersimplex/data.h"
 #include "hypersimplex/loss.h"
 #include "hypersimplex/study.h"
+#include "util/atomic_file.h"
+#include "util/dir_lock.h"
+#include "util/fs.h"
 
 #define MAX_ITEMS 64  /* entries of one list option */
 #define MAX_SETS 32   /* --set options */
 #define MAX_VARY 8    /* --vary axes */
+#define MAX_RUNS 100000 /* runs of one sweep (the product of every list and axis) */
 
 /* ------------------------------------------------------------------------- */
 /* Options                                                                   */
@@ -58,6 +62,8 @@ typedef struct sweep_opts {
     kv sets[MAX_SETS];
     size_t n_vary;
     axis vary[MAX_VARY];
+    str_list hs_policies; /* --vary k-policy=...: the k policies of the HyperSimplex losses */
+    int hs_policies_preset; /* ... given by the preset (no error if no loss takes them) */
     long jobs, threads;
     int emit, collect_only, dry_run, retry_failed;
 } sweep_opts;
@@ -184,10 +190,78 @@ static int option_id(const char *name)
     return -1;
 }
 
+/* A --losses entry: a loss name, or hypersimplex@POLICY (count, prior, fraction:F). */
+static int check_loss_spec(const char *spec, const char *label)
+{
+    hs_loss_kind k;
+    char name[128];
+    const char *at = strchr(spec, '@');
+    snprintf(name, sizeof name, "%.*s", at ? (int)(at - spec) : (int)strlen(spec), spec);
+    if (hs_loss_kind_parse(&k, name)) {
+        cli_error("%s: unknown loss '%s' (cross_entropy, hinge, mse, hypersimplex[@POLICY])", label, spec);
+        return -1;
+    }
+    if (!at)
+        return 0;
+    hs_k_policy pol;
+    double frac;
+    if (k != HS_LOSS_HYPERSIMPLEX) {
+        cli_error("%s: '%s': only hypersimplex takes a k policy", label, spec);
+        return -1;
+    }
+    if (hs_k_policy_parse(&pol, &frac, at + 1)) {
+        cli_error("%s: '%s': '%s' is not count, prior or fraction:F with F in [0, 1]", label, spec, at + 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks the entries of a --dataset/--losses/--batch-sizes/--seeds list (label names the
+ * option and, for a config file, the file and line). */
+static int check_list(int id, const str_list *l, const char *label)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const char *v = l->v[i];
+        hs_data_kind dk;
+        long n;
+        if (id == OPT_DATASET && hs_data_kind_parse(&dk, v)) {
+            cli_error("%s: unknown dataset '%s' (fashion-mnist, mnist, cifar10)", label, v);
+            return -1;
+        }
+        if (id == OPT_LOSSES && check_loss_spec(v, label))
+            return -1;
+        if ((id == OPT_BATCHES || id == OPT_SEEDS) &&
+            cli_parse_long(label, v, id == OPT_BATCHES ? 1 : 0, id == OPT_BATCHES ? 1L << 30 : LONG_MAX, &n))
+            return -1;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(v, l->v[j]) ||
+                ((id == OPT_BATCHES || id == OPT_SEEDS) && strtol(v, NULL, 10) == strtol(l->v[j], NULL, 10))) {
+                cli_error("%s: '%s' appears twice", label, v);
+                return -1;
+            }
+    }
+    return 0;
+}
+
+static const char *option_name(int id)
+{
+    for (const struct option *o = longopts; o->name; o++)
+        if (o->val == id)
+            return o->name;
+    return "?";
+}
+
 /* Applies one option (from the command line, a config file or a preset). */
 static int apply(pool *p, sweep_opts *o, int id, const char *value, const char *where)
 {
     const char *opt = where ? where : "";
+    char label[160]; /* "[FILE:LINE: ]--option", for every message */
+    snprintf(label, sizeof label, "%s--%s", opt, option_name(id));
+    str_list *list = id == OPT_DATASET ? &o->datasets
+                   : id == OPT_LOSSES  ? &o->losses
+                   : id == OPT_BATCHES ? &o->batches
+                   : id == OPT_SEEDS   ? &o->seeds
+                                       : NULL;
     switch (id) {
     case OPT_NAME:
         if (!*value || strchr(value, '/') || !strcmp(value, ".") || !strcmp(value, "..")) {
@@ -199,13 +273,13 @@ static int apply(pool *p, sweep_opts *o, int id, const char *value, const char *
     case OPT_RUNS_DIR: o->runs_dir = pool_dup(p, value); break;
     case OPT_RESULTS: o->results = pool_dup(p, value); break;
     case OPT_TRAIN_CMD: o->train_cmd = pool_dup(p, value); break;
-    case OPT_DATASET: return parse_list(p, &o->datasets, "--dataset", value);
-    case OPT_LOSSES: return parse_list(p, &o->losses, "--losses", value);
-    case OPT_BATCHES: return parse_list(p, &o->batches, "--batch-sizes", value);
-    case OPT_SEEDS: return parse_list(p, &o->seeds, "--seeds", value);
-    case OPT_EPOCHS: return cli_parse_long("--epochs", value, 1, 1000000, &o->epochs);
-    case OPT_JOBS: return cli_parse_long("--jobs", value, 1, 1024, &o->jobs);
-    case OPT_THREADS: return cli_parse_long("--threads", value, 0, 1024, &o->threads);
+    case OPT_DATASET:
+    case OPT_LOSSES:
+    case OPT_BATCHES:
+    case OPT_SEEDS: return parse_list(p, list, label, value) || check_list(id, list, label) ? -1 : 0;
+    case OPT_EPOCHS: return cli_parse_long(label, value, 1, 1000000, &o->epochs);
+    case OPT_JOBS: return cli_parse_long(label, value, 1, 1024, &o->jobs);
+    case OPT_THREADS: return cli_parse_long(label, value, 0, 1024, &o->threads);
     case OPT_SET:
     case OPT_VARY: {
         const char *name = id == OPT_SET ? "--set" : "--vary";
@@ -221,9 +295,20 @@ static int apply(pool *p, sweep_opts *o, int id, const char *value, const char *
         if (eq)
             *eq = '\0';
         char *key = trim(copy), *val = eq ? trim(eq + 1) : NULL;
-        if (!valid_key(key) || reserved_key(key)) {
+        int arity = valid_key(key) ? cmd_train_option_arity(key) : -1;
+        if (arity < 0 || reserved_key(key)) {
             cli_error("%s%s: '%s' is not a training option the sweep can %s", opt, name, key,
                       id == OPT_SET ? "set" : "vary");
+            return -1;
+        }
+        /* a value for a flag, or an option without its value, would only fail in every run */
+        if (arity == 0 && (val || id == OPT_VARY)) {
+            cli_error("%s%s: --%s is a flag of hypersimplex train: write %s %s, without a value", opt,
+                      name, key, name, key);
+            return -1;
+        }
+        if (arity == 1 && (!val || !*val)) {
+            cli_error("%s%s: --%s needs a value: %s %s=VALUE", opt, name, key, name, key);
             return -1;
         }
         if (val && strchr(val, ' ') && id == OPT_SET) {
@@ -231,6 +316,7 @@ static int apply(pool *p, sweep_opts *o, int id, const char *value, const char *
             return -1;
         }
         /* A later --set or --vary of the same key replaces the earlier one. */
+        o->hs_policies.n = !strcmp(key, "k-policy") ? 0 : o->hs_policies.n;
         for (size_t i = 0; i < o->n_sets; i++)
             if (!strcmp(o->sets[i].key, key)) {
                 memmove(&o->sets[i], &o->sets[i + 1], (o->n_sets - i - 1) * sizeof o->sets[0]);
@@ -243,9 +329,15 @@ static int apply(pool *p, sweep_opts *o, int id, const char *value, const char *
                 o->n_vary--;
                 break;
             }
-        if (id == OPT_SET) {
+        if (id == OPT_VARY && !strcmp(key, "k-policy")) {
+            /* k is an option of the HyperSimplex loss only: its values multiply the HS losses
+             * (hypersimplex -> hypersimplex@P each), not every run (see expand_losses). */
+            if (parse_list(p, &o->hs_policies, "--vary k-policy", val))
+                return -1;
+            o->hs_policies_preset = where && !strcmp(where, "preset: ");
+        } else if (id == OPT_SET) {
             if (o->n_sets == MAX_SETS) {
-                cli_error("at most %d --set options", MAX_SETS);
+                cli_error("%sat most %d --set options", opt, MAX_SETS);
                 return -1;
             }
             o->sets[o->n_sets].key = key;
@@ -253,16 +345,16 @@ static int apply(pool *p, sweep_opts *o, int id, const char *value, const char *
             o->n_sets++;
         } else {
             if (o->n_vary == MAX_VARY) {
-                cli_error("at most %d --vary axes", MAX_VARY);
+                cli_error("%sat most %d --vary axes", opt, MAX_VARY);
                 return -1;
             }
             axis *a = &o->vary[o->n_vary];
             a->key = key;
-            if (parse_list(p, &a->values, "--vary", val))
+            if (parse_list(p, &a->values, label, val))
                 return -1;
             for (size_t i = 0; i < a->values.n; i++)
                 if (strchr(a->values.v[i], ' ')) {
-                    cli_error("--vary %s: values must not contain blanks", key);
+                    cli_error("%s %s: values must not contain blanks", label, key);
                     return -1;
                 }
             o->n_vary++;
@@ -294,6 +386,7 @@ static const char *const paper_pairs[] = {
     "set", "width=64",
     "set", "lr=1e-4",
     "set", "val-fraction=0", /* the authors train on the whole training set */
+    "vary", "k-policy=fraction:0.5", /* the authors' code: k = floor(0.5 B) for every class */
     NULL};
 
 /* Chosen from measured CPU times of `hypersimplex train` on this 2-core machine (see
@@ -405,19 +498,25 @@ static void usage(FILE *f)
             "protocol (a preset first, then the config file, then the command line):\n"
             "  --preset NAME        paper: the paper's protocol (fashion-mnist,cifar10; 4 losses;\n"
             "                       batch 128..8192; seeds 0,42,1337,2025,31415; 600 epochs;\n"
-            "                       width 64; Adam lr 1e-4; no validation split)\n"
+            "                       width 64; Adam lr 1e-4; no validation split; HyperSimplex\n"
+            "                       with the authors' k = floor(0.5 B): k-policy fraction:0.5)\n"
             "                       small: the same question at about 25 CPU-minutes per core\n"
             "                       on 2 cores (docs/study.md)\n"
             "  --config FILE        'option = value' lines, options as below without '--'\n"
             "  --dataset LIST       datasets                          (default fashion-mnist)\n"
-            "  --losses LIST        losses       (default cross_entropy,hinge,mse,hypersimplex)\n"
+            "  --losses LIST        losses       (default cross_entropy,hinge,mse,hypersimplex);\n"
+            "                       hypersimplex@P: the HyperSimplex loss with k policy P (count,\n"
+            "                       prior, fraction:F), run as <dataset>_hypersimplex_P_b<B>_s<S>\n"
             "  --batch-sizes LIST   batch sizes                       (default 128,8192)\n"
             "  --seeds LIST         seeds                             (default 0,42,1337)\n"
             "  --epochs N           epochs per run                    (default 10)\n"
             "  --set KEY=VALUE      pass --KEY VALUE to every run (repeatable), e.g. width=64;\n"
             "                       --set KEY passes the flag --KEY (e.g. no-augment)\n"
             "  --vary KEY=V1,V2     one more axis: a run per value (repeatable); the results'\n"
-            "                       `variant` column names it\n"
+            "                       `variant` column names it. Except k-policy, an option of the\n"
+            "                       HyperSimplex loss only: --vary k-policy=count,fraction:0.5\n"
+            "                       turns the loss hypersimplex into hypersimplex@count and\n"
+            "                       hypersimplex@fraction:0.5 (the other losses run once)\n"
             "execution:\n"
             "  --name NAME          sweep name                  (default: the preset or 'sweep')\n"
             "  --runs-dir DIR       where the run directories go              (default runs)\n"
@@ -446,7 +545,8 @@ enum run_state { RUN_FRESH, RUN_PARTIAL, RUN_DONE, RUN_FAILED, RUN_BUSY };
 static const char *const state_names[] = {"not started", "partial", "done", "failed", "running elsewhere"};
 
 typedef struct run {
-    const char *dataset, *loss;
+    const char *dataset, *loss; /* loss: as listed, e.g. "hinge" or "hypersimplex@prior" */
+    const char *kind, *policy;  /* the loss name and its k policy (NULL: train's default) */
     long batch, seed;
     size_t vary_idx[MAX_VARY];
     char *dir;      /* RUNS/NAME/<id> */
@@ -457,27 +557,19 @@ typedef struct run {
 
 static int file_exists(const char *dir, const char *name)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    struct stat st;
-    return stat(path, &st) == 0;
+    char *path = hs_path_join(dir, name);
+    int yes = path && hs_path_exists(path);
+    free(path);
+    return yes;
 }
 
-static int make_dirs(const char *path)
+/* hs_mkdirs, saying why it failed. */
+static int make_dirs(const char *dir)
 {
-    char buf[PATH_MAX];
-    if (strlen(path) >= sizeof buf)
-        return -1;
-    strcpy(buf, path);
-    for (char *c = buf + 1; *c; c++) {
-        if (*c != '/')
-            continue;
-        *c = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST)
-            return -1;
-        *c = '/';
-    }
-    return (mkdir(buf, 0777) && errno != EEXIST) ? -1 : 0;
+    hs_status st = hs_mkdirs(dir);
+    if (st)
+        cli_status_error("sweep", st);
+    return st ? -1 : 0;
 }
 
 static void safe_append(char *dst, size_t n, const char *text)
@@ -505,13 +597,22 @@ static void refresh_state(run *r)
         r->state = RUN_FRESH;
 }
 
-/* Builds the runs: seeds outermost, so that an interrupted sweep has whole seeds done. */
+/* Builds the runs: seeds outermost, so that an interrupted sweep has whole seeds done.
+ * Returns 0, -1 when out of memory, -2 (after saying so) when there are more than MAX_RUNS. */
 static int build_runs(pool *p, const sweep_opts *o, const char *sweep_dir, run **out, size_t *n_out)
 {
-    size_t n_var = 1;
-    for (size_t a = 0; a < o->n_vary; a++)
+    size_t n_var = 1, n = 1;
+    const size_t factors[4] = {o->seeds.n, o->datasets.n, o->batches.n, o->losses.n};
+    for (size_t a = 0; a < o->n_vary && n_var <= MAX_RUNS; a++)
         n_var *= o->vary[a].values.n;
-    size_t n = o->seeds.n * o->datasets.n * o->batches.n * o->losses.n * n_var;
+    for (int f = 0; f < 4 && n <= MAX_RUNS; f++)
+        n *= factors[f];
+    if (n_var > MAX_RUNS || n * n_var > MAX_RUNS) {
+        cli_error("the sweep has more than %d runs (seeds x datasets x batch sizes x losses x every "
+                  "--vary axis): split it into several sweeps", MAX_RUNS);
+        return -2;
+    }
+    n *= n_var;
     run *runs = calloc(n, sizeof *runs);
     if (!runs)
         return -1;
@@ -526,8 +627,21 @@ static int build_runs(pool *p, const sweep_opts *o, const char *sweep_dir, run *
                         r->loss = o->losses.v[l];
                         r->batch = strtol(o->batches.v[b], NULL, 10);
                         r->seed = strtol(o->seeds.v[s], NULL, 10);
-                        char id[512], variant[512];
-                        snprintf(id, sizeof id, "%s_%s_b%ld_s%ld", r->dataset, r->loss, r->batch, r->seed);
+                        char id[512], variant[512], loss_id[256];
+                        const char *at = strchr(r->loss, '@');
+                        r->kind = at ? pool_dup(p, r->loss) : r->loss;
+                        if (!r->kind) {
+                            free(runs);
+                            return -1;
+                        }
+                        if (at) {
+                            ((char *)r->kind)[at - r->loss] = '\0';
+                            r->policy = at + 1;
+                        }
+                        /* hypersimplex@fraction:0.5 -> hypersimplex_fraction_0.5 */
+                        loss_id[0] = '\0';
+                        safe_append(loss_id, sizeof loss_id, r->loss);
+                        snprintf(id, sizeof id, "%s_%s_b%ld_s%ld", r->dataset, loss_id, r->batch, r->seed);
                         variant[0] = '\0';
                         size_t rest = v;
                         for (size_t a = o->n_vary; a-- > 0;) {
@@ -580,7 +694,11 @@ static char **run_argv(pool *p, const sweep_opts *o, const run *r, const char *e
     PUSH("--dataset");
     PUSH(r->dataset);
     PUSH("--loss");
-    PUSH(r->loss);
+    PUSH(r->kind);
+    if (r->policy) {
+        PUSH("--k-policy");
+        PUSH(r->policy);
+    }
     PUSH("--batch-size");
     snprintf(num, sizeof num, "%ld", r->batch);
     PUSH(num);
@@ -680,18 +798,12 @@ static int check_protocol(const sweep_opts *o, const char *sweep_dir, int write_
             return -1;
         }
     } else if (write_it) {
-        char tmp[PATH_MAX + 32];
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-        FILE *w = fopen(tmp, "w");
-        int bad = !w;
-        if (w) {
-            fputs(want, w);
-            bad = ferror(w) != 0;
-            bad |= fclose(w) != 0;
-        }
-        if (bad || rename(tmp, path)) {
-            cli_error("cannot write %s", path);
-            remove(tmp);
+        hs_atomic_file af;
+        hs_status st = hs_atomic_open_text(&af, sweep_dir, "sweep.conf", want);
+        if (!st)
+            st = hs_atomic_commit(&af);
+        if (st) {
+            cli_status_error("sweep", st);
             free(want);
             return -1;
         }
@@ -728,25 +840,24 @@ typedef struct slot {
 static pid_t start_run(run *r, char **av, const sigset_t *child_mask)
 {
     char path[PATH_MAX];
-    if (make_dirs(r->dir)) {
-        cli_error("cannot create %s: %s", r->dir, strerror(errno));
+    if (make_dirs(r->dir))
         return -1;
-    }
-    snprintf(path, sizeof path, "%s/.lock", r->dir);
-    int lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (lock < 0) {
-        cli_error("cannot open %s: %s", path, strerror(errno));
+    /* The sweep takes the run's lock (so that a busy run is skipped, not failed) and hands
+     * it to the trainer, which would otherwise find its directory locked by its parent. */
+    hs_dir_lock lock;
+    int busy = 0;
+    hs_status ls = hs_dir_lock_take(&lock, r->dir, &busy);
+    if (ls) {
+        if (busy)
+            return 0;
+        cli_status_error("sweep", ls);
         return -1;
-    }
-    if (flock(lock, LOCK_EX | LOCK_NB)) {
-        close(lock);
-        return 0;
     }
     snprintf(path, sizeof path, "%s/train.log", r->dir);
     int log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (log < 0) {
         cli_error("cannot open %s: %s", path, strerror(errno));
-        close(lock);
+        hs_dir_lock_release(&lock);
         return -1;
     }
     pid_t parent = getpid();
@@ -768,16 +879,20 @@ static pid_t start_run(run *r, char **av, const sigset_t *child_mask)
         dup2(log, 1);
         dup2(log, 2);
         /* Keep the lock across exec: the run's directory stays locked while it trains. */
-        int fl = fcntl(lock, F_GETFD);
-        if (fl >= 0)
-            fcntl(lock, F_SETFD, fl & ~FD_CLOEXEC);
+        int fl = fcntl(lock.fd, F_GETFD);
+        char fd_text[16];
+        snprintf(fd_text, sizeof fd_text, "%d", lock.fd);
+        if (fl < 0 || fcntl(lock.fd, F_SETFD, fl & ~FD_CLOEXEC) || setenv(HS_DIR_LOCK_FD_ENV, fd_text, 1)) {
+            fprintf(stderr, "cannot hand the lock of %s to the trainer: %s\n", r->dir, strerror(errno));
+            _exit(127);
+        }
         execv(av[0], av);
         fprintf(stderr, "cannot execute %s: %s\n", av[0], strerror(errno));
         _exit(127);
     }
     (void)parent;
     close(log);
-    close(lock);
+    hs_dir_lock_release(&lock);
     if (pid < 0) {
         cli_error("fork failed: %s", strerror(errno));
         return -1;
@@ -808,13 +923,14 @@ static void print_log_tail(const run *r)
 
 static void write_failed(const run *r, int code)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/failed.txt", r->dir);
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fprintf(f, "exit status %d; see train.log. Rerun with --retry-failed to try again.\n", code);
-        fclose(f);
-    }
+    hs_atomic_file af;
+    char text[128];
+    snprintf(text, sizeof text, "exit status %d; see train.log. Rerun with --retry-failed to try again.\n", code);
+    hs_status st = hs_atomic_open_text(&af, r->dir, "failed.txt", text);
+    if (!st)
+        st = hs_atomic_commit(&af);
+    if (st)
+        cli_status_error("sweep: marking the run failed", st);
 }
 
 static void fmt_duration(char *buf, size_t n, double s)
@@ -874,7 +990,7 @@ static int execute(pool *p, const sweep_opts *o, run *runs, size_t n_runs, const
 
     int rc = 0, stop_starting = 0, children_stopped = 0;
     size_t next = 0, running = 0, finished = 0;
-    double t_start = cli_now(), busy_time = 0.0;
+    double t_start = hs_now(), busy_time = 0.0;
     char dur[32], eta[32];
     for (;;) {
         while (running < (size_t)o->jobs && next < n_todo && !stop_starting && !stop_signal) {
@@ -905,7 +1021,7 @@ static int execute(pool *p, const sweep_opts *o, run *runs, size_t n_runs, const
                 if (slots[j].pid == 0) {
                     slots[j].pid = pid;
                     slots[j].run = (size_t)(r - runs);
-                    slots[j].t0 = cli_now();
+                    slots[j].t0 = hs_now();
                     break;
                 }
             running++;
@@ -938,7 +1054,7 @@ static int execute(pool *p, const sweep_opts *o, run *runs, size_t n_runs, const
         if (j == o->jobs)
             continue;
         run *r = &runs[slots[j].run];
-        double took = cli_now() - slots[j].t0;
+        double took = hs_now() - slots[j].t0;
         slots[j].pid = 0;
         running--;
         refresh_state(r);
@@ -984,7 +1100,7 @@ static int execute(pool *p, const sweep_opts *o, run *runs, size_t n_runs, const
         fprintf(stderr, "sweep interrupted (%s): run the same command again to resume\n", strsignal(stop_signal));
         rc = rc ? rc : 1;
     }
-    fmt_duration(dur, sizeof dur, cli_now() - t_start);
+    fmt_duration(dur, sizeof dur, hs_now() - t_start);
     printf("sweep: %zu run%s finished in %s\n", finished, finished == 1 ? "" : "s", dur);
     free(todo);
     free(slots);
@@ -1045,7 +1161,7 @@ static int check_config(const run *r, long epochs)
     struct {
         const char *key;
         const char *want;
-    } checks[5] = {{"dataset", r->dataset}, {"loss", r->loss}, {"batch_size", NULL}, {"seed", NULL}, {"epochs", NULL}};
+    } checks[5] = {{"dataset", r->dataset}, {"loss", r->kind}, {"batch_size", NULL}, {"seed", NULL}, {"epochs", NULL}};
     long nums[3] = {r->batch, r->seed, epochs};
     for (int i = 0; i < 5; i++) {
         if (json_value(json, checks[i].key, v, sizeof v))
@@ -1062,6 +1178,18 @@ static int check_config(const run *r, long epochs)
                 cli_error("%s: config.json has %s = %s, the sweep expects %s", r->dir, checks[i].key, v, want);
                 return -1;
             }
+        }
+    }
+    /* The k policy of a hypersimplex@P run (runs by other trainers may not record it). */
+    hs_k_policy pol;
+    double frac = 0;
+    if (r->policy && !hs_k_policy_parse(&pol, &frac, r->policy) && !json_value(json, "k_policy", v, sizeof v)) {
+        int same = !strcmp(v, hs_k_policy_name(pol));
+        if (same && pol == HS_K_FRACTION && !json_value(json, "k_fraction", v, sizeof v))
+            same = strtod(v, NULL) == frac;
+        if (!same) {
+            cli_error("%s: config.json records another k policy than %s", r->dir, r->policy);
+            return -1;
         }
     }
     return 0;
@@ -1134,40 +1262,54 @@ static int collect(const sweep_opts *o, run *runs, size_t n_runs, const char *re
 
 /* ------------------------------------------------------------------------- */
 
-static int validate(const sweep_opts *o)
+/* --vary k-policy=P1,P2: every plain "hypersimplex" of --losses becomes hypersimplex@P1,
+ * hypersimplex@P2 (k is an option of that loss alone, so the other losses run once; the
+ * policy is part of the loss's name in the run directory and in the results). */
+static int expand_losses(pool *p, sweep_opts *o)
 {
-    for (size_t i = 0; i < o->datasets.n; i++) {
-        hs_data_kind k;
-        if (hs_data_kind_parse(&k, o->datasets.v[i])) {
-            cli_error("--dataset: unknown dataset '%s' (fashion-mnist, mnist, cifar10)", o->datasets.v[i]);
-            return -1;
-        }
-    }
+    if (o->hs_policies.n == 0)
+        return 0;
+    str_list out = {0};
+    int found = 0;
     for (size_t i = 0; i < o->losses.n; i++) {
-        hs_loss_kind k;
-        if (hs_loss_kind_parse(&k, o->losses.v[i])) {
-            cli_error("--losses: unknown loss '%s' (cross_entropy, hinge, mse, hypersimplex)", o->losses.v[i]);
+        int plain_hs = !strcmp(o->losses.v[i], "hypersimplex");
+        size_t n_new = plain_hs ? o->hs_policies.n : 1;
+        if (out.n + n_new > MAX_ITEMS) {
+            cli_error("--losses with --vary k-policy: more than %d losses", MAX_ITEMS);
             return -1;
         }
-    }
-    const str_list *nums[2] = {&o->batches, &o->seeds};
-    const char *names[2] = {"--batch-sizes", "--seeds"};
-    for (int k = 0; k < 2; k++)
-        for (size_t i = 0; i < nums[k]->n; i++) {
-            long v;
-            if (cli_parse_long(names[k], nums[k]->v[i], k == 0 ? 1 : 0, k == 0 ? 1L << 30 : LONG_MAX, &v))
+        if (!plain_hs) {
+            out.v[out.n++] = o->losses.v[i];
+            continue;
+        }
+        found = 1;
+        for (size_t k = 0; k < o->hs_policies.n; k++) {
+            char spec[256];
+            snprintf(spec, sizeof spec, "hypersimplex@%s", o->hs_policies.v[k]);
+            if (!(out.v[out.n++] = pool_dup(p, spec)))
                 return -1;
         }
-    const str_list *all[4] = {&o->datasets, &o->losses, &o->batches, &o->seeds};
-    const char *all_names[4] = {"--dataset", "--losses", "--batch-sizes", "--seeds"};
-    for (int k = 0; k < 4; k++)
-        for (size_t i = 0; i < all[k]->n; i++)
-            for (size_t j = 0; j < i; j++)
-                if (!strcmp(all[k]->v[i], all[k]->v[j]) ||
-                    (k >= 2 && strtol(all[k]->v[i], NULL, 10) == strtol(all[k]->v[j], NULL, 10))) {
-                    cli_error("%s: '%s' appears twice", all_names[k], all[k]->v[i]);
-                    return -1;
-                }
+    }
+    if (!found && !o->hs_policies_preset) {
+        cli_error("--vary k-policy: --losses has no plain 'hypersimplex' whose k policy could vary");
+        return -1;
+    }
+    o->losses = out;
+    return 0;
+}
+
+/* What only the whole protocol can tell: a hypersimplex@POLICY loss and --set k-policy would
+ * both set the policy of one run. */
+static int validate(const sweep_opts *o)
+{
+    int set_policy = 0;
+    for (size_t i = 0; i < o->n_sets; i++)
+        set_policy |= !strcmp(o->sets[i].key, "k-policy");
+    for (size_t i = 0; i < o->losses.n && set_policy; i++)
+        if (strchr(o->losses.v[i], '@')) {
+            cli_error("--losses: '%s' sets the k policy that --set k-policy sets too", o->losses.v[i]);
+            return -1;
+        }
     return 0;
 }
 
@@ -1198,7 +1340,7 @@ static int resolve_options(pool *p, sweep_opts *o, const char **preset, const ch
     for (size_t i = 0; i < n_cli; i++)
         if (apply(p, o, cli[i].id, cli[i].value, NULL))
             return 2;
-    return validate(o) ? 2 : 0;
+    return expand_losses(p, o) || validate(o) ? 2 : 0;
 }
 
 int sweep_config_check(const char *path)
@@ -1243,7 +1385,11 @@ int cmd_sweep(int argc, char **argv)
             config = optarg;
         else if (c == OPT_PRESET)
             preset = optarg;
-        else if (n_cli < sizeof cli / sizeof cli[0]) {
+        else if (n_cli == sizeof cli / sizeof cli[0]) {
+            cli_error("more than %zu options", sizeof cli / sizeof cli[0]);
+            pool_free(&p);
+            return 2;
+        } else {
             cli[n_cli].id = c;
             cli[n_cli].value = optarg ? optarg : "";
             cli[n_cli].where[0] = '\0';
@@ -1289,7 +1435,6 @@ int cmd_sweep(int argc, char **argv)
         exe[n] = '\0';
     }
     if (make_dirs(o.runs_dir)) {
-        cli_error("cannot create %s: %s", o.runs_dir, strerror(errno));
         pool_free(&p);
         return 1;
     }
@@ -1309,7 +1454,6 @@ int cmd_sweep(int argc, char **argv)
         return 2;
     }
     if (!o.dry_run && make_dirs(sweep_dir)) {
-        cli_error("cannot create %s: %s", sweep_dir, strerror(errno));
         pool_free(&p);
         return 1;
     }
@@ -1318,10 +1462,12 @@ int cmd_sweep(int argc, char **argv)
         return 2;
     }
     size_t n_runs = 0;
-    if (build_runs(&p, &o, sweep_dir, &runs, &n_runs)) {
-        cli_error("out of memory");
+    int built = build_runs(&p, &o, sweep_dir, &runs, &n_runs);
+    if (built) {
+        if (built == -1)
+            cli_error("out of memory");
         pool_free(&p);
-        return 1;
+        return built == -2 ? 2 : 1;
     }
     for (size_t i = 0; i < n_runs; i++)
         refresh_state(&runs[i]);
@@ -1342,7 +1488,6 @@ int cmd_sweep(int argc, char **argv)
             if (r->state == RUN_FAILED)
                 r->state = file_exists(r->dir, "checkpoint.bin") ? RUN_PARTIAL : RUN_FRESH;
             if (make_dirs(r->dir)) {
-                cli_error("cannot create %s: %s", r->dir, strerror(errno));
                 rc = 1;
                 break;
             }

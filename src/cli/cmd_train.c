@@ -9,6 +9,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "hypersimplex/train.h"
 
 static void usage(FILE *f)
 {
@@ -18,6 +19,9 @@ static void usage(FILE *f)
             "Trains the paper's CNN (4 conv + BN, 2 max-pool, linear 512, linear C) with Adam and\n"
             "evaluates validation and test accuracy after every epoch. DIR receives config.json,\n"
             "metrics.csv, checkpoint.bin (every epoch) and summary.json (when done).\n"
+            "Accuracy is measured by the argmax of the logits and, for the HyperSimplex loss, also\n"
+            "by the threshold rule argmax_c (z_c / tau - theta_c) with running class thresholds\n"
+            "(the loss ignores a constant added to a logit column; docs/losses.md).\n"
             "\n"
             "options (default in brackets):\n"
             "  --out DIR            output directory (required; created if missing)\n"
@@ -27,6 +31,8 @@ static void usage(FILE *f)
             "  --tau T              HyperSimplex temperature, > 0 [1.5]\n"
             "  --k-policy P         HyperSimplex k: count | prior | fraction:F [count]\n"
             "  --reg R              HyperSimplex operator: l2 | kl | entropy [l2]\n"
+            "  --theta-momentum M   HyperSimplex: momentum of the running class thresholds of\n"
+            "                       the threshold rule, in [0, 1] (like batch norm's) [0.1]\n"
             "  --batch-size B       training batch size [1024]\n"
             "  --epochs E           number of epochs [20]\n"
             "  --width W            channels of every convolution [64]\n"
@@ -43,8 +49,11 @@ static void usage(FILE *f)
             "  --quiet              print only the final summary\n"
             "  --help               this text\n"
             "\n"
+            "DIR is locked while training (flock on DIR/.lock): a second trainer on the same DIR\n"
+            "exits with status 2.\n"
+            "\n"
             "Exit status: 0 done, 1 runtime failure (including a diverged run, whose last good\n"
-            "checkpoint is kept), 2 bad usage or bad input (options, data files).\n");
+            "checkpoint is kept), 2 bad usage or bad input (options, data files, DIR in use).\n");
 }
 
 typedef struct progress_ctx {
@@ -91,8 +100,12 @@ static void on_event(const hs_train_event *ev, void *user)
     }
     const hs_epoch_metrics *m = ev->metrics;
     cli_progress_end(&p->bar); /* clears the bar line on a terminal; the next update redraws it */
-    printf("epoch %zu/%zu  train_loss %.6f  val_acc %.4f  test_acc %.4f  %.1f s\n", m->epoch + 1, ev->epochs,
-           m->train_loss, m->val_accuracy, m->test_accuracy, m->seconds);
+    printf("epoch %zu/%zu  train_loss %.6f  val_acc %.4f  test_acc %.4f", m->epoch + 1, ev->epochs,
+           m->train_loss, m->val_accuracy, m->test_accuracy);
+    if (isfinite(m->test_accuracy_threshold))
+        printf("  threshold rule: val_acc %.4f  test_acc %.4f", m->val_accuracy_threshold,
+               m->test_accuracy_threshold);
+    printf("  %.1f s\n", m->seconds);
     fflush(stdout);
 }
 
@@ -111,38 +124,48 @@ static int parse_reg(const char *text, hs_regularization *out)
     return 0;
 }
 
+enum {
+    O_OUT = 256, O_DATASET, O_DATADIR, O_LOSS, O_TAU, O_KPOL, O_REG, O_BATCH, O_EPOCHS, O_WIDTH,
+    O_HIDDEN, O_SEED, O_LR, O_VALF, O_TRAINLIM, O_TESTLIM, O_NOAUG, O_THREADS, O_EVALB, O_RESUME,
+    O_QUIET, O_THETA_MOM, O_HELP
+};
+static const struct option opts[] = {
+    {"out", required_argument, NULL, O_OUT},
+    {"dataset", required_argument, NULL, O_DATASET},
+    {"data-dir", required_argument, NULL, O_DATADIR},
+    {"loss", required_argument, NULL, O_LOSS},
+    {"tau", required_argument, NULL, O_TAU},
+    {"k-policy", required_argument, NULL, O_KPOL},
+    {"reg", required_argument, NULL, O_REG},
+    {"theta-momentum", required_argument, NULL, O_THETA_MOM},
+    {"batch-size", required_argument, NULL, O_BATCH},
+    {"epochs", required_argument, NULL, O_EPOCHS},
+    {"width", required_argument, NULL, O_WIDTH},
+    {"hidden", required_argument, NULL, O_HIDDEN},
+    {"seed", required_argument, NULL, O_SEED},
+    {"lr", required_argument, NULL, O_LR},
+    {"val-fraction", required_argument, NULL, O_VALF},
+    {"train-limit", required_argument, NULL, O_TRAINLIM},
+    {"test-limit", required_argument, NULL, O_TESTLIM},
+    {"no-augment", no_argument, NULL, O_NOAUG},
+    {"threads", required_argument, NULL, O_THREADS},
+    {"eval-batch", required_argument, NULL, O_EVALB},
+    {"resume", no_argument, NULL, O_RESUME},
+    {"quiet", no_argument, NULL, O_QUIET},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+int cmd_train_option_arity(const char *name)
+{
+    for (const struct option *o = opts; o->name; o++)
+        if (!strcmp(o->name, name))
+            return o->has_arg == no_argument ? 0 : 1;
+    return -1;
+}
+
 int cmd_train(int argc, char **argv)
 {
-    enum {
-        O_OUT = 256, O_DATASET, O_DATADIR, O_LOSS, O_TAU, O_KPOL, O_REG, O_BATCH, O_EPOCHS, O_WIDTH,
-        O_HIDDEN, O_SEED, O_LR, O_VALF, O_TRAINLIM, O_TESTLIM, O_NOAUG, O_THREADS, O_EVALB, O_RESUME,
-        O_QUIET, O_HELP
-    };
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, O_OUT},
-        {"dataset", required_argument, NULL, O_DATASET},
-        {"data-dir", required_argument, NULL, O_DATADIR},
-        {"loss", required_argument, NULL, O_LOSS},
-        {"tau", required_argument, NULL, O_TAU},
-        {"k-policy", required_argument, NULL, O_KPOL},
-        {"reg", required_argument, NULL, O_REG},
-        {"batch-size", required_argument, NULL, O_BATCH},
-        {"epochs", required_argument, NULL, O_EPOCHS},
-        {"width", required_argument, NULL, O_WIDTH},
-        {"hidden", required_argument, NULL, O_HIDDEN},
-        {"seed", required_argument, NULL, O_SEED},
-        {"lr", required_argument, NULL, O_LR},
-        {"val-fraction", required_argument, NULL, O_VALF},
-        {"train-limit", required_argument, NULL, O_TRAINLIM},
-        {"test-limit", required_argument, NULL, O_TESTLIM},
-        {"no-augment", no_argument, NULL, O_NOAUG},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"eval-batch", required_argument, NULL, O_EVALB},
-        {"resume", no_argument, NULL, O_RESUME},
-        {"quiet", no_argument, NULL, O_QUIET},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0},
-    };
     hs_train_config cfg = hs_train_config_default();
     const char *loss_name = "hypersimplex", *kpol = NULL, *reg = NULL;
     double tau = NAN;
@@ -168,6 +191,14 @@ int cmd_train(int argc, char **argv)
             break;
         case O_KPOL: kpol = optarg; break;
         case O_REG: reg = optarg; break;
+        case O_THETA_MOM:
+            if (cli_parse_double("--theta-momentum", optarg, &cfg.theta_momentum))
+                return 2;
+            if (!(cfg.theta_momentum >= 0 && cfg.theta_momentum <= 1)) {
+                cli_error("--theta-momentum: %g is outside [0, 1]", cfg.theta_momentum);
+                return 2;
+            }
+            break;
         case O_BATCH:
             if (cli_parse_size("--batch-size", optarg, 1, (size_t)1 << 20, &cfg.batch_size))
                 return 2;
@@ -272,12 +303,7 @@ int cmd_train(int argc, char **argv)
         cli_progress_end(&p.bar);
     if (s) {
         cli_status_error("train", s);
-        if (s == HS_ERR_DIVERGED || s == HS_ERR_BACKEND || s == HS_ERR_NOMEM)
-            return 1;
-        /* options and input files are bad input; I/O failures after the start are runtime */
-        if (s == HS_ERR_IO && p.started)
-            return 1;
-        return 2;
+        return cli_exit_status(s, p.started);
     }
     const char *loss_label = hs_loss_kind_name(cfg.loss.kind);
     if (r.already_complete)
@@ -291,6 +317,11 @@ int cmd_train(int argc, char **argv)
         printf("test accuracy after the last epoch (no validation set): %.4f\n", r.test_at_best_val);
     printf("maximum test accuracy over epochs (the paper's measure), epoch %zu: %.4f\n", r.max_test_epoch,
            r.max_test_accuracy);
+    if (isfinite(r.max_test_accuracy_threshold)) {
+        printf("threshold rule: test accuracy at its best-validation epoch %zu: %.4f; maximum over epochs, "
+               "epoch %zu: %.4f\n", r.best_val_epoch_threshold, r.test_at_best_val_threshold,
+               r.max_test_epoch_threshold, r.max_test_accuracy_threshold);
+    }
     if (r.train_seconds > 0)
         printf("training throughput: %.1f images/s (%.1f s of training steps)\n", r.train_images_per_second,
                r.train_seconds);

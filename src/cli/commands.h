@@ -5,10 +5,14 @@
 #define HS_CLI_COMMANDS_H
 
 int cmd_project(int argc, char **argv);
-/* HS_COMMANDS: helpers declare one cmd_<name>() per subcommand below. */
+/* In the build when their library layers are (src/cli/CMakeLists.txt). */
 int cmd_gbrt(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+
+/* 1 if `hypersimplex train --NAME` takes a value, 0 if it is a flag, -1 if there is no such
+ * option (the sweep checks its --set and --vary keys with it). */
+int cmd_train_option_arity(const char *name);
 
 #endif

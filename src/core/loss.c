@@ -111,15 +111,24 @@ hs_status hs_k_policy_parse(hs_k_policy *out, double *fraction, const char *text
 /* Validation                                                                */
 /* ------------------------------------------------------------------------- */
 
-hs_status hs_loss_check_batch(const int32_t *labels, size_t B, size_t C)
+hs_status hs_loss_check_size(size_t B, size_t C)
 {
-    size_t b;
     if (B == 0 || C == 0) {
         return hs_fail(HS_ERR_SIZE, "batch size B = %zu and classes C = %zu must both be >= 1",
                        B, C);
     }
     if (B > (size_t)PTRDIFF_MAX / sizeof(double) / C) {
         return hs_fail(HS_ERR_SIZE, "B = %zu times C = %zu is too large", B, C);
+    }
+    return HS_OK;
+}
+
+hs_status hs_loss_check_batch(const int32_t *labels, size_t B, size_t C)
+{
+    size_t b;
+    hs_status s = hs_loss_check_size(B, C);
+    if (s != HS_OK) {
+        return s;
     }
     for (b = 0; b < B; b++) {
         if (labels[b] < 0 || (size_t)labels[b] >= C) {
@@ -356,9 +365,10 @@ hs_fused_l2(void *dz, const void *p, const hs_hs_problem *pr, const hs_proj *d, 
 }
 
 /* Projection, loss value and (if dz) gradient. p: work buffer of the input type with room
- * for B * C entries; work: 2 * C doubles. */
-static hs_status hs_hs_forward_backward(double *loss, void *dz, void *p, const hs_hs_problem *pr,
-                                        const hs_proj *d, int sum_reduction, double *work)
+ * for B * C entries; work: 2 * C doubles; theta (C) or NULL: the operator's thresholds. */
+static hs_status hs_hs_forward_backward(double *loss, void *dz, double *theta, void *p,
+                                        const hs_hs_problem *pr, const hs_proj *d,
+                                        int sum_reduction, double *work)
 {
     size_t B = pr->B, C = pr->C, b, c;
     double total = 0.0;
@@ -366,7 +376,7 @@ static hs_status hs_hs_forward_backward(double *loss, void *dz, void *p, const h
     int is_float = pr->is_float;
     hs_status s;
 
-    s = is_float ? hs_project_f(p, NULL, NULL, pr->z, d) : hs_project_d(p, NULL, NULL, pr->z, d);
+    s = is_float ? hs_project_f(p, theta, NULL, pr->z, d) : hs_project_d(p, theta, NULL, pr->z, d);
     if (s != HS_OK) {
         return s;
     }
@@ -412,12 +422,12 @@ static hs_status hs_hs_forward_backward(double *loss, void *dz, void *p, const h
 /* Small per-class arrays live on the stack up to this many classes. */
 #define HS_LOSS_STACK_CLASSES 64
 
-static hs_status hs_loss_hypersimplex(double *loss, void *dlogits, const void *logits,
-                                      const int32_t *labels, size_t B, size_t C,
-                                      const hs_loss_opts *o, int is_float)
+static hs_status hs_loss_hypersimplex(double *loss, void *dlogits, double *theta,
+                                      const void *logits, const int32_t *labels, size_t B,
+                                      size_t C, const hs_loss_opts *o, int is_float)
 {
-    double k_stack[3 * HS_LOSS_STACK_CLASSES];
-    double *k = k_stack; /* k (C), then the fused backward's work (2 C) */
+    double k_stack[4 * HS_LOSS_STACK_CLASSES];
+    double *k = k_stack; /* k (C), the fused backward's work (2 C), then theta (C) */
     void *p = NULL;
     size_t c, elem = is_float ? sizeof(float) : sizeof(double);
     hs_hs_problem pr;
@@ -437,7 +447,7 @@ static hs_status hs_loss_hypersimplex(double *loss, void *dlogits, const void *l
         }
     }
     if (C > HS_LOSS_STACK_CLASSES) {
-        k = malloc(3 * C * sizeof *k);
+        k = malloc(4 * C * sizeof *k);
     }
     p = malloc(B * C * elem);
     if (k == NULL || p == NULL) {
@@ -465,7 +475,14 @@ static hs_status hs_loss_hypersimplex(double *loss, void *dlogits, const void *l
     pr.B = B;
     pr.C = C;
     pr.is_float = is_float;
-    s = hs_hs_forward_backward(loss, dlogits, p, &pr, &d, o->sum_reduction, k + C);
+    s = hs_hs_forward_backward(loss, dlogits, theta ? k + 3 * C : NULL, p, &pr, &d,
+                               o->sum_reduction, k + C);
+    if (s == HS_OK && theta) {
+        /* k_c = 0 or B: every p is 0 (or 1), the threshold is only bounded on one side. */
+        for (c = 0; c < C; c++) {
+            theta[c] = k[c] > 0.0 && k[c] < (double)B ? k[3 * C + c] : NAN;
+        }
+    }
     if (s == HS_ERR_NONFINITE) {
         /* The logits were not scanned up front (the projection checks them anyway): name
          * the offending logit if there is one, else keep the operator's message (z / tau
@@ -481,11 +498,12 @@ static hs_status hs_loss_hypersimplex(double *loss, void *dlogits, const void *l
     return s;
 }
 
-static hs_status hs_loss_multiclass_any(double *loss, void *dlogits, const void *logits,
-                                        const int32_t *labels, size_t B, size_t C,
-                                        const hs_loss_opts *o, int is_float)
+static hs_status hs_loss_multiclass_any(double *loss, void *dlogits, double *theta,
+                                        const void *logits, const int32_t *labels, size_t B,
+                                        size_t C, const hs_loss_opts *o, int is_float)
 {
     hs_status s;
+    size_t c;
     if (loss == NULL || logits == NULL || labels == NULL || o == NULL) {
         return hs_fail(HS_ERR_NULL, "hs_loss_multiclass: %s is NULL",
                        loss == NULL     ? "loss"
@@ -504,6 +522,11 @@ static hs_status hs_loss_multiclass_any(double *loss, void *dlogits, const void 
     if (s != HS_OK) {
         return s;
     }
+    if (theta != NULL && o->kind != HS_LOSS_HYPERSIMPLEX) {
+        for (c = 0; c < C; c++) {
+            theta[c] = NAN; /* the baselines have no threshold */
+        }
+    }
     switch (o->kind) {
     case HS_LOSS_CROSS_ENTROPY:
         hs_loss_cross_entropy(loss, dlogits, logits, labels, B, C, is_float);
@@ -515,7 +538,7 @@ static hs_status hs_loss_multiclass_any(double *loss, void *dlogits, const void 
         hs_loss_mse_softmax(loss, dlogits, logits, labels, B, C, o->sum_reduction, is_float);
         return HS_OK;
     case HS_LOSS_HYPERSIMPLEX:
-        return hs_loss_hypersimplex(loss, dlogits, logits, labels, B, C, o, is_float);
+        return hs_loss_hypersimplex(loss, dlogits, theta, logits, labels, B, C, o, is_float);
     }
     return hs_fail(HS_ERR_ARG, "unknown loss kind %d", (int)o->kind);
 }
@@ -523,13 +546,132 @@ static hs_status hs_loss_multiclass_any(double *loss, void *dlogits, const void 
 hs_status hs_loss_multiclass_f(double *loss, float *dlogits, const float *logits,
                                const int32_t *labels, size_t B, size_t C, const hs_loss_opts *o)
 {
-    return hs_loss_multiclass_any(loss, dlogits, logits, labels, B, C, o, 1);
+    return hs_loss_multiclass_any(loss, dlogits, NULL, logits, labels, B, C, o, 1);
 }
 
 hs_status hs_loss_multiclass_d(double *loss, double *dlogits, const double *logits,
                                const int32_t *labels, size_t B, size_t C, const hs_loss_opts *o)
 {
-    return hs_loss_multiclass_any(loss, dlogits, logits, labels, B, C, o, 0);
+    return hs_loss_multiclass_any(loss, dlogits, NULL, logits, labels, B, C, o, 0);
+}
+
+hs_status hs_loss_multiclass_ex_f(double *loss, float *dlogits, double *theta,
+                                  const float *logits, const int32_t *labels, size_t B, size_t C,
+                                  const hs_loss_opts *o)
+{
+    return hs_loss_multiclass_any(loss, dlogits, theta, logits, labels, B, C, o, 1);
+}
+
+hs_status hs_loss_multiclass_ex_d(double *loss, double *dlogits, double *theta,
+                                  const double *logits, const int32_t *labels, size_t B,
+                                  size_t C, const hs_loss_opts *o)
+{
+    return hs_loss_multiclass_any(loss, dlogits, theta, logits, labels, B, C, o, 0);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Running thresholds and the threshold prediction rule                      */
+/* ------------------------------------------------------------------------- */
+
+hs_status hs_loss_theta_update(double *theta_run, const double *theta_batch, size_t C,
+                               double momentum)
+{
+    size_t c;
+    if (theta_run == NULL || theta_batch == NULL) {
+        return hs_fail(HS_ERR_NULL, "hs_loss_theta_update: %s is NULL",
+                       theta_run == NULL ? "theta_run" : "theta_batch");
+    }
+    if (C == 0) {
+        return hs_fail(HS_ERR_SIZE, "hs_loss_theta_update: C = 0 classes");
+    }
+    if (!(momentum >= 0.0 && momentum <= 1.0)) {
+        return hs_fail(HS_ERR_ARG, "threshold momentum %g must be in [0, 1]", momentum);
+    }
+    for (c = 0; c < C; c++) {
+        double t = theta_batch[c];
+        if (!isfinite(t)) {
+            continue; /* this batch says nothing about class c */
+        }
+        theta_run[c] = isfinite(theta_run[c]) ? (1.0 - momentum) * theta_run[c] + momentum * t : t;
+    }
+    return HS_OK;
+}
+
+static hs_status hs_loss_predict_any(int32_t *pred, const void *logits, const double *theta,
+                                     size_t B, size_t C, const hs_loss_opts *o, int is_float)
+{
+    double tau_stack[HS_LOSS_STACK_CLASSES];
+    double *tau = tau_stack;
+    size_t b, c;
+    hs_status s = HS_OK;
+
+    if (pred == NULL || logits == NULL || theta == NULL || o == NULL) {
+        return hs_fail(HS_ERR_NULL, "hs_loss_predict: %s is NULL",
+                       pred == NULL     ? "pred"
+                       : logits == NULL ? "logits"
+                       : theta == NULL  ? "theta"
+                                        : "o");
+    }
+    s = hs_loss_check_size(B, C);
+    if (s != HS_OK) {
+        return s;
+    }
+    for (c = 0; c < C; c++) {
+        double t = o->tau_class ? o->tau_class[c] : o->tau;
+        if (!(isfinite(t) && t > 0.0)) {
+            return o->tau_class ? hs_fail(HS_ERR_TAU, "tau_class[%zu] = %g must be finite and > 0",
+                                          c, t)
+                                : hs_fail(HS_ERR_TAU, "tau = %g must be finite and > 0", t);
+        }
+        if (!isfinite(theta[c])) {
+            return hs_fail(HS_ERR_NONFINITE,
+                           "theta[%zu] = %g is not finite (a class without a threshold yet?)", c,
+                           theta[c]);
+        }
+    }
+    s = hs_loss_check_finite(logits, B, C, is_float);
+    if (s != HS_OK) {
+        return s;
+    }
+    if (C > HS_LOSS_STACK_CLASSES) {
+        tau = malloc(C * sizeof *tau);
+        if (tau == NULL) {
+            return hs_fail(HS_ERR_NOMEM, "out of memory for %zu classes", C);
+        }
+    }
+    for (c = 0; c < C; c++) {
+        tau[c] = o->tau_class ? o->tau_class[c] : o->tau;
+    }
+    for (b = 0; b < B; b++) {
+        size_t best = 0;
+        double best_v = -INFINITY;
+        for (c = 0; c < C; c++) {
+            /* z / tau as a division, like the projection (z * (1 / tau) can differ in the
+             * last bit). */
+            double v = hs_loss_load(logits, b * C + c, is_float) / tau[c] - theta[c];
+            if (c == 0 || v > best_v) {
+                best = c;
+                best_v = v;
+            }
+        }
+        pred[b] = (int32_t)best;
+    }
+    if (tau != tau_stack) {
+        free(tau);
+    }
+    return HS_OK;
+}
+
+hs_status hs_loss_predict_f(int32_t *pred, const float *logits, const double *theta, size_t B,
+                            size_t C, const hs_loss_opts *o)
+{
+    return hs_loss_predict_any(pred, logits, theta, B, C, o, 1);
+}
+
+hs_status hs_loss_predict_d(int32_t *pred, const double *logits, const double *theta, size_t B,
+                            size_t C, const hs_loss_opts *o)
+{
+    return hs_loss_predict_any(pred, logits, theta, B, C, o, 0);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -600,7 +742,7 @@ static hs_status hs_loss_binary_any(double *loss, void *dz, const void *z, const
     pr.B = n;
     pr.C = 1;
     pr.is_float = is_float;
-    s = hs_hs_forward_backward(loss, dz, p, &pr, &d, o->sum_reduction, work);
+    s = hs_hs_forward_backward(loss, dz, NULL, p, &pr, &d, o->sum_reduction, work);
     free(p);
     return s;
 }

@@ -23,7 +23,9 @@ static inline void hs_loss_store(void *a, size_t i, int is_float, double v)
     }
 }
 
-/* Checks sizes (B, C >= 1, B*C without overflow) and every label in [0, C), with a message
+/* Checks sizes: B, C >= 1 and B*C doubles without overflow. */
+hs_status hs_loss_check_size(size_t B, size_t C);
+/* Checks sizes (as hs_loss_check_size) and every label in [0, C), with a message
  * naming the first offending index. */
 hs_status hs_loss_check_batch(const int32_t *labels, size_t B, size_t C);
 /* Checks every logit is finite; the message names the first offending [b][c]. */

@@ -224,7 +224,7 @@ static hs_status report_failure(const row_failure *f, const void *z, const hs_pr
     return hs_fail(f->status, "row %zu: %s", f->row, hs_status_string(f->status));
 }
 
-/* Phase 1 of the fast path for one row: its threshold as (reference point, offset). */
+/* Phase 1 of the fast path for one row: its threshold as (reference point, offset, scale). */
 typedef struct fast_ctx {
     const void *z;
     const hs_proj *d;
@@ -235,7 +235,7 @@ typedef struct fast_ctx {
 static hs_status fast_row(size_t row, double *work, void *vctx)
 {
     fast_ctx *c = vctx;
-    return hs_l2_fast_row(&c->t[2 * row], &c->t[2 * row + 1],
+    return hs_l2_fast_row(&c->t[3 * row], &c->t[3 * row + 1], &c->t[3 * row + 2],
                           hs_row_of(c->z, c->d, row, c->is_float), hs_row_k(c->d, row),
                           hs_row_tau(c->d, row), work);
 }
@@ -245,9 +245,10 @@ static void write_row(void *p, double *theta, size_t *n_free, const void *z, con
                       int is_float, const double *t, size_t row)
 {
     double tau = hs_row_tau(d, row);
-    size_t written_free = hs_write_clipped(p, z, d, row, is_float, t[2 * row], t[2 * row + 1], tau);
+    const double *tr = t + 3 * row; /* reference point, offset, scale */
+    size_t written_free = hs_write_clipped(p, z, d, row, is_float, tr[0], tr[1], tr[2], tau);
     if (theta)
-        theta[row] = (t[2 * row] + t[2 * row + 1]) / tau;
+        theta[row] = (tr[0] + tr[1]) / (tau * tr[2]);
     if (n_free)
         n_free[row] = written_free;
 }
@@ -257,7 +258,7 @@ static void write_row(void *p, double *theta, size_t *n_free, const void *z, con
 static hs_status project_l2_fast(void *p, double *theta, size_t *n_free, const void *z,
                                  const hs_proj *d, int is_float)
 {
-    double *t = malloc(2 * d->rows * sizeof *t); /* per row: reference point and offset */
+    double *t = malloc(3 * d->rows * sizeof *t); /* per row: reference point, offset, scale */
     if (!t)
         return hs_fail(HS_ERR_NOMEM, "out of memory (%zu rows)", d->rows);
     row_failure fail = {0, HS_OK};
@@ -283,7 +284,8 @@ static hs_status project_l2_fast(void *p, double *theta, size_t *n_free, const v
     return HS_OK;
 }
 
-/* One row of the reference or a variant solver, on a contiguous copy x = z / tau. */
+/* One row of the reference or a variant solver, on a contiguous double copy of z (z and tau
+ * scaled alike when tau is tiny; the solvers never form z / tau itself). */
 typedef struct copy_ctx {
     void *p;
     double *theta;
@@ -298,17 +300,18 @@ static hs_status copy_row(size_t row, double *x, void *vctx)
     copy_ctx *c = vctx;
     const hs_proj *d = c->d;
     hs_row_view v = hs_row_of(c->z, d, row, c->is_float);
-    double tau = hs_row_tau(d, row), k = hs_row_k(d, row), th = 0;
+    double tau = hs_row_tau(d, row), k = hs_row_k(d, row), th = 0, sc = hs_tau_scale(tau);
     size_t nf = 0;
     for (size_t j = 0; j < d->n; j++)
-        x[j] = hs_row_load(v, j) / tau;
+        x[j] = hs_row_load(v, j) * sc;
+    tau *= sc;
     hs_status s;
     if (d->reg == HS_REG_KL)
-        s = hs_kl_solve_row(x, &th, &nf, x, d->n, k);
+        s = hs_kl_solve_row(x, &th, &nf, x, d->n, k, tau);
     else if (d->reg == HS_REG_ENTROPY)
-        s = hs_entropy_solve_row(x, &th, &nf, x, d->n, k);
+        s = hs_entropy_solve_row(x, &th, &nf, x, d->n, k, tau);
     else
-        s = hs_l2_pav_row(x, &th, &nf, x, d->n, k);
+        s = hs_l2_pav_row(x, &th, &nf, x, d->n, k, tau);
     if (s != HS_OK)
         return s;
     hs_row_store_all(c->p, d, row, c->is_float, x);
@@ -319,8 +322,8 @@ static hs_status copy_row(size_t row, double *x, void *vctx)
     return HS_OK;
 }
 
-/* Reference and variant solvers work on a contiguous copy of x = z / tau per row. They are
- * preceded by a finiteness check of all rows so that an error leaves p untouched. */
+/* Reference and variant solvers work on a contiguous copy of z per row. They are preceded by
+ * a finiteness check of z / tau over all rows so that an error leaves p untouched. */
 static hs_status project_by_copy(void *p, double *theta, size_t *n_free, const void *z,
                                  const hs_proj *d, int is_float)
 {

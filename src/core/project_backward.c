@@ -55,13 +55,18 @@ static inline __attribute__((always_inline)) int jac_row(void *out, const void *
     double sw = sw4[0], swg = swg4[0];
     if (isnan(chk))
         return 1;
-    double mean = sw > 0 ? swg / sw : 0.0, inv_tau = 1.0 / tau;
+    double mean = sw > 0 ? swg / sw : 0.0, inv_tau = 1.0 / tau, post = 1.0;
+    if (isinf(inv_tau)) { /* tiny tau: 1/tau as (1 / (tau * post)) * post, never inf * 0 */
+        post = hs_tau_scale(tau);
+        inv_tau = 1.0 / (tau * post);
+    }
     for (size_t i = 0; i < n; i++) {
         ptrdiff_t o = off + (ptrdiff_t)i * es;
         double pi = is_float ? (double)((const float *)p)[o] : ((const double *)p)[o];
         double gi = is_float ? (double)((const float *)g)[o] : ((const double *)g)[o];
         double w = weight(reg, pi);
-        double v = w == 0.0 ? 0.0 : w * (gi - mean) * inv_tau; /* +0, never -0, when clamped */
+        /* +0, never -0, when clamped */
+        double v = w == 0.0 ? 0.0 : w * (gi - mean) * inv_tau * post;
         if (is_float)
             ((float *)out)[o] = (float)v;
         else
@@ -171,7 +176,7 @@ static int jac_row_dispatch(void *out, const void *p, const void *g, ptrdiff_t o
                             size_t n, double tau, hs_regularization reg, int is_float)
 {
 #ifdef HS_HAVE_AVX2_PATH
-    if (es == 1 && reg == HS_REG_L2 && hs_cpu_has_avx2()) {
+    if (es == 1 && reg == HS_REG_L2 && hs_cpu_has_avx2() && tau > 0x1p-1020) { /* 1/tau finite */
         char *o = is_float ? (char *)((float *)out + off) : (char *)((double *)out + off);
         const char *pp = is_float ? (const char *)((const float *)p + off)
                                   : (const char *)((const double *)p + off);
@@ -249,14 +254,15 @@ hs_status hs_project_jvp_f(float *dp, const float *p, const float *dz, const hs_
  * which is exactly the free set the backward pass will see. */
 static inline __attribute__((always_inline)) size_t clip_row(void *p, const void *z, ptrdiff_t off,
                                                              ptrdiff_t es, size_t n, int is_float,
-                                                             double ref, double t, double tau)
+                                                             double ref, double t, double scale,
+                                                             double tau)
 {
-    double nfree = 0; /* a double count vectorizes; exact below 2^53 */
+    double nfree = 0, tau_s = tau * scale; /* a double count vectorizes; exact below 2^53 */
 #pragma omp simd reduction(+ : nfree)
     for (size_t i = 0; i < n; i++) {
         ptrdiff_t o = off + (ptrdiff_t)i * es;
         double zi = is_float ? (double)((const float *)z)[o] : ((const double *)z)[o];
-        double v = ((zi - ref) - t) / tau; /* divide: tau/tau is exactly 1 */
+        double v = ((zi * scale - ref) - t) / tau_s; /* divide: tau/tau is exactly 1 */
         v = v < 0.0 ? 0.0 : (v > 1.0 ? 1.0 : v);
         if (is_float) {
             float f = (float)v;
@@ -298,7 +304,7 @@ static inline __attribute__((always_inline, target("avx2"))) size_t clip_row_avx
     double c = hsum4(cnt);
     const char *zt = is_float ? (const char *)((const float *)z + i) : (const char *)((const double *)z + i);
     char *pt = is_float ? (char *)((float *)p + i) : (char *)((double *)p + i);
-    return (size_t)c + clip_row(pt, zt, 0, 1, n - i, is_float, ref, t, tau);
+    return (size_t)c + clip_row(pt, zt, 0, 1, n - i, is_float, ref, t, 1.0, tau);
 }
 
 __attribute__((target("avx2"))) static size_t clip_row_avx2_d(void *p, const void *z, size_t n,
@@ -316,9 +322,12 @@ __attribute__((target("avx2"))) static size_t clip_row_avx2_f(void *p, const voi
 
 HS_MULTIVERSION
 size_t hs_write_clipped(void *p, const void *z, const hs_proj *d, size_t r, int is_float,
-                        double ref, double t, double tau)
+                        double ref, double t, double scale, double tau)
 {
     ptrdiff_t off = hs_row_offset(d, r), es = d->elem_stride;
+    if (scale != 1.0) /* extreme tau (see hs_tau_scale): rare, the generic loop */
+        return is_float ? clip_row(p, z, off, es, d->n, 1, ref, t, scale, tau)
+                        : clip_row(p, z, off, es, d->n, 0, ref, t, scale, tau);
 #ifdef HS_HAVE_AVX2_PATH
     if (es == 1 && hs_cpu_has_avx2()) {
         if (is_float)
@@ -327,10 +336,10 @@ size_t hs_write_clipped(void *p, const void *z, const hs_proj *d, size_t r, int 
     }
 #endif
     if (es == 1)
-        return is_float ? clip_row(p, z, off, 1, d->n, 1, ref, t, tau)
-                        : clip_row(p, z, off, 1, d->n, 0, ref, t, tau);
-    return is_float ? clip_row(p, z, off, es, d->n, 1, ref, t, tau)
-                    : clip_row(p, z, off, es, d->n, 0, ref, t, tau);
+        return is_float ? clip_row(p, z, off, 1, d->n, 1, ref, t, 1.0, tau)
+                        : clip_row(p, z, off, 1, d->n, 0, ref, t, 1.0, tau);
+    return is_float ? clip_row(p, z, off, es, d->n, 1, ref, t, 1.0, tau)
+                    : clip_row(p, z, off, es, d->n, 0, ref, t, 1.0, tau);
 }
 
 void hs_row_store_all(void *p, const hs_proj *d, size_t r, int is_float, const double *x)

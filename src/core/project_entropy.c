@@ -15,10 +15,15 @@
  * half an ulp), or when the bracket holds no double strictly inside: full double precision,
  * no tunable tolerance. The residual is summed on the side that keeps small terms exact
  * (sum p - k when k <= n/2, (n - k) - sum (1 - p) otherwise), with sigmoid and p(1-p) in
- * forms that neither overflow nor cancel for large |x - theta|. */
+ * forms that neither overflow nor cancel for large |x - theta|.
+ *
+ * The iteration runs on y = (z - a) / tau for an anchor score a (0 at first, then the score
+ * next to the root): differences of scores are formed before dividing, so neither the
+ * rounding of theta nor that of z / tau enters the unsaturated p, at any magnitude. */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/project_variants.h"
@@ -66,18 +71,16 @@ static double hs_bisect(double lo, double hi)
     return mid;
 }
 
-/* r(theta) and sum_i p_i (1 - p_i), with theta = anchor + delta and x_i - theta evaluated
- * as (x_i - anchor) - delta: with the anchor on a coordinate next to the root, the
- * unsaturated coordinates (|x_i - theta| < 40) differ from the anchor by an exactly
- * representable amount even when |x| ~ 1e300, so their p are exact. */
-static double hs_entropy_residual(double *wsum, const double *x, size_t n, double k,
-                                  double anchor, double delta)
+/* r(theta) and sum_i p_i (1 - p_i) at theta = delta in the frame y of the anchor (see the
+ * top): the unsaturated coordinates (|y_i - delta| < 40) lie near the anchor, so y_i carries
+ * one rounding relative to its own small size. */
+static double hs_entropy_residual(double *wsum, const double *y, size_t n, double k, double delta)
 {
     int upper = k > 0.5 * (double)n; /* sum the complements: they are the small terms */
     double acc = 0.0, comp = 0.0, w = 0.0;
     size_t i;
     for (i = 0; i < n; i++) {
-        double t = (x[i] - anchor) - delta;
+        double t = y[i] - delta;
         double e = exp(-fabs(t));           /* in [0, 1], never overflows */
         double big = 1.0 / (1.0 + e);       /* sigmoid(|t|) */
         double small = e / (1.0 + e);       /* sigmoid(-|t|), no cancellation */
@@ -93,11 +96,10 @@ static double hs_entropy_residual(double *wsum, const double *x, size_t n, doubl
     return upper ? (((double)n - k) - acc) - comp : (acc - k) + comp;
 }
 
-/* Root delta of r(anchor + delta) = 0 within [lo, hi] (offsets from the anchor), starting
- * at guess (NAN: bisect first). Returns the evaluated point with the smallest |r|, the
- * final bracket ends included. */
-static double hs_entropy_root(const double *x, size_t n, double k, double anchor, double lo,
-                              double hi, double guess)
+/* Root delta of r(delta) = 0 (frame y) within [lo, hi], starting at guess (NAN: bisect
+ * first). Returns the evaluated point with the smallest |r|, the final bracket ends included. */
+static double hs_entropy_root(const double *y, size_t n, double k, double lo, double hi,
+                              double guess)
 {
     double th, best_th, best_abs = INFINITY, wsum, r;
     double step = INFINITY, step_old = INFINITY;
@@ -113,7 +115,7 @@ static double hs_entropy_root(const double *x, size_t n, double k, double anchor
     best_th = th;
     for (iter = 0; iter < HS_ENT_MAX_ITER; iter++) {
         double next, newton = NAN;
-        r = hs_entropy_residual(&wsum, x, n, k, anchor, th);
+        r = hs_entropy_residual(&wsum, y, n, k, th);
         if (fabs(r) <= best_abs) { /* ties: the later point, nearer the root */
             best_abs = fabs(r);
             best_th = th;
@@ -149,14 +151,14 @@ static double hs_entropy_root(const double *x, size_t n, double k, double anchor
     /* An end of the initial bracket that was never evaluated may itself be the root (when
      * the doubles near it are too coarse to hold any point in between). */
     if (!lo_seen) {
-        r = hs_entropy_residual(&wsum, x, n, k, anchor, lo);
+        r = hs_entropy_residual(&wsum, y, n, k, lo);
         if (fabs(r) < best_abs) {
             best_abs = fabs(r);
             best_th = lo;
         }
     }
     if (!hi_seen) {
-        r = hs_entropy_residual(&wsum, x, n, k, anchor, hi);
+        r = hs_entropy_residual(&wsum, y, n, k, hi);
         if (fabs(r) < best_abs) {
             best_th = hi;
         }
@@ -164,10 +166,30 @@ static double hs_entropy_root(const double *x, size_t n, double k, double anchor
     return best_th;
 }
 
-hs_status hs_entropy_solve_row(double *p, double *theta, size_t *n_free, const double *x,
-                               size_t n, double k)
+/* Rows up to this length keep the frame on the stack; longer rows use one malloc. */
+#define HS_ENT_STACK_N 256
+
+/* y = (z - a) / tau, clamped to +-DBL_MAX (a far coordinate is saturated either way), and the
+ * range of y. */
+static void hs_entropy_frame(double *y, double *ymin, double *ymax, const double *z, size_t n,
+                             double a, double tau)
 {
-    double xmin, xmax, logit, th, anchor, delta;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double v = fmin(fmax((z[i] - a) / tau, -DBL_MAX), DBL_MAX);
+        y[i] = v;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    *ymin = lo;
+    *ymax = hi;
+}
+
+hs_status hs_entropy_solve_row(double *p, double *theta, size_t *n_free, const double *z,
+                               size_t n, double k, double tau)
+{
+    double stack_buf[HS_ENT_STACK_N] = {0}; /* initialized: GCC cannot see the frame fill it */
+    double *y = stack_buf, ymin, ymax, logit, delta, anchor = 0.0;
     size_t i, free_count = 0;
 
     if (k <= 0.0 || k >= (double)n) {
@@ -179,50 +201,52 @@ hs_status hs_entropy_solve_row(double *p, double *theta, size_t *n_free, const d
         *n_free = 0;
         return HS_OK;
     }
-
-    xmin = xmax = x[0];
-    for (i = 1; i < n; i++) {
-        xmin = x[i] < xmin ? x[i] : xmin;
-        xmax = x[i] > xmax ? x[i] : xmax;
+    if (n > HS_ENT_STACK_N) {
+        y = malloc(n * sizeof *y);
+        if (y == NULL) {
+            return HS_ERR_NOMEM;
+        }
     }
     logit = log(k) - log((double)n - k);
 
-    /* Pass 1 on the plain scale locates theta to the resolution of the doubles near it. */
-    th = hs_entropy_root(x, n, k, 0.0, xmin - logit, xmax - logit, NAN);
-
-    /* Pass 2 re-solves around the coordinate nearest to theta as anchor, which makes the
-     * unsaturated p exact also where theta's own rounding (|theta| large) would not. Below
-     * |theta| = 64 the unsaturated x_i - theta (|x_i - theta| < 40) are already formed with an
-     * error of a few ulps of 100 at most, as the anchored form would give: pass 1 stands. */
-    anchor = 0.0;
-    delta = th;
-    if (fabs(th) > 64.0) {
-        double a = x[0], gap = fabs(x[0] - th);
+    /* Pass 1 on the plain scale y = z / tau (anchor 0) locates theta to the resolution of the
+     * doubles near it. Then, while theta is far from the anchor, the iteration re-solves in
+     * the frame of the score nearest to theta, which makes the unsaturated p exact also where
+     * the rounding of theta (|theta| large) or of z / tau would not; the nearest score is
+     * read in the current frame, so each round finds it at a finer resolution. Within 64 of
+     * the anchor the unsaturated y_i (|y_i - theta| < 40) carry an error of a few ulps of 100
+     * at most, as a closer anchor would give. */
+    hs_entropy_frame(y, &ymin, &ymax, z, n, anchor, tau);
+    delta = hs_entropy_root(y, n, k, ymin - logit, ymax - logit, NAN);
+    for (int round = 0; round < 4 && fabs(delta) > 64.0; round++) {
+        size_t best = 0;
         for (i = 1; i < n; i++) {
-            if (fabs(x[i] - th) < gap) {
-                gap = fabs(x[i] - th);
-                a = x[i];
+            if (fabs(y[i] - delta) < fabs(y[best] - delta)) {
+                best = i;
             }
         }
-        if (a != 0.0) {
-            /* x - anchor may overflow to +-inf; the bracket stays finite so that no
-             * inf - inf can arise in the residual. */
-            double lo = fmax((xmin - a) - logit, -DBL_MAX);
-            double hi = fmin((xmax - a) - logit, DBL_MAX);
-            anchor = a;
-            delta = hs_entropy_root(x, n, k, anchor, lo, hi, th - anchor);
-            th = anchor + delta;
+        if (z[best] == anchor) {
+            break; /* theta is far from every score: the p are 0 or 1 to double precision */
         }
+        double guess = delta - y[best];
+        anchor = z[best];
+        hs_entropy_frame(y, &ymin, &ymax, z, n, anchor, tau);
+        /* the bracket stays finite so that no inf - inf can arise in the residual */
+        delta = hs_entropy_root(y, n, k, fmax(ymin - logit, -DBL_MAX),
+                                fmin(ymax - logit, DBL_MAX), guess);
     }
 
     for (i = 0; i < n; i++) {
-        double t = (x[i] - anchor) - delta;
+        double t = y[i] - delta;
         double e = exp(-fabs(t));
         double v = t >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
         p[i] = v;
         free_count += v > 0.0 && v < 1.0;
     }
-    *theta = th;
+    if (y != stack_buf) {
+        free(y);
+    }
+    *theta = anchor / tau + delta;
     *n_free = free_count;
     return HS_OK;
 }

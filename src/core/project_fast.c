@@ -25,9 +25,15 @@
  * element a candidate.
  *
  * Precision: sums of free coordinates are taken relative to a reference point near the
- * answer, blocked, and the answer is returned as ref + d, so |z|/tau up to ~1e6 keeps
- * sum(p) = k to ~1e-12 k. When the free set at the root is empty, the middle of the flat
- * interval is returned, so that no coordinate sits on a breakpoint. */
+ * answer, blocked, and the answer is returned as ref + d. When the free set at the root is
+ * empty, the middle of the flat interval is returned, so that no coordinate sits on a
+ * breakpoint. All of this is exact while every |z| is at most MODERATE tau: a breakpoint
+ * z_i - tau or a trial point then rounds by far less than the accuracy promised for p. Other
+ * rows (|z| / tau up to 1e308, or tau so small that offsets of a fraction of it would be
+ * subnormal) are re-expressed around a frame point next to the threshold, where they become
+ * rows of moderate magnitude with the same solution (solve_in_frame): the free coordinates
+ * lie within one unit of each other, so their offsets from that point are exact-sized. */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -43,6 +49,9 @@ enum { SMALL_ROW = 64, NEWTON_ROW = 131072, SAMPLE_MAX = 65536, NEWTON_PASSES = 
 /* Sums are accumulated in blocks of this many terms and then added up, which keeps their
  * rounding error near (SUM_BLOCK + n / SUM_BLOCK) eps instead of n eps. */
 enum { SUM_BLOCK = 1024 };
+/* Rows with every |z| <= MODERATE tau are solved in the units of z (see moderate()); the
+ * others around a frame point, with the window FRAME tau either side (see solve_in_frame). */
+enum { MODERATE = 4096, FRAME = 64 };
 
 /* What is known about the elements no longer in the candidate list. */
 typedef struct l2_state {
@@ -59,6 +68,14 @@ typedef struct l2_root {
     int flat;        /* the free set is empty: every point of an interval is a root */
     double t;        /* for a flat root: the root as found (ref + d may round off it) */
 } l2_root;
+
+/* Whether the solve in the units of z is exact for this row: every z and breakpoint is then
+ * a double within MODERATE tau of 0, whose rounding moves a p_i by at most MODERATE eps. */
+static int moderate(double lo, double hi, double tau)
+{
+    double limit = MODERATE * tau;
+    return lo >= -limit && hi <= limit; /* false for NaN */
+}
 
 size_t hs_l2_work_len(size_t n)
 {
@@ -394,7 +411,7 @@ static const double *row_block(hs_row_view z, size_t b0, size_t len, double *buf
 }
 
 /* Partition of the whole row at t: ones, free count and sum of (z_i - ref) over the free
- * ones, plus the non-finite check. Vectorized, blocked sums. */
+ * ones, plus the check of the row's range (see range_gate). Vectorized, blocked sums. */
 typedef struct row_eval {
     double one, nfree, sum, bad;
     /* The partition at t holds on (dn, up): up is the nearest breakpoint above t at which an
@@ -402,15 +419,32 @@ typedef struct row_eval {
     double dn, up;
 } row_eval;
 
+/* Factors c1, c2 with (z * c1) * c2 overflowing exactly when |z| exceeds about `limit`
+ * (limit >= 2^-900): the row's range is checked inside the evaluation pass at the cost of
+ * one multiply, without the registers a running min and max would take. */
+typedef struct range_gate {
+    double c1, c2;
+} range_gate;
+
+static range_gate make_gate(double limit)
+{
+    range_gate g = {1.0, DBL_MAX / limit};
+    if (limit < 1.0) {
+        g.c1 = 1.0 / limit;
+        g.c2 = DBL_MAX;
+    }
+    return g;
+}
+
 static inline __attribute__((always_inline)) void block_eval(const double *b, size_t len, double t,
                                                              double tau, double ref,
-                                                             double inv_tau, row_eval *o)
+                                                             range_gate gate, row_eval *o)
 {
     double e1 = 0, ef = 0, es = 0, bad = 0, dn = -INFINITY, up = INFINITY;
     for (size_t i = 0; i < len; i++) {
         double v = b[i], a = v - tau;
-        double x = v * inv_tau;
-        bad += x - x; /* NaN iff v is NaN/Inf or v/tau overflows */
+        double x = (v * gate.c1) * gate.c2;
+        bad += x - x; /* NaN iff v is NaN/Inf or beyond the gate's limit */
         double one = a >= t ? 1.0 : 0.0;
         double fr = (v > t ? 1.0 : 0.0) - one; /* tau > 0: a one is also above t */
         e1 += one;
@@ -436,17 +470,18 @@ static inline __attribute__((always_inline)) void block_eval(const double *b, si
  * the 0/1 mask are exact, so the lanes' sums match the scalar loop up to summation order). */
 __attribute__((target("avx2"))) static void block_eval_avx2(const double *b, size_t len,
                                                             double t, double tau, double ref,
-                                                            double inv_tau, row_eval *o)
+                                                            range_gate gate, row_eval *o)
 {
     const __m256d vt = _mm256_set1_pd(t), vtau = _mm256_set1_pd(tau);
-    const __m256d vref = _mm256_set1_pd(ref), vinv = _mm256_set1_pd(inv_tau);
+    const __m256d vref = _mm256_set1_pd(ref), vc1 = _mm256_set1_pd(gate.c1);
+    const __m256d vc2 = _mm256_set1_pd(gate.c2);
     const __m256d one = _mm256_set1_pd(1.0), inf = _mm256_set1_pd(INFINITY);
     const __m256d ninf = _mm256_set1_pd(-INFINITY);
     __m256d e1 = _mm256_setzero_pd(), ef = e1, es = e1, bad = e1, up = inf, dn = ninf;
     size_t i = 0;
     for (; i + 4 <= len; i += 4) {
         __m256d v = _mm256_loadu_pd(b + i), a = _mm256_sub_pd(v, vtau);
-        __m256d x = _mm256_mul_pd(v, vinv);
+        __m256d x = _mm256_mul_pd(_mm256_mul_pd(v, vc1), vc2);
         bad = _mm256_add_pd(bad, _mm256_sub_pd(x, x));
         __m256d m_one = _mm256_cmp_pd(a, vt, _CMP_GE_OQ);
         __m256d m_above = _mm256_cmp_pd(v, vt, _CMP_GT_OQ);
@@ -471,7 +506,7 @@ __attribute__((target("avx2"))) static void block_eval_avx2(const double *b, siz
     _mm256_storeu_pd(lu, up);
     _mm256_storeu_pd(ld, dn);
     row_eval tail = {0, 0, 0, 0, -INFINITY, INFINITY};
-    block_eval(b + i, len - i, t, tau, ref, inv_tau, &tail);
+    block_eval(b + i, len - i, t, tau, ref, gate, &tail);
     o->one += (l1[0] + l1[1]) + (l1[2] + l1[3]) + tail.one;
     o->nfree += (lf[0] + lf[1]) + (lf[2] + lf[3]) + tail.nfree;
     o->sum += (ls[0] + ls[1]) + (ls[2] + ls[3]) + tail.sum;
@@ -485,9 +520,9 @@ __attribute__((target("avx2"))) static void block_eval_avx2(const double *b, siz
 }
 #endif
 
-static row_eval eval_row(hs_row_view z, double t, double tau, double ref)
+static row_eval eval_row(hs_row_view z, double t, double tau, double ref, range_gate gate)
 {
-    double buf[SUM_BLOCK], inv_tau = 1.0 / tau;
+    double buf[SUM_BLOCK];
     row_eval o = {0, 0, 0, 0, -INFINITY, INFINITY};
     int avx2 = hs_cpu_has_avx2();
     for (size_t b0 = 0; b0 < z.n; b0 += SUM_BLOCK) {
@@ -495,12 +530,12 @@ static row_eval eval_row(hs_row_view z, double t, double tau, double ref)
         const double *b = row_block(z, b0, len, buf);
 #ifdef HS_HAVE_AVX2_PATH
         if (avx2) {
-            block_eval_avx2(b, len, t, tau, ref, inv_tau, &o);
+            block_eval_avx2(b, len, t, tau, ref, gate, &o);
             continue;
         }
 #endif
         (void)avx2;
-        block_eval(b, len, t, tau, ref, inv_tau, &o);
+        block_eval(b, len, t, tau, ref, gate, &o);
     }
     return o;
 }
@@ -630,18 +665,18 @@ static void recenter(double *ref, double *d, const double *w, size_t len, const 
     }
 }
 
-/* When free coordinates were folded into (count, sum relative to ref) far from the root
- * (|d| >> tau), the offset carries about eps |d| / tau of error per free coordinate; if that
- * could show in sum(p) at the 1e-14 k level, one more pass recomputes it from exact
- * differences z_i - t. Rare: it needs a far reference point and many folded coordinates. */
+/* When free coordinates were folded into (count, sum relative to ref) far from the root, the
+ * offset carries up to eps (|d| / tau + 1) times the growth of the sum over them (their
+ * count, or SUM_BLOCK + count / SUM_BLOCK for the blocked sums) of error per coordinate. Up to
+ * what |d| = 8 tau gives, that is within the accuracy promised for each p_i (see
+ * hs_project_d); beyond, one more pass recomputes the offset from differences z_i - t that
+ * are as small as tau p_i. Rare: it needs a far reference point and many free coordinates. */
 static void refine_if_imprecise(double *ref, double *d, hs_row_view z, const l2_state *st,
                                 double k, double tau)
 {
-    if (st->n_free == 0 || fabs(*d) <= 8 * tau)
-        return;
-    double err = 2.3e-16 * (fabs(*d) + tau) * st->n_free / tau *
-                 (1.0 + (double)SUM_BLOCK + st->n_free / (double)SUM_BLOCK);
-    if (err <= 1e-14 * fmax(1.0, k))
+    double blocked = SUM_BLOCK + st->n_free / SUM_BLOCK;
+    double growth = st->n_free < blocked ? st->n_free : blocked;
+    if (st->n_free == 0 || (fabs(*d) / tau + 1) * growth <= 9 * blocked)
         return;
     double t = *ref + *d, ones = 0, nfree = 0, sum = 0;
     for (size_t b0 = 0; b0 < z.n; b0 += SUM_BLOCK) {
@@ -699,8 +734,9 @@ size_t hs_l2_sample_pos(size_t i, size_t m, size_t n)
  * Unlike a regular grid, this cannot alias with periodic data: the sample's f is an unbiased
  * estimate of f / (n / m) for every input. Returns min and max of the sample. The elements
  * are scattered over the row, so they are prefetched some strata ahead. */
-static void take_sample(double *s, size_t m, const void *z, int is_float, size_t n, double *lo,
-                        double *hi)
+static inline __attribute__((always_inline)) void take_sample(double *s, size_t m, const void *z,
+                                                              int is_float, size_t n, double *lo,
+                                                              double *hi)
 {
     enum { AHEAD = 16 };
     size_t es = is_float ? sizeof(float) : sizeof(double);
@@ -774,14 +810,17 @@ static void search_candidates(double *ref, double *d, double *w, size_t len, l2_
 /* Newton over the whole row from t (the reference point), one vectorized pass per step. Two
  * successive steps with the same partition certify the root exactly, and so does a step that
  * no breakpoint separates from its trial point. Returns 1 with the root in (ref, d), 0 if it
- * gave up (then *st holds the bracket it narrowed), -1 for non-finite data. */
-static int newton_row(double *ref, double *d, l2_state *st, hs_row_view z, double k, double tau,
-                      double t)
+ * gave up (then *st holds the bracket it narrowed), -1 if some z is not finite or, with gate
+ * set, the row is not of moderate magnitude (without it: if some z * (1/tau) overflows). */
+static inline __attribute__((always_inline)) int newton_row(double *ref, double *d, l2_state *st,
+                                                            hs_row_view z, double k, double tau,
+                                                            double t, int gate)
 {
     double prev_one = -1, prev_free = -1, prev_d = 0;
+    range_gate rg = gate ? make_gate(MODERATE * tau) : (range_gate){1.0, 1.0 / tau};
     *st = (l2_state){-INFINITY, INFINITY, t, 0, 0, 0};
     for (int pass = 0; pass < NEWTON_PASSES; pass++) {
-        row_eval e = eval_row(z, t, tau, st->ref);
+        row_eval e = eval_row(z, t, tau, st->ref, rg);
         if (isnan(e.bad))
             return -1;
         if (e.one == prev_one && e.nfree == prev_free) {
@@ -822,13 +861,159 @@ static int newton_row(double *ref, double *d, l2_state *st, hs_row_view z, doubl
     return 0;
 }
 
-hs_status hs_l2_fast_row(double *ref, double *d, hs_row_view z, double k, double tau,
-                         double *work)
+static hs_status l2_row(double *ref, double *d, double *scale, hs_row_view z, double k,
+                        double tau, double *work, int gate);
+
+/* One block of solve_in_frame's pass: u = (v - f) * sc for the contiguous doubles b; those
+ * in [lo, hi] are appended to w, those above hi counted in *ones. Returns the new length of
+ * w; *bad becomes NaN if some v is not finite, *vmax the largest |v| (finite v). */
+typedef struct window {
+    double f, sc, lo, hi;
+} window;
+
+static inline __attribute__((always_inline)) size_t window_block_plain(double *w, size_t m,
+                                                                       const double *b,
+                                                                       size_t len, window wn,
+                                                                       size_t *ones, double *bad,
+                                                                       double *vmax)
+{
+    for (size_t i = 0; i < len; i++) {
+        double v = b[i], u = (v - wn.f) * wn.sc, a = fabs(v);
+        *bad += v * 0.0;
+        *vmax = a > *vmax ? a : *vmax;
+        *ones += u > wn.hi; /* branch-free: above and below are equally likely */
+        w[m] = u;
+        m += (u >= wn.lo) & (u <= wn.hi);
+    }
+    return m;
+}
+
+#ifdef HS_HAVE_AVX2_PATH
+/* window_block_plain four lanes at a time, kept values compressed as in classify_avx2 (w needs
+ * 3 spare slots). */
+__attribute__((target("avx2,popcnt"))) static size_t window_block_avx2(double *w, size_t m,
+                                                                      const double *b,
+                                                                      size_t len, window wn,
+                                                                      size_t *ones, double *bad,
+                                                                      double *vmax)
+{
+    const __m256d vf = _mm256_set1_pd(wn.f), vsc = _mm256_set1_pd(wn.sc);
+    const __m256d vlo = _mm256_set1_pd(wn.lo), vhi = _mm256_set1_pd(wn.hi);
+    const __m256d zero = _mm256_setzero_pd(), sign = _mm256_set1_pd(-0.0);
+    __m256d vbad = zero, vmx = zero;
+    size_t i = 0, above = 0;
+    for (; i + 4 <= len; i += 4) {
+        __m256d v = _mm256_loadu_pd(b + i);
+        __m256d u = _mm256_mul_pd(_mm256_sub_pd(v, vf), vsc);
+        vbad = _mm256_add_pd(vbad, _mm256_mul_pd(v, zero));
+        vmx = _mm256_max_pd(vmx, _mm256_andnot_pd(sign, v));
+        above += (size_t)__builtin_popcount((unsigned)_mm256_movemask_pd(
+            _mm256_cmp_pd(u, vhi, _CMP_GT_OQ)));
+        int keep = _mm256_movemask_pd(_mm256_and_pd(_mm256_cmp_pd(u, vlo, _CMP_GE_OQ),
+                                                    _mm256_cmp_pd(u, vhi, _CMP_LE_OQ)));
+        __m256i perm = _mm256_loadu_si256((const __m256i *)keep_perm[keep]);
+        _mm256_storeu_pd(w + m, _mm256_castps_pd(
+                                    _mm256_permutevar8x32_ps(_mm256_castpd_ps(u), perm)));
+        m += (size_t)__builtin_popcount((unsigned)keep);
+    }
+    *ones += above;
+    *bad += hsum4(vbad);
+    double lm[4];
+    _mm256_storeu_pd(lm, vmx);
+    for (int j = 0; j < 4; j++)
+        *vmax = lm[j] > *vmax ? lm[j] : *vmax;
+    return window_block_plain(w, m, b + i, len - i, wn, ones, bad, vmax);
+}
+#endif
+
+/* The row re-expressed around a frame point f within a few tau of the threshold. With
+ * u_i = (z_i - f) * scale, a coordinate with u_i < -FRAME tau is 0 and one with
+ * u_i > (FRAME + 1) tau is 1 as long as the root stays within FRAME tau of f; the others form
+ * a row of moderate magnitude (usually a small part of the row) whose coordinates near the
+ * root carry one rounding relative to their own small size. Its root r, for k less the ones,
+ * gives the row's threshold (f * scale + r) / scale exactly at any magnitude of z/tau. f is
+ * first the sample's root f0 (when finite); if r then falls outside the window, f becomes the
+ * (floor(k)+1)-th largest z, which always lies within tau of a root. orig: the caller's row
+ * (any stride, float or double). Expected O(n): a pass or two over the row, a selection at
+ * most, and a moderate solve of the window. Also checks that every z_i / tau is finite. */
+static hs_status solve_in_frame(double *ref, double *d, double *scale, hs_row_view orig,
+                                double k, double tau, double *work, double f0)
+{
+    size_t n = orig.n;
+    double sc = hs_tau_scale(tau), taus = tau * sc, w = FRAME * taus;
+    /* |z| below this cannot overflow z / tau; at or above it the quotient decides */
+    const double safe = tau * DBL_MAX * (1.0 - 0x1p-50);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        double f = f0;
+        if (attempt == 1 || !isfinite(f)) {
+            double *s = work + n; /* the candidates' slots are free until the solve below */
+            for (size_t i = 0; i < n; i++)
+                s[i] = load(orig, i);
+            size_t K = (size_t)floor(k) + 1; /* 0 < k < n here */
+            hs_select_top(s, n, K);
+            f = s[0];
+            for (size_t i = 1; i < K; i++)
+                f = s[i] < f ? s[i] : f;
+            attempt = 1;
+        }
+        size_t m = 0, ones = 0;
+        window wn = {f, sc, -w, w + taus};
+        double buf[SUM_BLOCK];
+        for (size_t b0 = 0; b0 < n; b0 += SUM_BLOCK) {
+            size_t len = n - b0 < SUM_BLOCK ? n - b0 : SUM_BLOCK;
+            const double *b = row_block(orig, b0, len, buf);
+            double bad = 0, vmax = 0;
+#ifdef HS_HAVE_AVX2_PATH
+            if (hs_cpu_has_avx2())
+                m = window_block_avx2(work, m, b, len, wn, &ones, &bad, &vmax);
+            else
+#endif
+                m = window_block_plain(work, m, b, len, wn, &ones, &bad, &vmax);
+            if (isnan(bad))
+                return HS_ERR_NONFINITE;
+            for (size_t i = 0; vmax >= safe && i < len; i++) /* rare: near overflow */
+                if (!isfinite(b[i] / tau))
+                    return HS_ERR_NONFINITE;
+        }
+        double kw = k - (double)ones, r = 0;
+        if (!(kw >= 0 && kw <= (double)m))
+            continue; /* the root is outside the window */
+        if (m > 0) {
+            hs_row_view uv = {work, 1, 0, m};
+            double uref, ud, us;
+            hs_status s = l2_row(&uref, &ud, &us, uv, kw, taus, work, 0);
+            if (s != HS_OK)
+                return s;
+            r = uref + ud;
+        }
+        if (attempt == 1 || (r >= -w && r <= w)) {
+            *ref = f * sc;
+            *d = r;
+            *scale = sc;
+            return HS_OK;
+        }
+    }
+    return HS_OK; /* not reached: the second attempt always returns */
+}
+
+hs_status hs_l2_fast_row(double *ref, double *d, double *scale, hs_row_view z, double k,
+                         double tau, double *work)
+{
+    return l2_row(ref, d, scale, z, k, tau, work, 1);
+}
+
+/* gate: rows not of moderate magnitude (and extreme tau) go to solve_in_frame; 0 for the rows
+ * solve_in_frame itself builds. take_sample and newton_row are inlined here, which keeps the
+ * per-row cost of medium rows what it was before the gate existed. */
+static hs_status l2_row(double *ref, double *d, double *scale, hs_row_view z, double k,
+                        double tau, double *work, int gate)
 {
     size_t n = z.n, len;
     double zmin, zmax;
     hs_status s;
+    hs_row_view orig = z;
     *d = 0;
+    *scale = 1;
     /* Strided rows are copied once to contiguous doubles (and so are float rows without
      * AVX2): the classification then streams through memory with vector loads. */
     int is_float = z.is_float;
@@ -858,14 +1043,20 @@ hs_status hs_l2_fast_row(double *ref, double *d, hs_row_view z, double k, double
         }
         return HS_OK;
     }
+    if (gate && hs_tau_scale(tau) != 1.0)
+        return solve_in_frame(ref, d, scale, orig, k, tau, work, NAN);
+    /* A row found not to be of moderate magnitude is still solved in the units of z, and the
+     * result, accurate to about the rounding of z, is the frame point of solve_in_frame. */
+    int mod = 1;
     if (n <= SMALL_ROW) {
         /* Short rows: the whole row is the candidate set. */
         l2_state all = {-INFINITY, INFINITY, 0, 0, 0, 0};
         if ((s = classify_row(&len, cand, &all, base, is_float, n, tau, &zmin, &zmax)))
             return s;
+        mod = !gate || moderate(zmin, zmax, tau);
         l2_state st = {zmin - tau, zmax, 0.5 * (zmin + zmax), 0, 0, 0};
         search_candidates(ref, d, cand, len, &st, z, k, tau);
-        return HS_OK;
+        return mod ? HS_OK : solve_in_frame(ref, d, scale, orig, k, tau, work, *ref + *d);
     }
 
     size_t m = hs_l2_sample_len(n);
@@ -874,14 +1065,20 @@ hs_status hs_l2_fast_row(double *ref, double *d, hs_row_view z, double k, double
     take_sample(sample, m, base, is_float, n, &slo, &shi);
     double q = k / (double)n, ks = k * (double)m / (double)n;
     double t0 = sample_root(sample, scratch, m, ks, tau, slo - tau, shi);
+    mod = !gate || moderate(slo, shi, tau);
     if (n <= NEWTON_ROW && isfinite(t0)) {
         /* Medium rows: a few passes over the whole row beat the bracket's bookkeeping. */
         l2_state nst;
-        int ok = newton_row(ref, d, &nst, z, k, tau, t0);
-        if (ok < 0)
-            return HS_ERR_NONFINITE;
+        int ok = newton_row(ref, d, &nst, z, k, tau, t0, mod && gate);
+        if (ok < 0 && mod && gate) { /* non-finite or not moderate: again, for an estimate */
+            mod = 0;
+            ok = newton_row(ref, d, &nst, z, k, tau, t0, 0);
+        }
+        if (ok < 0) /* some z * (1/tau) is not finite: solve_in_frame checks z / tau */
+            return gate ? solve_in_frame(ref, d, scale, orig, k, tau, work, NAN)
+                        : HS_ERR_NONFINITE;
         if (ok > 0)
-            return HS_OK;
+            return mod ? HS_OK : solve_in_frame(ref, d, scale, orig, k, tau, work, *ref + *d);
     }
 
     /* 1. A stratified sample brackets the root with high probability: the sample's roots for
@@ -905,6 +1102,7 @@ hs_status hs_l2_fast_row(double *ref, double *d, hs_row_view z, double k, double
     l2_state st = {tL, tR, mid, 0, 0, 0};
     if ((s = classify_row(&len, cand, &st, base, is_float, n, tau, &zmin, &zmax)))
         return s;
+    mod = mod && (!gate || moderate(zmin, zmax, tau));
     double fL, fR;
     bracket_values(cand, len, &st, tau, n, &fL, &fR);
     if (!(fL >= k && fR <= k)) {
@@ -924,5 +1122,5 @@ hs_status hs_l2_fast_row(double *ref, double *d, hs_row_view z, double k, double
 
     /* 3. Exact search among the candidates. */
     search_candidates(ref, d, cand, len, &st, z, k, tau);
-    return HS_OK;
+    return mod ? HS_OK : solve_in_frame(ref, d, scale, orig, k, tau, work, *ref + *d);
 }

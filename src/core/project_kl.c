@@ -20,11 +20,13 @@
  * Precision at large |x|: the split test and p are evaluated as offsets from the anchor s_m,
  *     p_i = min(1, (k - m) exp(x_i - s_m) / S_m),   S_m = sum_{i >= m} exp(s_i - s_m),
  * with S_m summed directly (compensated) rather than through exp(L_m), and never through
- * theta itself: x = 2^40 + small or |x| ~ 1e300 lose nothing to the rounding of theta
- * (x_i - s_m is exact for the coordinates near the anchor). */
+ * theta itself. Every difference x_i - x_j is formed as (z_i - z_j) / tau from the scores, so
+ * neither the rounding of theta nor that of z / tau enters: z = 2^40 + small or |z / tau| ~
+ * 1e300 lose nothing (z_i - z_j is exact for the coordinates near the anchor). */
 #include <math.h>
 #include <stdlib.h>
 
+#include "core/project_internal.h"
 #include "core/project_variants.h"
 
 static int hs_cmp_desc(const void *pa, const void *pb)
@@ -41,10 +43,7 @@ static void hs_swap(double *a, double *b)
     *b = t;
 }
 
-/* Rearranges s (n) so that its K largest values come first (in no particular order), K >= 1.
- * Three-way partitioning keeps ties linear; after too many rounds (adversarial input) the
- * whole array is sorted instead, which bounds the cost by O(n log n). */
-static void hs_select_top(double *s, size_t n, size_t K)
+void hs_select_top(double *s, size_t n, size_t K)
 {
     size_t lo = 0, hi = n, rounds = 0, limit = 16;
     for (size_t m = n; m > 1; m >>= 1) {
@@ -82,8 +81,8 @@ static void hs_select_top(double *s, size_t n, size_t K)
 /* Rows up to this length work on the stack; longer rows use one malloc. */
 #define HS_KL_STACK_N 256
 
-hs_status hs_kl_solve_row(double *p, double *theta, size_t *n_free, const double *x, size_t n,
-                          double k)
+hs_status hs_kl_solve_row(double *p, double *theta, size_t *n_free, const double *z, size_t n,
+                          double k, double tau)
 {
     double stack_buf[2 * HS_KL_STACK_N];
     double *buf = stack_buf;
@@ -117,7 +116,7 @@ hs_status hs_kl_solve_row(double *p, double *theta, size_t *n_free, const double
     s = buf;
     lse = buf + n; /* lse[m] = L_m for m < K */
     for (i = 0; i < n; i++) {
-        s[i] = x[i];
+        s[i] = z[i];
     }
     /* K = ceil(k): the candidates for capping are m = 0 .. K - 1 (0 < k < n, so 1 <= K <= n). */
     K = (size_t)ceil(k);
@@ -130,14 +129,14 @@ hs_status hs_kl_solve_row(double *p, double *theta, size_t *n_free, const double
     tail = 0.0;
     tcomp = 0.0;
     for (i = K; i < n; i++) {
-        double term = exp(s[i] - s[K - 1]), sum = tail + term;
+        double term = exp((s[i] - s[K - 1]) / tau), sum = tail + term;
         tcomp += tail >= term ? (tail - sum) + term : (term - sum) + tail;
         tail = sum;
     }
     tail += tcomp;
     lse[K - 1] = log1p(tail);
     for (i = K - 1; i-- > 0;) {
-        lse[i] = log1p(exp((s[i + 1] - s[i]) + lse[i + 1]));
+        lse[i] = log1p(exp((s[i + 1] - s[i]) / tau + lse[i + 1]));
     }
 
     for (m = 0; m < K; m++) {
@@ -148,8 +147,8 @@ hs_status hs_kl_solve_row(double *p, double *theta, size_t *n_free, const double
         if (off < 0.0) {
             violation -= off; /* the top free coordinate would exceed 1 */
         }
-        if (m > 0 && s[m - 1] - s[m] < off) {
-            violation += off - (s[m - 1] - s[m]); /* the lowest capped one would be below 1 */
+        if (m > 0 && (s[m - 1] - s[m]) / tau < off) {
+            violation += off - (s[m - 1] - s[m]) / tau; /* the lowest capped one below 1 */
         }
         if (violation < best_violation) {
             best_violation = violation;
@@ -169,12 +168,12 @@ hs_status hs_kl_solve_row(double *p, double *theta, size_t *n_free, const double
     free_sum = 0.0;
     comp = 0.0;
     for (i = K; i-- > best_m;) {
-        double term = exp(s[i] - anchor), sum = free_sum + term; /* Neumaier's compensation */
+        double term = exp((s[i] - anchor) / tau), sum = free_sum + term; /* Neumaier */
         comp += free_sum >= term ? (free_sum - sum) + term : (term - sum) + free_sum;
         free_sum = sum;
     }
     if (tail > 0.0) {
-        double term = tail * exp(s[K - 1] - anchor), sum = free_sum + term;
+        double term = tail * exp((s[K - 1] - anchor) / tau), sum = free_sum + term;
         comp += free_sum >= term ? (free_sum - sum) + term : (term - sum) + free_sum;
         free_sum = sum;
     }
@@ -186,12 +185,12 @@ hs_status hs_kl_solve_row(double *p, double *theta, size_t *n_free, const double
         free(buf);
     }
     for (i = 0; i < n; i++) {
-        double v = scale * exp(x[i] - anchor);
+        double v = scale * exp((z[i] - anchor) / tau);
         v = v < 1.0 ? v : 1.0;
         p[i] = v;
         free_count += v < 1.0;
     }
-    *theta = anchor + (offset - log(rest));
+    *theta = anchor / tau + (offset - log(rest));
     *n_free = free_count;
     return HS_OK;
 }

@@ -73,10 +73,10 @@ static inline double hs_row_load(hs_row_view v, size_t i)
     return v.is_float ? (double)((const float *)v.base)[off] : ((const double *)v.base)[off];
 }
 
-/* p_i = clip(((z_i - ref) - off) / tau, 0, 1) for row r (threshold t = ref + off).
- * Returns |{i : 0 < p_i < 1}| as written. */
+/* p_i = clip(((z_i * scale - ref) - off) / (tau * scale), 0, 1) for row r (threshold
+ * t = (ref + off) / scale, see hs_l2_fast_row). Returns |{i : 0 < p_i < 1}| as written. */
 size_t hs_write_clipped(void *p, const void *z, const hs_proj *d, size_t r, int is_float,
-                        double ref, double off, double tau);
+                        double ref, double off, double scale, double tau);
 
 /* Row r of p from a contiguous double buffer x (n). */
 void hs_row_store_all(void *p, const hs_proj *d, size_t r, int is_float, const double *x);

@@ -1,11 +1,4 @@
-#include <stdarg.h>
-#include <stdio.h>
-
 #include "hypersimplex.h"
-#include "util/error.h"
-
-/* One buffer per thread, so concurrent callers never see each other's messages. */
-static _Thread_local char last_error[512];
 
 const char *hs_status_string(hs_status s)
 {
@@ -28,21 +21,7 @@ const char *hs_status_string(hs_status s)
     return "unknown status code";
 }
 
-const char *hs_last_error(void)
-{
-    return last_error;
-}
-
 const char *hs_version(void)
 {
     return HS_VERSION_STRING;
-}
-
-hs_status hs_fail(hs_status s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
-    va_end(ap);
-    return s;
 }

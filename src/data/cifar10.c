@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "data/data_internal.h"
-#include "data/stream.h"
+#include "io/stream.h"
+#include "util/fs.h"
 #include "util/error.h"
 
 #define CIFAR_SIDE 32
@@ -22,7 +23,7 @@
 static hs_status read_file(hs_dataset *d, size_t *cap, const char *path, size_t max_records)
 {
     hs_instream s;
-    hs_status st = hs_instream_open(&s, path);
+    hs_status st = hs_instream_open(&s, path, 0);
     if (st)
         return st;
     unsigned char rec[CIFAR_RECORD];

@@ -123,7 +123,10 @@ hs_status hs_dataset_head(hs_dataset *d, size_t count)
         return st;
     if (count == 0)
         return hs_fail(HS_ERR_SIZE, "hs_dataset_head: count must be >= 1");
-    if (count >= d->count)
+    if (count > d->count)
+        return hs_fail(HS_ERR_SIZE, "a subset of %zu images was asked for, but the set holds only %zu",
+                       count, d->count);
+    if (count == d->count)
         return HS_OK;
     unsigned char *keep = calloc(d->count, 1);
     if (!keep)
@@ -141,7 +144,10 @@ hs_status hs_dataset_subset(hs_dataset *d, size_t count, uint64_t seed)
         return st;
     if (count == 0)
         return hs_fail(HS_ERR_SIZE, "hs_dataset_subset: count must be >= 1");
-    if (count >= d->count)
+    if (count > d->count)
+        return hs_fail(HS_ERR_SIZE, "a subset of %zu images was asked for, but the set holds only %zu",
+                       count, d->count);
+    if (count == d->count)
         return HS_OK;
     size_t *counts = malloc(2 * d->classes * sizeof *counts);
     unsigned char *keep = malloc(d->count);

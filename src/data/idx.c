@@ -7,7 +7,8 @@
 #include <string.h>
 
 #include "data/data_internal.h"
-#include "data/stream.h"
+#include "io/stream.h"
+#include "util/fs.h"
 #include "util/error.h"
 
 static uint32_t be32(const unsigned char *p)
@@ -48,7 +49,7 @@ static hs_status read_header(hs_instream *s, uint32_t *dims, unsigned ndims, con
 static hs_status read_images(hs_dataset *d, const char *path)
 {
     hs_instream s;
-    hs_status st = hs_instream_open(&s, path);
+    hs_status st = hs_instream_open(&s, path, 0);
     if (st)
         return st;
     uint32_t dims[3] = {0, 0, 0};
@@ -90,7 +91,7 @@ static hs_status read_labels(hs_dataset *d, const char *path, size_t classes)
 {
     hs_instream s;
     uint8_t *raw = NULL;
-    hs_status st = hs_instream_open(&s, path);
+    hs_status st = hs_instream_open(&s, path, 0);
     if (st)
         return st;
     uint32_t count = 0;
@@ -228,41 +229,43 @@ hs_status hs_idx_write(const char *images_path, const char *labels_path, const h
         if (d->labels[i] < 0 || d->labels[i] > 255)
             return hs_fail(HS_ERR_LABEL, "hs_idx_write: label %d of item %zu does not fit a byte",
                            (int)d->labels[i], i);
-    hs_outstream s;
+    /* both files complete before either replaces an old one */
+    hs_outstream im, lb;
     unsigned char h[16];
     put_be32(h, 0x00000803u);
     put_be32(h + 4, (uint32_t)d->count);
     put_be32(h + 8, (uint32_t)d->height);
     put_be32(h + 12, (uint32_t)d->width);
-    hs_status st = hs_outstream_open(&s, images_path, gzip);
+    hs_status st = hs_outstream_open(&im, images_path, gzip);
     if (st)
         return st;
-    st = hs_outstream_write(&s, h, 16);
-    if (!st)
-        st = hs_outstream_write(&s, d->pixels, d->count * d->height * d->width);
+    st = hs_outstream_open(&lb, labels_path, gzip);
     if (st) {
-        hs_outstream_abort(&s);
+        hs_outstream_abort(&im);
         return st;
     }
-    st = hs_outstream_commit(&s);
-    if (st)
-        return st;
-
+    st = hs_outstream_write(&im, h, 16);
+    if (!st)
+        st = hs_outstream_write(&im, d->pixels, d->count * d->height * d->width);
     put_be32(h, 0x00000801u);
-    st = hs_outstream_open(&s, labels_path, gzip);
-    if (st)
-        return st;
-    st = hs_outstream_write(&s, h, 8);
+    if (!st)
+        st = hs_outstream_write(&lb, h, 8);
     unsigned char buf[4096];
     for (size_t i = 0; !st && i < d->count; i += sizeof buf) {
         size_t n = d->count - i < sizeof buf ? d->count - i : sizeof buf;
         for (size_t j = 0; j < n; j++)
             buf[j] = (unsigned char)d->labels[i + j];
-        st = hs_outstream_write(&s, buf, n);
+        st = hs_outstream_write(&lb, buf, n);
     }
+    if (!st)
+        st = hs_outstream_finish(&im);
+    if (!st)
+        st = hs_outstream_finish(&lb);
     if (st) {
-        hs_outstream_abort(&s);
+        hs_outstream_abort(&im);
+        hs_outstream_abort(&lb);
         return st;
     }
-    return hs_outstream_commit(&s);
+    hs_atomic_file *both[2] = {&im.af, &lb.af};
+    return hs_atomic_commit_all(both, 2);
 }

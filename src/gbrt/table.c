@@ -10,9 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
-
 #include "hypersimplex/gbrt.h"
+#include "io/stream.h"
 #include "util/error.h"
 
 /* ------------------------------------------------------------------------- */
@@ -101,74 +100,26 @@ void hs_table_free(hs_table *t)
 }
 
 /* ------------------------------------------------------------------------- */
-/* Line reader over zlib (reads plain and gzip files alike)                 */
+/* Lines of a plain or gzip file (io/stream.h: truncation and garbage are refused) */
 /* ------------------------------------------------------------------------- */
 
+#define HS_TABLE_MAX_LINE ((size_t)1 << 30)
+
 typedef struct line_reader {
-    gzFile gz;
+    hs_linereader lr;
     const char *path;
-    char *buf;
-    size_t cap;
-    size_t len;     /* length of the current line without "\n" / "\r\n" */
-    size_t lineno;  /* 1-based number of the current line */
+    char *buf;           /* the current line, NUL-terminated, without "\n" / "\r\n" */
+    size_t len;
+    size_t lineno;       /* 1-based number of the current line */
+    size_t max_features; /* columns accepted (feature index + 1) */
 } line_reader;
 
 /* 1: a line is in r->buf; 0: end of file; negative: error (message recorded). */
 static int lr_next(line_reader *r, hs_status *err)
 {
-    r->len = 0;
-    if (!r->buf) {
-        r->cap = 1 << 16;
-        r->buf = malloc(r->cap);
-        if (!r->buf) {
-            *err = hs_fail(HS_ERR_NOMEM, "out of memory reading %s", r->path);
-            return -1;
-        }
-    }
-    int got = 0;
-    for (;;) {
-        if (r->cap - r->len < 2) {
-            if (r->cap > SIZE_MAX / 2 || r->cap * 2 > (size_t)INT32_MAX) {
-                *err = hs_fail(HS_ERR_FORMAT, "%s:%zu: line longer than 1 GiB", r->path,
-                               r->lineno + 1);
-                return -1;
-            }
-            char *nb = realloc(r->buf, r->cap * 2);
-            if (!nb) {
-                *err = hs_fail(HS_ERR_NOMEM, "out of memory reading %s", r->path);
-                return -1;
-            }
-            r->buf = nb;
-            r->cap *= 2;
-        }
-        char *s = gzgets(r->gz, r->buf + r->len, (int)(r->cap - r->len));
-        if (!s) {
-            int zerr = 0;
-            const char *msg = gzerror(r->gz, &zerr);
-            if (zerr != Z_OK && zerr != Z_BUF_ERROR) {
-                *err = hs_fail(HS_ERR_IO, "%s:%zu: read error: %s", r->path, r->lineno + 1,
-                               zerr == Z_ERRNO ? strerror(errno) : msg);
-                return -1;
-            }
-            break;
-        }
-        got = 1;
-        size_t add = strlen(r->buf + r->len);
-        r->len += add;
-        if (r->len > 0 && r->buf[r->len - 1] == '\n')
-            break;
-        if (gzeof(r->gz))
-            break;
-    }
-    if (!got && r->len == 0)
-        return 0;
-    r->lineno++;
-    if (r->len > 0 && r->buf[r->len - 1] == '\n')
-        r->len--;
-    if (r->len > 0 && r->buf[r->len - 1] == '\r')
-        r->len--;
-    r->buf[r->len] = '\0';
-    return 1;
+    int got = hs_linereader_next(&r->lr, &r->buf, &r->len, err);
+    r->lineno = r->lr.lineno;
+    return got;
 }
 
 static int is_blank(const char *s, size_t n)
@@ -303,8 +254,9 @@ static hs_status read_csv(builder *b, line_reader *r)
     hs_status st = csv_header(r, &nf, &names);
     if (st)
         return st;
-    if (nf - 1 > UINT32_MAX) {
-        st = hs_fail(HS_ERR_FORMAT, "%s:1:1: too many columns", r->path);
+    if (nf - 1 > r->max_features) {
+        st = hs_fail(HS_ERR_FORMAT, "%s:1:1: %zu feature columns exceed the limit of %zu features "
+                     "(XGBoost allocates memory for every feature)", r->path, nf - 1, r->max_features);
         goto done;
     }
     size_t blank_line = 0;
@@ -469,9 +421,12 @@ static hs_status read_libsvm(builder *b, line_reader *r)
                                        "non-negative integer",
                                        r->path, r->lineno, col, tok);
                     idx = idx * 10 + (*q - '0');
-                    if (idx >= (long long)UINT32_MAX)
-                        return hs_fail(HS_ERR_FORMAT, "%s:%zu:%zu: feature index in '%s' is too large",
-                                       r->path, r->lineno, col, tok);
+                    if (idx >= (long long)r->max_features)
+                        return hs_fail(HS_ERR_FORMAT,
+                                       "%s:%zu:%zu: feature index in '%s' exceeds the limit of %zu "
+                                       "features (XGBoost allocates memory for every feature up to "
+                                       "the largest index)",
+                                       r->path, r->lineno, col, tok, r->max_features);
                 }
                 if (idx <= prev)
                     return hs_fail(HS_ERR_FORMAT,
@@ -503,7 +458,7 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && !strcmp(s + a - b, suffix);
 }
 
-hs_status hs_table_read(hs_table *t, const char *path, hs_table_format format)
+hs_status hs_table_read_max(hs_table *t, const char *path, hs_table_format format, size_t max_features)
 {
     if (!t || !path)
         return hs_fail(HS_ERR_NULL, "hs_table_read: NULL argument");
@@ -513,26 +468,33 @@ hs_status hs_table_read(hs_table *t, const char *path, hs_table_format format)
                                                                          : HS_TABLE_LIBSVM;
     if (format != HS_TABLE_CSV && format != HS_TABLE_LIBSVM)
         return hs_fail(HS_ERR_ARG, "hs_table_read: unknown format %d", (int)format);
+    if (max_features < 1 || max_features > UINT32_MAX)
+        return hs_fail(HS_ERR_SIZE, "hs_table_read: max_features %zu outside [1, 2^32)", max_features);
+    hs_instream in;
+    hs_status st = hs_instream_open(&in, path, 1);
+    if (st)
+        return st;
     line_reader r = {0};
     r.path = path;
-    errno = 0;
-    r.gz = gzopen(path, "rb");
-    if (!r.gz)
-        return hs_fail(HS_ERR_IO, "cannot open %s: %s", path,
-                       errno ? strerror(errno) : "out of memory");
-    gzbuffer(r.gz, 1 << 18);
+    r.max_features = max_features;
+    hs_linereader_init(&r.lr, &in, HS_TABLE_MAX_LINE);
     builder b;
-    hs_status st = builder_init(&b);
+    st = builder_init(&b);
     if (!st)
         st = format == HS_TABLE_CSV ? read_csv(&b, &r) : read_libsvm(&b, &r);
-    gzclose(r.gz);
-    free(r.buf);
+    hs_linereader_free(&r.lr);
+    hs_instream_close(&in);
     if (st) {
         hs_table_free(&b.t);
         return st;
     }
     *t = b.t;
     return HS_OK;
+}
+
+hs_status hs_table_read(hs_table *t, const char *path, hs_table_format format)
+{
+    return hs_table_read_max(t, path, format, HS_TABLE_MAX_FEATURES);
 }
 
 size_t hs_table_positives(const hs_table *t)

@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gbrt/xgb_check.h"
 #include "hypersimplex/gbrt.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 struct hs_gbrt_model {
     BoosterHandle booster;
@@ -30,12 +30,6 @@ hs_status hs_xgb_fail(const char *file, int line, const char *call)
                    (int)name_len, call, msg && *msg ? msg : "(no message)");
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 hs_gbrt_params hs_gbrt_params_default(void)
 {
@@ -261,7 +255,7 @@ hs_status hs_gbrt_train(hs_gbrt_model **model, hs_gbrt_result *result, const hs_
     hs_gbrt_model *m = NULL;
     memset(result, 0, sizeof *result);
     result->valid_auc = result->valid_acc = result->valid_auc_xgb = NAN;
-    double t0 = now_seconds();
+    double t0 = hs_now();
 
     if (hs) {
         size_t k = hs_table_positives(train);
@@ -303,10 +297,10 @@ hs_status hs_gbrt_train(hs_gbrt_model **model, hs_gbrt_result *result, const hs_
         memset(&rec, 0, sizeof rec);
         rec.round = t;
         const float *tm = NULL;
-        double ta = now_seconds();
+        double ta = hs_now();
         if ((st = predict_margin(&tm, booster, dtrain, n, 1)))
             goto done;
-        double tb = now_seconds();
+        double tb = hs_now();
         rec.t_predict = tb - ta;
         double t_obj = 0;
         if (hs) {
@@ -314,7 +308,7 @@ hs_status hs_gbrt_train(hs_gbrt_model **model, hs_gbrt_result *result, const hs_
             if ((st = hs_gbrt_hs_objective_f(t < p->rounds ? grad : NULL, hess, &info, tm,
                                              train->labels, n, p->tau, p->hessian, work)))
                 goto done;
-            t_obj = now_seconds() - tb;
+            t_obj = hs_now() - tb;
             rec.train_loss = info.loss;
             rec.n_free = info.n_free;
             theta = info.theta;
@@ -332,7 +326,7 @@ hs_status hs_gbrt_train(hs_gbrt_model **model, hs_gbrt_result *result, const hs_
             rec.t_boost = t_boost_prev;
             rec.valid_auc = rec.valid_acc = NAN;
             if (valid) {
-                double te = now_seconds();
+                double te = hs_now();
                 const float *vm = NULL;
                 if ((st = predict_margin(&vm, booster, dvalid, valid->rows, 0)))
                     goto done;
@@ -345,7 +339,7 @@ hs_status hs_gbrt_train(hs_gbrt_model **model, hs_gbrt_result *result, const hs_
                 }
                 rec.valid_acc = accuracy(vmargin, valid->labels, valid->rows, p->loss, p->tau,
                                          theta);
-                rec.t_eval = now_seconds() - te;
+                rec.t_eval = hs_now() - te;
                 if (rec.valid_auc > best_auc) {
                     best_auc = rec.valid_auc;
                     best_acc = rec.valid_acc;
@@ -368,12 +362,12 @@ hs_status hs_gbrt_train(hs_gbrt_model **model, hs_gbrt_result *result, const hs_
         if (stop || t == p->rounds)
             break;
         t_obj_prev = t_obj;
-        double tc = now_seconds();
+        double tc = hs_now();
         if (hs)
             HS_XGB_CHECK(st, done, XGBoosterBoostOneIter(booster, dtrain, grad, hess, n));
         else
             HS_XGB_CHECK(st, done, XGBoosterUpdateOneIter(booster, t, dtrain));
-        t_boost_prev = now_seconds() - tc;
+        t_boost_prev = hs_now() - tc;
         result->t_boost += t_boost_prev;
     }
 
@@ -423,7 +417,7 @@ hs_status hs_gbrt_train(hs_gbrt_model **model, hs_gbrt_result *result, const hs_
         if ((st = xgb_eval_auc(&result->valid_auc_xgb, m->booster, dvalid)))
             goto done;
     }
-    result->t_total = now_seconds() - t0;
+    result->t_total = hs_now() - t0;
 done:
     if (booster)
         HS_XGB_RELEASE(st, XGBoosterFree(booster));
@@ -516,31 +510,41 @@ done:
     return st;
 }
 
-hs_status hs_gbrt_save(const hs_gbrt_model *m, const char *path)
+hs_status hs_gbrt_write(const hs_gbrt_model *m, FILE *f, const char *name)
 {
-    if (!m || !path)
-        return hs_fail(HS_ERR_NULL, "hs_gbrt_save: NULL argument");
-    size_t len = strlen(path);
+    if (!m || !f || !name)
+        return hs_fail(HS_ERR_NULL, "hs_gbrt_write: NULL argument");
+    size_t len = strlen(name);
     const char *cfg = "{\"format\": \"json\"}";
-    if (len >= 4 && !strcmp(path + len - 4, ".ubj"))
+    if (len >= 4 && !strcmp(name + len - 4, ".ubj"))
         cfg = "{\"format\": \"ubj\"}";
-    else if ((len >= 4 && !strcmp(path + len - 4, ".bin")) ||
-             (len >= 6 && !strcmp(path + len - 6, ".model")))
+    else if ((len >= 4 && !strcmp(name + len - 4, ".bin")) ||
+             (len >= 6 && !strcmp(name + len - 6, ".model")))
         cfg = "{\"format\": \"deprecated\"}";
     hs_status st = HS_OK;
     bst_ulong n = 0;
     const char *buf = NULL;
     HS_XGB_CHECK(st, fail, XGBoosterSaveModelToBuffer(m->booster, cfg, &n, &buf));
-    hs_atomic_file af;
-    if ((st = hs_atomic_open(&af, path)))
-        return st;
-    if (fwrite(buf, 1, (size_t)n, af.f) != (size_t)n) {
-        hs_atomic_abort(&af);
-        return hs_fail(HS_ERR_IO, "cannot write %s", path);
-    }
-    return hs_atomic_commit(&af);
+    if (fwrite(buf, 1, (size_t)n, f) != (size_t)n)
+        return hs_fail(HS_ERR_IO, "cannot write %s", name);
+    return HS_OK;
 fail:
     return st;
+}
+
+hs_status hs_gbrt_save(const hs_gbrt_model *m, const char *path)
+{
+    if (!m || !path)
+        return hs_fail(HS_ERR_NULL, "hs_gbrt_save: NULL argument");
+    hs_atomic_file af;
+    hs_status st = hs_atomic_open(&af, path);
+    if (st)
+        return st;
+    if ((st = hs_gbrt_write(m, af.f, path))) {
+        hs_atomic_abort(&af);
+        return st;
+    }
+    return hs_atomic_commit(&af);
 }
 
 void hs_gbrt_free(hs_gbrt_model *m)

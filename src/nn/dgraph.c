@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/batchnorm.h"
 #include "util/error.h"
 
 hs_status hs_dnnl_fail(const char *file, int line, const char *call, dnnl_status_t s)
@@ -866,6 +867,98 @@ fail:
     return st;
 }
 
+/* Training batch norm by nn/batchnorm.c (sums in double; see there why not oneDNN's). */
+typedef struct bn_train {
+    dnnl_memory_t x, y, dy, dx;
+    hs_bn_layout l;
+    const float *gamma, *beta;
+    float *dgamma, *dbeta, *mean_var;
+    double eps;
+    int relu;
+    hs_bn_state st;
+} bn_train;
+
+/* The layout of md for nn/batchnorm.c: 4-D f32, channels plain or in one inner block. */
+static int bn_layout(hs_bn_layout *l, const dnnl_memory_desc_t *md)
+{
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    if (md->ndims != 4 || md->data_type != dnnl_f32 || md->format_kind != dnnl_blocked || md->offset0 != 0)
+        return 0;
+    for (int d = 0; d < 4; d++)
+        if (md->padded_offsets[d] != 0 || (d != 1 && md->padded_dims[d] != md->dims[d]))
+            return 0;
+    size_t cb = 1;
+    if (b->inner_nblks == 1 && b->inner_idxs[0] == 1)
+        cb = (size_t)b->inner_blks[0];
+    else if (b->inner_nblks != 0)
+        return 0;
+    if (cb > 64 || (size_t)md->padded_dims[1] != ((size_t)md->dims[1] + cb - 1) / cb * cb)
+        return 0;
+    l->N = (size_t)md->dims[0];
+    l->C = (size_t)md->dims[1];
+    l->H = (size_t)md->dims[2];
+    l->W = (size_t)md->dims[3];
+    l->cb = cb;
+    l->sn = (size_t)b->strides[0];
+    l->sc = (size_t)b->strides[1];
+    l->sh = (size_t)b->strides[2];
+    l->sw = (size_t)b->strides[3];
+    return 1;
+}
+
+static hs_status bn_train_fwd_op(void *p)
+{
+    bn_train *c = p;
+    void *x = NULL, *y = NULL;
+    hs_status st;
+    if ((st = mem_ptr(c->x, &x)) || (st = mem_ptr(c->y, &y)))
+        return st;
+    return hs_bn_train_forward(y, x, &c->l, c->gamma, c->beta, c->eps, c->relu, c->mean_var, &c->st);
+}
+
+static hs_status bn_train_bwd_op(void *p)
+{
+    bn_train *c = p;
+    void *x = NULL, *dy = NULL, *dx = NULL;
+    hs_status st;
+    if ((st = mem_ptr(c->x, &x)) || (st = mem_ptr(c->dy, &dy)) || (c->dx && (st = mem_ptr(c->dx, &dx))))
+        return st;
+    return hs_bn_train_backward(dx, c->dgamma, c->dbeta, dy, x, &c->l, c->gamma, c->beta, c->relu, &c->st);
+}
+
+static hs_status bn_train_c(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, const hs_bn_layout *l,
+                            float *gamma, float *beta, float *dgamma, float *dbeta, float *mean_var,
+                            double eps, int relu, int y_slot, int dy_slot, int dx_slot)
+{
+    hs_status st;
+    size_t C = l->C;
+    bn_train *c = calloc(1, sizeof *c + C * (2 * sizeof(double) + 2 * sizeof(float)));
+    if (!c)
+        return hs_fail(HS_ERR_NOMEM, "out of memory building the oneDNN graph");
+    if ((st = add_ctx(g, c)))
+        return st;
+    c->l = *l;
+    c->gamma = gamma;
+    c->beta = beta;
+    c->dgamma = dgamma;
+    c->dbeta = dbeta;
+    c->mean_var = mean_var;
+    c->eps = eps;
+    c->relu = relu;
+    c->st.mean = (double *)(void *)(c + 1);
+    c->st.inv = c->st.mean + C;
+    c->st.mean_f = (float *)(void *)(c->st.inv + C);
+    c->st.scale_f = c->st.mean_f + C;
+    y->md = x->md;
+    y->slot = y_slot;
+    if ((st = slot_mem(g, &c->x, &x->md, x->slot)) || (st = slot_mem(g, &c->y, &y->md, y_slot)) ||
+        (st = push_fn(g, LIST_FWD, bn_train_fwd_op, c)) || (st = begin_bwd_group(g)) ||
+        (st = slot_mem(g, &c->dy, &y->md, dy_slot)) ||
+        (dx_slot >= 0 && (st = slot_mem(g, &c->dx, &x->md, dx_slot))))
+        return st;
+    return push_fn(g, LIST_BWD, bn_train_bwd_op, c);
+}
+
 hs_status hs_dg_batchnorm(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, float *gamma,
                           float *beta, float *dgamma, float *dbeta, float *mean_var, double eps,
                           int fuse_relu, int y_slot, int dy_slot, int dx_slot)
@@ -882,6 +975,10 @@ hs_status hs_dg_batchnorm(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, floa
         flags |= dnnl_use_global_stats;
     if (g->train && y_slot == x->slot)
         return hs_fail(HS_ERR_ARG, "batch norm: training output must not overwrite its input");
+    hs_bn_layout bl;
+    if (g->train && bn_layout(&bl, &x->md))
+        return bn_train_c(g, y, x, &bl, gamma, beta, dgamma, dbeta, mean_var, eps, fuse_relu, y_slot, dy_slot,
+                          dx_slot);
     if ((st = md_x(&c_md, C)))
         goto fail;
     HS_DNNL(dnnl_batch_normalization_forward_desc_init(

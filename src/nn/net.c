@@ -205,7 +205,6 @@ void hs_net_free(hs_net *net)
     free(net);
 }
 
-const hs_net_shape *hs_net_get_shape(const hs_net *net) { return net ? &net->shape : NULL; }
 size_t hs_net_param_count(const hs_net *net) { return net ? net->nparams : 0; }
 size_t hs_net_param_tensors(const hs_net *net) { return net ? NPARAM_T : 0; }
 float *hs_net_params(hs_net *net) { return net ? net->params : NULL; }

@@ -7,7 +7,6 @@
 #include <omp.h>
 #endif
 
-#include "core/rows.h"
 #include "util/error.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -38,6 +37,7 @@ void hs_wino_force_portable(int on)
     force_portable = on != 0;
 }
 
+/* The AVX2+FMA kernels when this CPU has both, unless a test forced the portable ones. */
 static int use_avx2(void)
 {
 #ifdef WINO_HAVE_AVX2
@@ -45,7 +45,7 @@ static int use_avx2(void)
     if (force_portable)
         return 0;
     if (cached < 0)
-        cached = hs_cpu_has_avx2() && __builtin_cpu_supports("fma") ? 1 : 0;
+        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
     return cached;
 #else
     return 0;

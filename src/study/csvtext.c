@@ -6,49 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <zlib.h>
 
+#include "hypersimplex/study.h"
+#include "io/stream.h"
 #include "util/error.h"
 
 hs_status hs_read_text_file(char **text, size_t *len, const char *path)
 {
     *text = NULL;
     *len = 0;
-    gzFile g = gzopen(path, "rb");
-    if (!g)
-        return hs_fail(HS_ERR_IO, "cannot open %s: %s", path, errno ? strerror(errno) : "zlib error");
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        gzclose(g);
-        return hs_fail(HS_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    for (;;) {
-        if (cap - n < (1 << 15)) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                gzclose(g);
-                return hs_fail(HS_ERR_NOMEM, "out of memory reading %s", path);
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        int got = gzread(g, buf + n, (unsigned)(cap - n - 1));
-        if (got < 0) {
-            int zerr = 0;
-            const char *msg = gzerror(g, &zerr);
-            hs_status s = hs_fail(HS_ERR_IO, "cannot read %s: %s", path, msg ? msg : "zlib error");
-            free(buf);
-            gzclose(g);
-            return s;
-        }
-        if (got == 0)
-            break;
-        n += (size_t)got;
-    }
-    gzclose(g);
-    buf[n] = '\0';
+    hs_instream in;
+    hs_status st = hs_instream_open(&in, path, 1);
+    if (st)
+        return st;
+    char *buf;
+    size_t n;
+    st = hs_instream_read_all(&in, &buf, &n, HS_RESULTS_MAX_BYTES);
+    hs_instream_close(&in);
+    if (st)
+        return st;
     if (memchr(buf, '\0', n)) {
         free(buf);
         return hs_fail(HS_ERR_FORMAT, "%s: contains a NUL byte (not a text file)", path);

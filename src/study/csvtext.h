@@ -6,8 +6,8 @@
 
 #include "hypersimplex.h"
 
-/* Reads a whole file into a NUL-terminated buffer; gzip-compressed files are inflated
- * (zlib reads plain files unchanged). */
+/* Reads a whole file, plain or gzip-compressed (io/stream.h: truncation and trailing garbage
+ * are refused), of at most HS_RESULTS_MAX_BYTES into a NUL-terminated buffer. */
 hs_status hs_read_text_file(char **text, size_t *len, const char *path);
 
 /* Iterates over lines: returns the next line (terminator removed, "\r\n" accepted, the

@@ -265,11 +265,11 @@ hs_status hs_study_markdown(char **md, const hs_study *s, const hs_markdown_opts
             long l = loss_index(s, o.compare[k]);
             if (l < 0) {
                 free(cmp);
-                return hs_fail(HS_ERR_ARG, "--compare: loss '%s' does not occur in the results", o.compare[k]);
+                return hs_fail(HS_ERR_ARG, "compare: loss '%s' does not occur in the results", o.compare[k]);
             }
             if (l == base) {
                 free(cmp);
-                return hs_fail(HS_ERR_ARG, "--compare: '%s' is the baseline", o.compare[k]);
+                return hs_fail(HS_ERR_ARG, "compare: '%s' is the baseline", o.compare[k]);
             }
             int dup = 0;
             for (size_t j = 0; j < n_cmp; j++)
@@ -278,10 +278,11 @@ hs_status hs_study_markdown(char **md, const hs_study *s, const hs_markdown_opts
                 cmp[n_cmp++] = l;
         }
     } else {
-        long hs = loss_index(s, "hypersimplex");
-        if (hs >= 0 && hs != base)
-            cmp[n_cmp++] = hs;
-        else
+        /* the HyperSimplex losses (any k policy), else every other loss */
+        for (size_t l = 0; l < s->n_losses; l++)
+            if ((long)l != base && hs_study_is_hs_loss(s->losses[l]))
+                cmp[n_cmp++] = (long)l;
+        if (n_cmp == 0)
             for (size_t l = 0; l < s->n_losses; l++)
                 if ((long)l != base)
                     cmp[n_cmp++] = (long)l;

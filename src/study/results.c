@@ -14,16 +14,17 @@
 #include "util/error.h"
 
 enum { COL_DATASET, COL_LOSS, COL_BATCH, COL_SEED, COL_EPOCH, COL_TEST, COL_VAL, COL_TRAIN_LOSS,
-       COL_SECONDS, COL_VARIANT, N_COLS };
+       COL_SECONDS, COL_VARIANT, COL_VAL_THR, COL_TEST_THR, N_COLS };
 static const char *const col_names[N_COLS] = {"dataset", "loss", "batch_size", "seed", "epoch",
                                               "test_accuracy", "val_accuracy", "train_loss",
-                                              "seconds", "variant"};
+                                              "seconds", "variant", "val_accuracy_threshold",
+                                              "test_accuracy_threshold"};
 #define N_REQUIRED 6 /* the first six columns */
 #define MAX_FIELDS 64
 
 typedef struct row {
     long epoch;
-    double test, val, train_loss, seconds;
+    double test, val, train_loss, seconds, val_thr, test_thr;
     size_t line;
 } row;
 
@@ -56,6 +57,8 @@ void hs_run_curve_free(hs_run_curve *run)
     free(run->val_accuracy);
     free(run->train_loss);
     free(run->seconds);
+    free(run->test_accuracy_threshold);
+    free(run->val_accuracy_threshold);
     memset(run, 0, sizeof *run);
 }
 
@@ -92,18 +95,16 @@ static int run_cmp_q(const void *a, const void *b)
     return run_cmp(a, b);
 }
 
+/* Room for n runs. Exactly n: a table holds at most thousands of runs, and adding one
+ * already moves the runs after it to keep the order. */
 static hs_status reserve_runs(hs_results *r, size_t n)
 {
-    if (n <= r->cap)
+    if (n <= r->n_runs)
         return HS_OK;
-    size_t cap = r->cap ? r->cap * 2 : 16;
-    while (cap < n)
-        cap *= 2;
-    hs_run_curve *runs = realloc(r->runs, cap * sizeof *runs);
+    hs_run_curve *runs = realloc(r->runs, n * sizeof *runs);
     if (!runs)
         return hs_fail(HS_ERR_NOMEM, "out of memory growing a results table");
     r->runs = runs;
-    r->cap = cap;
     return HS_OK;
 }
 
@@ -367,10 +368,17 @@ static hs_status parse_rows(run_map *m, char *text, size_t len, const char *name
         if (hs_parse_long_str(f[idx[COL_EPOCH]], &epoch) || epoch < 0)
             return hs_fail(HS_ERR_FORMAT, "%s:%zu: column epoch: '%s' is not an integer >= 0", name, lineno,
                            f[idx[COL_EPOCH]]);
-        row r = {.epoch = epoch, .val = NAN, .train_loss = NAN, .seconds = NAN, .line = lineno};
+        row r = {.epoch = epoch, .val = NAN, .train_loss = NAN, .seconds = NAN, .val_thr = NAN,
+                 .test_thr = NAN, .line = lineno};
         if ((s = parse_fraction(&r.test, name, lineno, "test_accuracy", f[idx[COL_TEST]], 0)))
             return s;
         if (idx[COL_VAL] >= 0 && (s = parse_fraction(&r.val, name, lineno, "val_accuracy", f[idx[COL_VAL]], 1)))
+            return s;
+        if (idx[COL_VAL_THR] >= 0 &&
+            (s = parse_fraction(&r.val_thr, name, lineno, "val_accuracy_threshold", f[idx[COL_VAL_THR]], 1)))
+            return s;
+        if (idx[COL_TEST_THR] >= 0 &&
+            (s = parse_fraction(&r.test_thr, name, lineno, "test_accuracy_threshold", f[idx[COL_TEST_THR]], 1)))
             return s;
         if (idx[COL_TRAIN_LOSS] >= 0 && hs_parse_optional_double(f[idx[COL_TRAIN_LOSS]], &r.train_loss))
             return hs_fail(HS_ERR_FORMAT, "%s:%zu: column train_loss: '%s' is not a finite number", name,
@@ -440,13 +448,18 @@ static hs_status pending_to_curve(hs_run_curve *c, pending *p)
     c->val_accuracy = malloc(p->n * sizeof(double));
     c->train_loss = malloc(p->n * sizeof(double));
     c->seconds = malloc(p->n * sizeof(double));
-    if (!c->test_accuracy || !c->val_accuracy || !c->train_loss || !c->seconds)
+    c->test_accuracy_threshold = malloc(p->n * sizeof(double));
+    c->val_accuracy_threshold = malloc(p->n * sizeof(double));
+    if (!c->test_accuracy || !c->val_accuracy || !c->train_loss || !c->seconds || !c->test_accuracy_threshold ||
+        !c->val_accuracy_threshold)
         return hs_fail(HS_ERR_NOMEM, "out of memory building runs");
     for (size_t i = 0; i < p->n; i++) {
         c->test_accuracy[i] = p->rows[i].test;
         c->val_accuracy[i] = p->rows[i].val;
         c->train_loss[i] = p->rows[i].train_loss;
         c->seconds[i] = p->rows[i].seconds;
+        c->test_accuracy_threshold[i] = p->rows[i].test_thr;
+        c->val_accuracy_threshold[i] = p->rows[i].val_thr;
     }
     return HS_OK;
 }
@@ -519,8 +532,8 @@ hs_status hs_results_write(const hs_results *r, const char *path)
     hs_status s = hs_atomic_open(&af, path);
     if (s)
         return s;
-    fprintf(af.f, "dataset,loss,batch_size,seed,epoch,test_accuracy,val_accuracy,train_loss,seconds%s\n",
-            any_variant ? ",variant" : "");
+    fprintf(af.f, "dataset,loss,batch_size,seed,epoch,test_accuracy,val_accuracy,train_loss,seconds,"
+                  "val_accuracy_threshold,test_accuracy_threshold%s\n", any_variant ? ",variant" : "");
     for (size_t i = 0; i < r->n_runs; i++) {
         const hs_run_curve *c = &r->runs[i];
         for (size_t e = 0; e < c->epochs; e++) {
@@ -529,6 +542,8 @@ hs_status hs_results_write(const hs_results *r, const char *path)
             put_opt(af.f, c->val_accuracy ? c->val_accuracy[e] : NAN, "%.6f");
             put_opt(af.f, c->train_loss ? c->train_loss[e] : NAN, "%.17g");
             put_opt(af.f, c->seconds ? c->seconds[e] : NAN, "%.17g");
+            put_opt(af.f, c->val_accuracy_threshold ? c->val_accuracy_threshold[e] : NAN, "%.6f");
+            put_opt(af.f, c->test_accuracy_threshold ? c->test_accuracy_threshold[e] : NAN, "%.6f");
             if (any_variant)
                 fprintf(af.f, ",%s", c->variant);
             fputc('\n', af.f);
@@ -553,7 +568,7 @@ hs_status hs_run_read_metrics(hs_run_curve *run, const char *metrics_path, const
     static const char *const need[5] = {"epoch", "train_loss", "val_accuracy", "test_accuracy", "seconds"};
     char *cursor = text, *end = text + len, *line;
     size_t lineno = 0;
-    long idx[5];
+    long idx[5], idx_val_thr, idx_test_thr;
     char *f[MAX_FIELDS];
     size_t n_cols = 0, n = 0, cap = 0;
     line = hs_next_line(&cursor, end, &lineno);
@@ -571,6 +586,8 @@ hs_status hs_run_read_metrics(hs_run_curve *run, const char *metrics_path, const
             s = hs_fail(HS_ERR_FORMAT, "%s:1: missing column %s", metrics_path, need[c]);
             goto done;
         }
+    idx_val_thr = hs_find_column(f, n_cols, "val_accuracy_threshold");
+    idx_test_thr = hs_find_column(f, n_cols, "test_accuracy_threshold");
     run->dataset = xstrdup(dataset);
     run->variant = xstrdup(variant ? variant : "");
     run->loss = xstrdup(loss);
@@ -606,7 +623,13 @@ hs_status hs_run_read_metrics(hs_run_curve *run, const char *metrics_path, const
             double *d = realloc(run->seconds, cap * sizeof *d);
             if (d)
                 run->seconds = d;
-            if (!a || !b || !c || !d) {
+            double *g = realloc(run->test_accuracy_threshold, cap * sizeof *g);
+            if (g)
+                run->test_accuracy_threshold = g;
+            double *h = realloc(run->val_accuracy_threshold, cap * sizeof *h);
+            if (h)
+                run->val_accuracy_threshold = h;
+            if (!a || !b || !c || !d || !g || !h) {
                 s = hs_fail(HS_ERR_NOMEM, "out of memory reading %s", metrics_path);
                 goto done;
             }
@@ -618,6 +641,12 @@ hs_status hs_run_read_metrics(hs_run_curve *run, const char *metrics_path, const
         }
         if ((s = parse_fraction(&run->test_accuracy[n], metrics_path, lineno, "test_accuracy", f[idx[3]], 0)) ||
             (s = parse_fraction(&run->val_accuracy[n], metrics_path, lineno, "val_accuracy", f[idx[2]], 1)))
+            goto done;
+        run->test_accuracy_threshold[n] = run->val_accuracy_threshold[n] = NAN;
+        if ((idx_test_thr >= 0 && (s = parse_fraction(&run->test_accuracy_threshold[n], metrics_path, lineno,
+                                                       "test_accuracy_threshold", f[idx_test_thr], 1))) ||
+            (idx_val_thr >= 0 && (s = parse_fraction(&run->val_accuracy_threshold[n], metrics_path, lineno,
+                                                     "val_accuracy_threshold", f[idx_val_thr], 1))))
             goto done;
         if (hs_parse_optional_double(f[idx[1]], &run->train_loss[n]) ||
             hs_parse_optional_double(f[idx[4]], &run->seconds[n])) {
@@ -634,4 +663,72 @@ done:
     if (s)
         hs_run_curve_free(run);
     return s;
+}
+
+/* ---- prediction rules ---- */
+
+hs_status hs_pred_rule_parse(hs_pred_rule *out, const char *name)
+{
+    if (!out || !name)
+        return hs_fail(HS_ERR_NULL, "hs_pred_rule_parse: NULL argument");
+    if (!strcmp(name, "argmax"))
+        *out = HS_RULE_ARGMAX;
+    else if (!strcmp(name, "threshold"))
+        *out = HS_RULE_THRESHOLD;
+    else
+        return hs_fail(HS_ERR_ARG, "unknown prediction rule '%s' (argmax, threshold)", name);
+    return HS_OK;
+}
+
+const char *hs_pred_rule_name(hs_pred_rule r)
+{
+    switch (r) {
+    case HS_RULE_ARGMAX: return "argmax";
+    case HS_RULE_THRESHOLD: return "threshold";
+    }
+    return "unknown";
+}
+
+/* Number of epochs of the run with a threshold test accuracy. */
+static size_t threshold_epochs(const hs_run_curve *c)
+{
+    size_t n = 0;
+    for (size_t e = 0; c->test_accuracy_threshold && e < c->epochs; e++)
+        n += isnan(c->test_accuracy_threshold[e]) ? 0u : 1u;
+    return n;
+}
+
+hs_status hs_results_use_rule(hs_results *r, hs_pred_rule rule, size_t *n_threshold)
+{
+    if (!r)
+        return hs_fail(HS_ERR_NULL, "hs_results_use_rule: NULL results");
+    if (rule != HS_RULE_ARGMAX && rule != HS_RULE_THRESHOLD)
+        return hs_fail(HS_ERR_ARG, "unknown prediction rule %d", (int)rule);
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_runs; i++) {
+        const hs_run_curve *c = &r->runs[i];
+        size_t k = threshold_epochs(c);
+        if (k && k != c->epochs && rule == HS_RULE_THRESHOLD)
+            return hs_fail(HS_ERR_ARG,
+                           "run %s %s batch %ld seed %ld (line %zu) has the threshold rule's test accuracy "
+                           "for %zu of its %zu epochs", c->dataset, c->loss, c->batch_size, c->seed, c->line,
+                           k, c->epochs);
+        n += k ? 1u : 0u;
+    }
+    if (rule == HS_RULE_THRESHOLD) {
+        for (size_t i = 0; i < r->n_runs; i++) {
+            hs_run_curve *c = &r->runs[i];
+            if (!threshold_epochs(c))
+                continue;
+            double *t = c->test_accuracy;
+            c->test_accuracy = c->test_accuracy_threshold;
+            c->test_accuracy_threshold = t;
+            t = c->val_accuracy;
+            c->val_accuracy = c->val_accuracy_threshold;
+            c->val_accuracy_threshold = t;
+        }
+    }
+    if (n_threshold)
+        *n_threshold = n;
+    return HS_OK;
 }

@@ -76,7 +76,7 @@ hs_status hs_run_select(double *accuracy, size_t *epoch, const hs_run_curve *run
         if (!found)
             return hs_fail(HS_ERR_ARG,
                            "best-val: run %s %s batch %ld seed %ld (line %zu) has no validation accuracy "
-                           "(use --select max-test or last)", run->dataset, run->loss, run->batch_size,
+                           "(select with the rule max-test or last)", run->dataset, run->loss, run->batch_size,
                            run->seed, run->line);
         break;
     }
@@ -145,9 +145,20 @@ static int rank_of(const char *name, const char *const *list, int n)
     return n;
 }
 
+/* "hypersimplex@P" (the HS loss with k policy P) ranks with "hypersimplex". */
+static int loss_rank(const char *name)
+{
+    return hs_study_is_hs_loss(name) ? 3 : rank_of(name, known_losses, 4);
+}
+
+int hs_study_is_hs_loss(const char *name)
+{
+    return !strcmp(name, "hypersimplex") || !strncmp(name, "hypersimplex@", 13);
+}
+
 int hs_study_loss_cmp(const char *a, const char *b)
 {
-    int ra = rank_of(a, known_losses, 4), rb = rank_of(b, known_losses, 4);
+    int ra = loss_rank(a), rb = loss_rank(b);
     if (ra != rb)
         return ra < rb ? -1 : 1;
     return strcmp(a, b);

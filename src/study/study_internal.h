@@ -3,10 +3,22 @@
 #define HS_STUDY_INTERNAL_H
 
 #include "hypersimplex/study.h"
+#include "study/strbuf.h"
 
-/* Orders: the paper's losses first (cross_entropy, hinge, mse, hypersimplex), then others
- * by name; datasets fashion-mnist, mnist, cifar10, then others by name. */
+/* Orders: the paper's losses first (cross_entropy, hinge, mse, hypersimplex and its
+ * "hypersimplex@P" by name), then others by name; datasets fashion-mnist, mnist, cifar10, then others by name. */
 int hs_study_loss_cmp(const char *a, const char *b);
+/* 1 for "hypersimplex" and "hypersimplex@P" (the HS loss with k policy P). */
+int hs_study_is_hs_loss(const char *name);
 int hs_study_dataset_cmp(const char *a, const char *b);
+
+/* Plot files (plots.c): a file-name-safe tag dataset[_variant] (other characters become '_');
+ * text as a single-quoted gnuplot string; appending a file to a list (its text is taken over,
+ * also on failure); writing a list into a plot directory (dir and dir/plot_data created),
+ * every file complete before any replaces an old one. */
+void hs_study_make_tag(char *buf, size_t n, const char *dataset, const char *variant);
+void hs_study_gp_quote(hs_strbuf *b, const char *text);
+hs_status hs_study_add_file(hs_text_file **files, size_t *n, size_t *cap, const char *name, hs_strbuf *text);
+hs_status hs_study_write_files(const char *dir, const hs_text_file *files, size_t n);
 
 #endif

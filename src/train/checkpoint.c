@@ -56,6 +56,7 @@ static void w_fp(wstream *w, const hs_ckpt_fingerprint *f)
     w_u64(w, f->width), w_u64(w, f->hidden);
     w_u32(w, f->augment), w_u32(w, f->classes);
     w_u64(w, f->channels), w_u64(w, f->height), w_u64(w, f->img_width);
+    w_f64(w, f->theta_momentum);
 }
 
 hs_status hs_ckpt_write(const char *path, const hs_ckpt *c)
@@ -74,11 +75,14 @@ hs_status hs_ckpt_write(const char *path, const hs_ckpt *c)
     w_bytes(&w, c->m, c->nparams * sizeof(float));
     w_bytes(&w, c->v, c->nparams * sizeof(float));
     w_bytes(&w, c->buffers, c->nbufs * sizeof(float));
+    w_u64(&w, c->ntheta);
+    w_bytes(&w, c->theta, c->ntheta * sizeof(double));
     w_u64(&w, c->nrows);
     for (uint64_t i = 0; i < c->nrows; i++) {
         const hs_epoch_metrics *r = &c->rows[i];
         w_u64(&w, r->epoch), w_f64(&w, r->train_loss), w_f64(&w, r->val_accuracy);
         w_f64(&w, r->test_accuracy), w_f64(&w, r->seconds);
+        w_f64(&w, r->val_accuracy_threshold), w_f64(&w, r->test_accuracy_threshold);
     }
     uint64_t h = w.hash;
     w_bytes(&w, &h, sizeof h);
@@ -112,7 +116,7 @@ static uint32_t r_u32(rstream *r) { uint32_t v; r_bytes(r, &v, sizeof v); return
 static uint64_t r_u64(rstream *r) { uint64_t v; r_bytes(r, &v, sizeof v); return v; }
 static double r_f64(rstream *r) { double v; r_bytes(r, &v, sizeof v); return v; }
 
-static void r_fp(rstream *r, hs_ckpt_fingerprint *f)
+static void r_fp(rstream *r, hs_ckpt_fingerprint *f, uint32_t version)
 {
     f->dataset = r_u32(r), f->loss_kind = r_u32(r), f->k_policy = r_u32(r), f->reg = r_u32(r);
     f->tau = r_f64(r), f->k_fraction = r_f64(r), f->lr = r_f64(r), f->val_fraction = r_f64(r);
@@ -120,6 +124,7 @@ static void r_fp(rstream *r, hs_ckpt_fingerprint *f)
     f->width = r_u64(r), f->hidden = r_u64(r);
     f->augment = r_u32(r), f->classes = r_u32(r);
     f->channels = r_u64(r), f->height = r_u64(r), f->img_width = r_u64(r);
+    f->theta_momentum = version >= 2 ? r_f64(r) : 0.0;
 }
 
 void hs_ckpt_free(hs_ckpt *c)
@@ -131,6 +136,7 @@ void hs_ckpt_free(hs_ckpt *c)
     free(c->v);
     free(c->buffers);
     free(c->rows);
+    free(c->theta);
     memset(c, 0, sizeof *c);
 }
 
@@ -213,12 +219,13 @@ hs_status hs_ckpt_read(hs_ckpt *c, const char *path)
     }
     uint32_t version = r_u32(&r);
     (void)r_u32(&r);
-    if (version != HS_CKPT_VERSION) {
-        st = hs_fail(HS_ERR_FORMAT, "%s: checkpoint version %u, this build reads %u", path, version,
-                     HS_CKPT_VERSION);
+    if (version < 1 || version > HS_CKPT_VERSION) {
+        st = hs_fail(HS_ERR_FORMAT, "%s: checkpoint version %u, this build reads 1 to %u", path,
+                     version, HS_CKPT_VERSION);
         goto out;
     }
-    r_fp(&r, &c->fp);
+    c->version = version;
+    r_fp(&r, &c->fp, version);
     c->epochs_done = r_u64(&r), c->steps = r_u64(&r), c->nparams = r_u64(&r), c->nbufs = r_u64(&r);
     if (r.err) {
         st = hs_fail(HS_ERR_FORMAT, "%s: truncated header", path);
@@ -227,8 +234,23 @@ hs_status hs_ckpt_read(hs_ckpt *c, const char *path)
     if ((st = read_floats(&c->params, &r, c->nparams, path)) || (st = read_floats(&c->m, &r, c->nparams, path)) ||
         (st = read_floats(&c->v, &r, c->nparams, path)) || (st = read_floats(&c->buffers, &r, c->nbufs, path)))
         goto out;
+    if (version >= 2) {
+        c->ntheta = r_u64(&r);
+        if (r.err || c->ntheta > (r.n - r.pos) / sizeof(double)) {
+            st = hs_fail(HS_ERR_FORMAT, "%s: truncated (%llu class thresholds)", path,
+                         (unsigned long long)c->ntheta);
+            goto out;
+        }
+        c->theta = malloc(c->ntheta ? c->ntheta * sizeof(double) : 1);
+        if (!c->theta) {
+            st = hs_fail(HS_ERR_NOMEM, "out of memory reading %s", path);
+            goto out;
+        }
+        r_bytes(&r, c->theta, c->ntheta * sizeof(double));
+    }
+    size_t row_bytes = version >= 2 ? 56 : 40;
     c->nrows = r_u64(&r);
-    if (r.err || c->nrows > (r.n - r.pos) / 40 || c->nrows != c->epochs_done) {
+    if (r.err || c->nrows > (r.n - r.pos) / row_bytes || c->nrows != c->epochs_done) {
         st = hs_fail(HS_ERR_FORMAT, "%s: bad metrics table (%llu rows for %llu epochs)", path,
                      (unsigned long long)c->nrows, (unsigned long long)c->epochs_done);
         goto out;
@@ -243,6 +265,8 @@ hs_status hs_ckpt_read(hs_ckpt *c, const char *path)
         m->epoch = (size_t)r_u64(&r);
         m->train_loss = r_f64(&r), m->val_accuracy = r_f64(&r), m->test_accuracy = r_f64(&r);
         m->seconds = r_f64(&r);
+        m->val_accuracy_threshold = version >= 2 ? r_f64(&r) : NAN;
+        m->test_accuracy_threshold = version >= 2 ? r_f64(&r) : NAN;
         if (m->epoch != i) {
             st = hs_fail(HS_ERR_FORMAT, "%s: metrics row %llu has epoch %zu", path, (unsigned long long)i,
                          m->epoch);
@@ -269,6 +293,7 @@ const char *hs_ckpt_fingerprint_diff(const hs_ckpt_fingerprint *a, const hs_ckpt
     CMP(dataset) CMP(loss_kind) CMP(k_policy) CMP(reg) CMP(tau) CMP(k_fraction) CMP(lr)
     CMP(val_fraction) CMP(batch_size) CMP(seed) CMP(train_limit) CMP(test_limit) CMP(width)
     CMP(hidden) CMP(augment) CMP(classes) CMP(channels) CMP(height) CMP(img_width)
+    CMP(theta_momentum)
 #undef CMP
     return NULL;
 }

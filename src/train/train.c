@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "hypersimplex/train.h"
 #include "train/checkpoint.h"
 #include "util/atomic_file.h"
+#include "util/dir_lock.h"
 #include "util/error.h"
+#include "util/fs.h"
 
 hs_train_config hs_train_config_default(void)
 {
@@ -27,29 +27,8 @@ hs_train_config hs_train_config_default(void)
     c.val_fraction = 0.1;
     c.augment = 1;
     c.eval_batch = 1000;
+    c.theta_momentum = 0.1;
     return c;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-static int file_exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0;
 }
 
 static const char *reg_name(hs_regularization r)
@@ -107,19 +86,11 @@ static hs_status validate(const hs_train_config *c)
         return hs_fail(HS_ERR_ARG, "training: threads %d < 0", c->threads);
     if (c->loss.kind == HS_LOSS_HYPERSIMPLEX && (!(c->loss.tau > 0) || !isfinite(c->loss.tau)))
         return hs_fail(HS_ERR_TAU, "training: tau %g must be finite and > 0", c->loss.tau);
+    if (!(c->theta_momentum >= 0 && c->theta_momentum <= 1))
+        return hs_fail(HS_ERR_ARG, "training: threshold momentum %g outside [0, 1]", c->theta_momentum);
     if (c->loss.tau_class || c->loss.class_prior)
         return hs_fail(HS_ERR_ARG, "training: per-class tau and class_prior are not options of a run "
                                    "(the prior is computed from the training labels)");
-    return HS_OK;
-}
-
-static hs_status ensure_dir(const char *dir)
-{
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return hs_fail(HS_ERR_IO, "cannot create directory %s: %s", dir, strerror(errno));
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return hs_fail(HS_ERR_IO, "%s is not a directory", dir);
     return HS_OK;
 }
 
@@ -131,7 +102,7 @@ typedef struct run_info {
 /* Opens dir/name for an atomic write (see util/atomic_file.h). */
 static hs_status open_in_dir(hs_atomic_file *af, const char *dir, const char *name)
 {
-    char *path = path_join(dir, name);
+    char *path = hs_path_join(dir, name);
     if (!path)
         return hs_fail(HS_ERR_NOMEM, "out of memory");
     hs_status st = hs_atomic_open(af, path);
@@ -162,6 +133,8 @@ static hs_status write_config(const char *dir, const hs_train_config *c, const r
     json_num(f, c->loss.k_fraction);
     fprintf(f, ",\n  \"regularization\": ");
     json_str(f, reg_name(c->loss.reg));
+    fprintf(f, ",\n  \"theta_momentum\": ");
+    json_num(f, c->theta_momentum);
     fprintf(f, ",\n  \"batch_size\": %zu,\n  \"epochs\": %zu,\n  \"width\": %zu,\n  \"hidden\": %zu,\n",
             c->batch_size, c->epochs, c->width, c->hidden);
     fprintf(f, "  \"seed\": %llu,\n  \"lr\": ", (unsigned long long)c->seed);
@@ -193,42 +166,72 @@ static hs_status write_metrics(const char *dir, const hs_epoch_metrics *rows, si
     hs_status st = open_in_dir(&af, dir, "metrics.csv");
     if (st)
         return st;
-    fprintf(af.f, "epoch,train_loss,val_accuracy,test_accuracy,seconds\n");
+    fprintf(af.f, "epoch,train_loss,val_accuracy,test_accuracy,seconds,val_accuracy_threshold,"
+                  "test_accuracy_threshold\n");
     for (size_t i = 0; i < n; i++) {
         fprintf(af.f, "%zu,%.17g,", rows[i].epoch, rows[i].train_loss);
         acc_out(af.f, rows[i].val_accuracy);
         fputc(',', af.f);
         acc_out(af.f, rows[i].test_accuracy);
-        fprintf(af.f, ",%.3f\n", rows[i].seconds);
+        fprintf(af.f, ",%.3f,", rows[i].seconds);
+        acc_out(af.f, rows[i].val_accuracy_threshold);
+        fputc(',', af.f);
+        acc_out(af.f, rows[i].test_accuracy_threshold);
+        fputc('\n', af.f);
     }
     return hs_atomic_commit(&af);
 }
 
-static void summarize(hs_train_result *r, const hs_epoch_metrics *rows, size_t n)
+/* The selections of hs_train_result for one prediction rule. */
+typedef struct rule_summary {
+    size_t best_val_epoch, max_test_epoch;
+    double best_val, test_at_best_val, max_test, final_test;
+} rule_summary;
+
+static rule_summary summarize_rule(const hs_epoch_metrics *rows, size_t n, int threshold)
 {
-    r->epochs_done = n;
-    r->best_val_epoch = n ? n - 1 : 0;
-    r->best_val_accuracy = NAN;
-    r->max_test_accuracy = -1;
+    rule_summary r = {n ? n - 1 : 0, 0, NAN, NAN, NAN, NAN};
     for (size_t i = 0; i < n; i++) {
-        if (isfinite(rows[i].val_accuracy) &&
-            (!isfinite(r->best_val_accuracy) || rows[i].val_accuracy > r->best_val_accuracy)) {
-            r->best_val_accuracy = rows[i].val_accuracy;
-            r->best_val_epoch = i;
+        double val = threshold ? rows[i].val_accuracy_threshold : rows[i].val_accuracy;
+        double test = threshold ? rows[i].test_accuracy_threshold : rows[i].test_accuracy;
+        if (isfinite(val) && (!isfinite(r.best_val) || val > r.best_val)) {
+            r.best_val = val;
+            r.best_val_epoch = i;
         }
-        if (rows[i].test_accuracy > r->max_test_accuracy) {
-            r->max_test_accuracy = rows[i].test_accuracy;
-            r->max_test_epoch = i;
+        if (isfinite(test) && (!isfinite(r.max_test) || test > r.max_test)) {
+            r.max_test = test;
+            r.max_test_epoch = i;
         }
     }
-    r->test_at_best_val = n ? rows[r->best_val_epoch].test_accuracy : NAN;
-    r->final_test_accuracy = n ? rows[n - 1].test_accuracy : NAN;
-    if (!n)
-        r->max_test_accuracy = NAN;
+    if (n) {
+        r.test_at_best_val = threshold ? rows[r.best_val_epoch].test_accuracy_threshold
+                                       : rows[r.best_val_epoch].test_accuracy;
+        r.final_test = threshold ? rows[n - 1].test_accuracy_threshold : rows[n - 1].test_accuracy;
+    }
+    return r;
 }
 
+static void summarize(hs_train_result *r, const hs_epoch_metrics *rows, size_t n)
+{
+    rule_summary a = summarize_rule(rows, n, 0), t = summarize_rule(rows, n, 1);
+    r->epochs_done = n;
+    r->best_val_epoch = a.best_val_epoch;
+    r->best_val_accuracy = a.best_val;
+    r->test_at_best_val = a.test_at_best_val;
+    r->max_test_accuracy = a.max_test;
+    r->max_test_epoch = a.max_test_epoch;
+    r->final_test_accuracy = a.final_test;
+    r->best_val_epoch_threshold = t.best_val_epoch;
+    r->best_val_accuracy_threshold = t.best_val;
+    r->test_at_best_val_threshold = t.test_at_best_val;
+    r->max_test_accuracy_threshold = t.max_test;
+    r->max_test_epoch_threshold = t.max_test_epoch;
+    r->final_test_accuracy_threshold = t.final_test;
+}
+
+/* theta (C) the running class thresholds (NaN where none). */
 static hs_status write_summary(const char *dir, const hs_train_config *c, const hs_train_result *r,
-                               const hs_epoch_metrics *rows)
+                               const hs_epoch_metrics *rows, const double *theta, size_t C)
 {
     hs_atomic_file af;
     hs_status st = open_in_dir(&af, dir, "summary.json");
@@ -254,15 +257,35 @@ static hs_status write_summary(const char *dir, const hs_train_config *c, const 
     json_num(f, r->final_test_accuracy);
     fprintf(f, ",\n  \"final_train_loss\": ");
     json_num(f, r->epochs_done ? rows[r->epochs_done - 1].train_loss : NAN);
+    fprintf(f, ",\n  \"best_val_epoch_threshold\": %zu,\n  \"best_val_accuracy_threshold\": ",
+            r->best_val_epoch_threshold);
+    json_num(f, r->best_val_accuracy_threshold);
+    fprintf(f, ",\n  \"test_accuracy_at_best_val_threshold\": ");
+    json_num(f, r->test_at_best_val_threshold);
+    fprintf(f, ",\n  \"max_test_accuracy_threshold\": ");
+    json_num(f, r->max_test_accuracy_threshold);
+    fprintf(f, ",\n  \"max_test_epoch_threshold\": %zu,\n  \"final_test_accuracy_threshold\": ",
+            r->max_test_epoch_threshold);
+    json_num(f, r->final_test_accuracy_threshold);
+    fprintf(f, ",\n  \"class_thresholds\": [");
+    for (size_t i = 0; i < C; i++) {
+        fputs(i ? ", " : "", f);
+        json_num(f, theta[i]);
+    }
+    fputc(']', f);
     fprintf(f, ",\n  \"total_epoch_seconds\": %.3f\n}\n", total);
     return hs_atomic_commit(&af);
 }
 
-/* Accuracy of the network in evaluation mode on images idx[0..n) of d. */
-static hs_status evaluate(double *acc, hs_net *net, const hs_dataset *d, hs_data_kind kind,
-                          const size_t *idx, size_t n, size_t eb, float *x, int32_t *y, float *logits)
+/* Accuracy of the network in evaluation mode on images idx[0..n) of d: *acc by the argmax of
+ * the logits, *acc_thr by the threshold rule with theta (C) and lo's tau, NaN if theta is NULL.
+ * pred: eb labels of scratch. */
+static hs_status evaluate(double *acc, double *acc_thr, hs_net *net, const hs_dataset *d, hs_data_kind kind,
+                          const size_t *idx, size_t n, size_t eb, float *x, int32_t *y, float *logits,
+                          const double *theta, const hs_loss_opts *lo, int32_t *pred)
 {
-    size_t C = d->classes, correct = 0;
+    size_t C = d->classes, correct = 0, correct_thr = 0;
+    *acc_thr = NAN;
     if (n == 0) {
         *acc = NAN;
         return HS_OK;
@@ -282,8 +305,16 @@ static hs_status evaluate(double *acc, hs_net *net, const hs_dataset *d, hs_data
                     best = c;
             correct += (int32_t)best == y[r];
         }
+        if (theta) {
+            if ((st = hs_loss_predict_f(pred, logits, theta, b, C, lo)))
+                return st;
+            for (size_t r = 0; r < b; r++)
+                correct_thr += pred[r] == y[r];
+        }
     }
     *acc = (double)correct / (double)n;
+    if (theta)
+        *acc_thr = (double)correct_thr / (double)n;
     return HS_OK;
 }
 
@@ -304,7 +335,9 @@ typedef struct run_state {
     hs_net *net;
     float *m, *v;
     float *x, *logits, *dlogits;
-    int32_t *y;
+    int32_t *y, *pred;
+    size_t classes;
+    double *theta, *theta_batch; /* (classes) running and batch class thresholds */
     hs_epoch_metrics *rows;
     char *ckpt_path;
     hs_ckpt ck;
@@ -318,6 +351,7 @@ static void free_state(run_state *s)
     free(s->lab_tmp);
     hs_net_free(s->net);
     free(s->m), free(s->v), free(s->x), free(s->logits), free(s->dlogits), free(s->y), free(s->rows);
+    free(s->pred), free(s->theta), free(s->theta_batch);
     free(s->ckpt_path);
     hs_ckpt_free(&s->ck);
 }
@@ -345,6 +379,7 @@ static hs_ckpt_fingerprint fingerprint(const hs_train_config *c, const hs_net_sh
     f.channels = sh->channels;
     f.height = sh->height;
     f.img_width = sh->width;
+    f.theta_momentum = c->loss.kind == HS_LOSS_HYPERSIMPLEX ? c->theta_momentum : 0.0;
     return f;
 }
 
@@ -362,6 +397,8 @@ static hs_status save_epoch(run_state *s, const hs_train_config *c, const hs_ckp
     out.m = s->m;
     out.v = s->v;
     out.buffers = hs_net_buffers(s->net);
+    out.ntheta = s->classes;
+    out.theta = s->theta;
     out.nrows = epochs_done;
     out.rows = s->rows;
     hs_status st = hs_ckpt_write(s->ckpt_path, &out);
@@ -383,17 +420,20 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     memset(&s, 0, sizeof s);
     hs_nn_set_threads(cfg->threads);
 
-    if ((st = ensure_dir(cfg->out_dir)))
+    /* one trainer per directory: a second one (even a --resume of the same run) would
+     * overwrite the files of the first */
+    hs_dir_lock lock;
+    if ((st = hs_mkdirs(cfg->out_dir)) || (st = hs_dir_lock_take(&lock, cfg->out_dir, NULL)))
         return st;
-    s.ckpt_path = path_join(cfg->out_dir, "checkpoint.bin");
-    char *summary_path = path_join(cfg->out_dir, "summary.json");
-    char *metrics_path = path_join(cfg->out_dir, "metrics.csv");
+    s.ckpt_path = hs_path_join(cfg->out_dir, "checkpoint.bin");
+    char *summary_path = hs_path_join(cfg->out_dir, "summary.json");
+    char *metrics_path = hs_path_join(cfg->out_dir, "metrics.csv");
     if (!s.ckpt_path || !summary_path || !metrics_path) {
         st = hs_fail(HS_ERR_NOMEM, "out of memory");
         goto out;
     }
-    int have_ckpt = file_exists(s.ckpt_path);
-    if (!cfg->resume && (have_ckpt || file_exists(summary_path) || file_exists(metrics_path))) {
+    int have_ckpt = hs_path_exists(s.ckpt_path);
+    if (!cfg->resume && (have_ckpt || hs_path_exists(summary_path) || hs_path_exists(metrics_path))) {
         st = hs_fail(HS_ERR_ARG, "%s already holds a training run: resume it or choose another "
                                  "output directory", cfg->out_dir);
         goto out;
@@ -456,20 +496,36 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     s.logits = malloc(bmax * C * sizeof(float));
     s.dlogits = malloc(bmax * C * sizeof(float));
     s.rows = calloc(cfg->epochs, sizeof *s.rows);
-    if (!s.m || !s.v || !s.x || !s.y || !s.logits || !s.dlogits || !s.rows) {
+    s.pred = malloc(bmax * sizeof(int32_t));
+    s.theta = malloc(C * sizeof *s.theta);
+    s.theta_batch = malloc(C * sizeof *s.theta_batch);
+    if (!s.m || !s.v || !s.x || !s.y || !s.logits || !s.dlogits || !s.rows || !s.pred || !s.theta ||
+        !s.theta_batch) {
         st = hs_fail(HS_ERR_NOMEM, "out of memory for the training buffers");
         goto out;
     }
+    s.classes = C;
+    for (size_t c = 0; c < C; c++)
+        s.theta[c] = NAN; /* no threshold yet: the first batch that has one sets it */
+    int has_theta = lopts.kind == HS_LOSS_HYPERSIMPLEX;
     hs_ckpt_fingerprint fp = fingerprint(cfg, &shape);
     size_t start_epoch = 0;
     uint64_t steps = 0;
     if (cfg->resume && have_ckpt) {
         if ((st = hs_ckpt_read(&s.ck, s.ckpt_path)))
             goto out;
+        if (has_theta && s.ck.ntheta != C) {
+            st = hs_fail(HS_ERR_FORMAT,
+                         "%s (checkpoint version %u) holds %llu class thresholds, this run has %zu classes: "
+                         "a HyperSimplex run written before the class thresholds (version 1) cannot be "
+                         "resumed exactly; train it again in a new directory",
+                         s.ckpt_path, s.ck.version, (unsigned long long)s.ck.ntheta, C);
+            goto out;
+        }
         const char *diff = hs_ckpt_fingerprint_diff(&s.ck.fp, &fp);
         if (diff) {
             st = hs_fail(HS_ERR_ARG, "%s was written by a run with another %s: resume with the same "
-                                     "options (only --epochs may change)", s.ckpt_path, diff);
+                                     "configuration (only epochs may change)", s.ckpt_path, diff);
             goto out;
         }
         if (s.ck.nparams != np || s.ck.nbufs != nb) {
@@ -487,18 +543,20 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
         memcpy(s.v, s.ck.v, np * sizeof(float));
         memcpy(hs_net_buffers(s.net), s.ck.buffers, nb * sizeof(float));
         memcpy(s.rows, s.ck.rows, s.ck.nrows * sizeof *s.rows);
+        if (s.ck.ntheta == C) /* else a version-1 run of a loss without thresholds: stay NaN */
+            memcpy(s.theta, s.ck.theta, C * sizeof *s.theta);
         start_epoch = (size_t)s.ck.epochs_done;
         steps = s.ck.steps;
         if (start_epoch == cfg->epochs) {
             summarize(result, s.rows, start_epoch);
-            result->already_complete = file_exists(summary_path);
+            result->already_complete = hs_path_exists(summary_path);
             if (!result->already_complete)
-                st = write_summary(cfg->out_dir, cfg, result, s.rows);
+                st = write_summary(cfg->out_dir, cfg, result, s.rows, s.theta, C);
             goto out;
         }
     }
-    /* extending a finished run (more --epochs): it is no longer complete */
-    if (file_exists(summary_path) && remove(summary_path) != 0) {
+    /* extending a finished run (more epochs): it is no longer complete */
+    if (hs_path_exists(summary_path) && remove(summary_path) != 0) {
         st = hs_fail(HS_ERR_IO, "cannot remove %s: %s", summary_path, strerror(errno));
         goto out;
     }
@@ -521,7 +579,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     size_t train_images = 0;
     float *P = hs_net_params(s.net), *G = hs_net_grads(s.net);
     for (size_t e = start_epoch; e < cfg->epochs; e++) {
-        double t0 = now_s();
+        double t0 = hs_now();
         memcpy(s.perm, s.train_idx, s.n_train * sizeof *s.perm);
         hs_shuffle_indices(s.perm, s.n_train, cfg->seed, e);
         double loss_sum = 0;
@@ -532,7 +590,9 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
             if ((st = hs_make_batch(s.x, s.y, &s.train, cfg->dataset, s.perm + i, b, cfg->augment, cfg->seed, e)) ||
                 (st = hs_net_forward(s.net, s.logits, s.x, b, 1)))
                 goto out;
-            st = hs_loss_multiclass_f(&loss, s.dlogits, s.logits, s.y, b, C, &lopts);
+            st = hs_loss_multiclass_ex_f(&loss, s.dlogits, s.theta_batch, s.logits, s.y, b, C, &lopts);
+            if (!st && has_theta)
+                st = hs_loss_theta_update(s.theta, s.theta_batch, C, cfg->theta_momentum);
             if (st == HS_ERR_NONFINITE || (!st && !isfinite(loss))) {
                 st = hs_fail(HS_ERR_DIVERGED,
                              "training diverged: epoch %zu, step %llu: the %s loss is not finite "
@@ -554,7 +614,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
             if (cb)
                 cb(&ev, user);
         }
-        double t1 = now_s();
+        double t1 = hs_now();
         train_time += t1 - t0;
         train_images += seen;
         if (!all_finite(P, np) || !all_finite(hs_net_buffers(s.net), nb)) {
@@ -566,12 +626,17 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
         hs_epoch_metrics *row = &s.rows[e];
         row->epoch = e;
         row->train_loss = loss_sum / (double)seen;
-        if ((st = evaluate(&row->val_accuracy, s.net, &s.train, cfg->dataset, s.val_idx, s.n_val, cfg->eval_batch,
-                           s.x, s.y, s.logits)) ||
-            (st = evaluate(&row->test_accuracy, s.net, &s.test, cfg->dataset, s.test_idx, s.n_test,
-                           cfg->eval_batch, s.x, s.y, s.logits)))
+        /* the threshold rule needs a threshold for every class */
+        const double *theta = has_theta ? s.theta : NULL;
+        for (size_t c = 0; theta && c < C; c++)
+            if (!isfinite(theta[c]))
+                theta = NULL;
+        if ((st = evaluate(&row->val_accuracy, &row->val_accuracy_threshold, s.net, &s.train, cfg->dataset,
+                           s.val_idx, s.n_val, cfg->eval_batch, s.x, s.y, s.logits, theta, &lopts, s.pred)) ||
+            (st = evaluate(&row->test_accuracy, &row->test_accuracy_threshold, s.net, &s.test, cfg->dataset,
+                           s.test_idx, s.n_test, cfg->eval_batch, s.x, s.y, s.logits, theta, &lopts, s.pred)))
             goto out;
-        row->seconds = now_s() - t0;
+        row->seconds = hs_now() - t0;
         if ((st = save_epoch(&s, cfg, &fp, e + 1, steps)))
             goto out;
         ev.kind = HS_TRAIN_EPOCH;
@@ -583,11 +648,12 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     summarize(result, s.rows, cfg->epochs);
     result->train_seconds = train_time;
     result->train_images_per_second = train_time > 0 ? (double)train_images / train_time : 0;
-    st = write_summary(cfg->out_dir, cfg, result, s.rows);
+    st = write_summary(cfg->out_dir, cfg, result, s.rows, s.theta, C);
 out:
     free(summary_path);
     free(metrics_path);
     free_state(&s);
+    hs_dir_lock_release(&lock);
     return st;
 }
 
