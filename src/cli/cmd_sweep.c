@@ -436,13 +436,22 @@ static int read_config(pool *p, const char *path, pair *out, size_t *n, size_t m
         cli_error("--config: cannot open %s: %s", path, strerror(errno));
         return -1;
     }
-    char line[4096];
-    size_t lineno = 0;
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t got;
     int rc = 0;
-    while (fgets(line, sizeof line, f)) {
+    while ((got = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        if (!strchr(line, '\n') && !feof(f)) {
+        if (got > 4096) {
             cli_error("%s:%zu: line too long", path, lineno);
+            rc = -1;
+            break;
+        }
+        /* the string functions below would stop at it and read half a line */
+        const char *nul = memchr(line, '\0', (size_t)got);
+        if (nul) {
+            cli_error("%s:%zu:%zu: a NUL byte (binary data, not a text file)", path, lineno,
+                      (size_t)(nul - line) + 1);
             rc = -1;
             break;
         }
@@ -482,6 +491,7 @@ static int read_config(pool *p, const char *path, pair *out, size_t *n, size_t m
         }
         (*n)++;
     }
+    free(line);
     fclose(f);
     return rc;
 }
