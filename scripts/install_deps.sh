@@ -12,4 +12,5 @@ apt-get install -y --no-install-recommends \
   gnuplot-nox dataset-fashion-mnist \
   python3 python3-numpy python3-torch python3-pytest \
   python3-venv python3-pip python3-setuptools python3-wheel \
+  libopenmpi-dev openmpi-bin \
   clang libclang-rt-14-dev libomp-14-dev

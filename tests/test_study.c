@@ -23,6 +23,7 @@
 
 #include "hypersimplex.h"
 #include "hypersimplex/study.h"
+#include "test_util.h"
 
 #define PAPER_CSV HS_TEST_DATA_DIR "/paper_test_accuracy_curves.csv.gz"
 #define PAPER_MD HS_TEST_DATA_DIR "/paper_table1_max_test.md"
@@ -36,25 +37,6 @@
     } while (0)
 
 /* ---- helpers ---------------------------------------------------------------------------- */
-
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s)
-        s[n] = '\0';
-    fclose(f);
-    return s;
-}
 
 static void write_all(const char *path, const char *text)
 {
@@ -183,7 +165,7 @@ static void test_paper_table1_markdown(void **state)
     assert_int_equal(hs_study_compute(&s, &r, HS_SELECT_MAX_TEST, "cross_entropy"), HS_OK);
     char *md = NULL;
     assert_int_equal(hs_study_markdown(&md, &s, NULL), HS_OK);
-    char *want = read_all(PAPER_MD);
+    char *want = tu_slurp(PAPER_MD);
     assert_non_null(want);
     assert_string_equal(md, want);
     /* Rows as the paper prints them. */
@@ -651,7 +633,7 @@ static void test_report_cli(void **state)
     snprintf(plots, sizeof plots, "%s/plots", dir);
     char *argv1[] = {HS_CLI_PATH, "report", PAPER_CSV, "--select", "max-test", "--out", out, "--plots", plots, NULL};
     assert_int_equal(run_cmd(argv1, NULL, NULL, err), 0);
-    char *got = read_all(out), *want = read_all(PAPER_MD);
+    char *got = tu_slurp(out), *want = tu_slurp(PAPER_MD);
     assert_non_null(got);
     assert_non_null(want);
     assert_string_equal(got, want);
@@ -662,7 +644,7 @@ static void test_report_cli(void **state)
                             "curves_cifar10_b8192.png"};
     for (int i = 0; i < 3; i++) {
         snprintf(png, sizeof png, "%s/%s", plots, names[i]);
-        char *data = read_all(png);
+        char *data = tu_slurp(png);
         assert_non_null(data);
         assert_memory_equal(data, "\x89PNG", 4);
         free(data);
@@ -673,26 +655,26 @@ static void test_report_cli(void **state)
     write_all(bad, "dataset,loss,batch_size,seed,epoch,test_accuracy\nd,cross_entropy,8,0,0,0.5\nd,cross_entropy,8,0,0,0.6\n");
     char *argv2[] = {HS_CLI_PATH, "report", bad, NULL};
     assert_int_equal(run_cmd(argv2, NULL, NULL, err), 2);
-    char *msg = read_all(err);
+    char *msg = tu_slurp(err);
     assert_non_null(strstr(msg, "bad.csv:3: run d cross_entropy batch 8 seed 0 has epoch 0 twice"));
     free(msg);
     char *argv3[] = {HS_CLI_PATH, "report", PAPER_CSV, "--select", "best-val", NULL};
     assert_int_equal(run_cmd(argv3, NULL, NULL, err), 2);
-    msg = read_all(err);
+    msg = tu_slurp(err);
     assert_non_null(strstr(msg, "no validation accuracy"));
     free(msg);
     char *argv4[] = {HS_CLI_PATH, "report", PAPER_CSV, "--alpha", "2", NULL};
     assert_int_equal(run_cmd(argv4, NULL, NULL, err), 2);
     char *argv5[] = {HS_CLI_PATH, "report", "--help", NULL};
     assert_int_equal(run_cmd(argv5, NULL, out, err), 0);
-    msg = read_all(out);
+    msg = tu_slurp(out);
     assert_non_null(strstr(msg, "--select RULE"));
     free(msg);
 
     /* A failed write of the standard output is a failure. */
     char *argv6[] = {HS_CLI_PATH, "report", PAPER_CSV, NULL};
     assert_int_equal(run_cmd(argv6, NULL, "/dev/full", err), 1);
-    msg = read_all(err);
+    msg = tu_slurp(err);
     assert_non_null(strstr(msg, "error: report: writing the standard output failed"));
     free(msg);
     /* The Markdown and the plot files are written together: when the plots cannot be
@@ -702,14 +684,14 @@ static void test_report_cli(void **state)
     snprintf(blocked, sizeof blocked, "%s/plots", out); /* below a regular file */
     char *argv7[] = {HS_CLI_PATH, "report", PAPER_CSV, "--out", out, "--plots", blocked, "--no-gnuplot", NULL};
     assert_int_equal(run_cmd(argv7, NULL, NULL, err), 1);
-    msg = read_all(out);
+    msg = tu_slurp(out);
     assert_string_equal(msg, "old table\n");
     free(msg);
     /* ... and the same file as the Markdown and a plot file is refused */
     snprintf(blocked, sizeof blocked, "%s/plots.gp", plots);
     char *argv8[] = {HS_CLI_PATH, "report", PAPER_CSV, "--out", blocked, "--plots", plots, "--no-gnuplot", NULL};
     assert_int_equal(run_cmd(argv8, NULL, NULL, err), 2);
-    msg = read_all(err);
+    msg = tu_slurp(err);
     assert_non_null(strstr(msg, "same file"));
     free(msg);
     char cmd[512];
@@ -789,13 +771,13 @@ static void test_band(void **state)
     assert_string_equal(pngs, "band_d_ce_b8_s7.png\nband_d_mse_b8_s7.png\n");
     free(pngs);
     snprintf(path, sizeof path, "%s/plot_data/band_d_ce_b8_s7.dat", dir);
-    char *dat = read_all(path);
+    char *dat = tu_slurp(path);
     assert_non_null(dat);
     assert_non_null(strstr(dat, "\n1 0.450000 0.550000 0.500000 0.440000 3\n"));
     assert_non_null(strstr(dat, "\n3 NaN NaN NaN 0.700000 0\n"));
     free(dat);
     snprintf(path, sizeof path, "%s/plots.gp", dir);
-    char *gp = read_all(path);
+    char *gp = tu_slurp(path);
     assert_non_null(gp);
     assert_non_null(strstr(gp, "set output 'band_d_ce_b8_s7.png'"));
     assert_non_null(strstr(gp, "'plot_data/band_d_ce_b8_s7.dat' using 1:2:3 with filledcurves"));
@@ -832,19 +814,19 @@ static void test_band_cli(void **state)
     write_all(ours, BAND_OURS);
     char *argv1[] = {HS_CLI_PATH, "report", ours, "--band", ref, "--out", out, "--plots", plots, NULL};
     assert_int_equal(run_cmd(argv1, NULL, NULL, err), 0);
-    char *md = read_all(out);
+    char *md = tu_slurp(out);
     assert_non_null(md);
     assert_non_null(strstr(md, "| 1 | 0.4400 | 0.4500 | 0.5500 | 0.5000 | 3 | **below** | -0.0100 |\n"));
     free(md);
     snprintf(png, sizeof png, "%s/band_d_ce_b8_s7.png", plots);
-    char *data = read_all(png);
+    char *data = tu_slurp(png);
     assert_non_null(data);
     assert_memory_equal(data, "\x89PNG", 4);
     free(data);
     /* --first-epochs applies to ours */
     char *argv2[] = {HS_CLI_PATH, "report", ours, "--band", ref, "--first-epochs", "2", "--out", out, NULL};
     assert_int_equal(run_cmd(argv2, NULL, NULL, err), 0);
-    md = read_all(out);
+    md = tu_slurp(out);
     assert_non_null(strstr(md, "Inside the band at 1 of 2 epochs. Below: epochs 1. Above: none."));
     free(md);
     /* a reference file that does not exist: exit 2 */
@@ -878,7 +860,7 @@ static void sweep_env_make(sweep_env *e)
     snprintf(e->err, sizeof e->err, "%s/err.txt", e->dir);
     /* A private executable copy: the repository's mode bits are not relied upon. */
     snprintf(e->train, sizeof e->train, "%s/fake_train.sh", e->dir);
-    char *text = read_all(FAKE_TRAIN);
+    char *text = tu_slurp(FAKE_TRAIN);
     assert_non_null(text);
     write_all(e->train, text);
     free(text);
@@ -896,7 +878,7 @@ static char *calls(const sweep_env *e)
 {
     char path[160];
     snprintf(path, sizeof path, "%s/train_calls.log", e->dir);
-    char *s = read_all(path);
+    char *s = tu_slurp(path);
     return s ? s : strdup("");
 }
 
@@ -961,14 +943,14 @@ static void test_sweep_run_skip_resume(void **state)
     snprintf(md, sizeof md, "%s/t.md", e.dir);
     char *argv2[] = {HS_CLI_PATH, "report", results, "--select", "best-val", "--out", md, NULL};
     assert_int_equal(run_cmd(argv2, NULL, NULL, e.err), 0);
-    char *t = read_all(md);
+    char *t = tu_slurp(md);
     assert_non_null(strstr(t, "| 64 | 0.6399 | **0.6599** | +0.0200 | n/a [1] | n/a |"));
     free(t);
 
     /* A different protocol in the same sweep directory is refused. */
     char *argv3[] = {SWEEP_ARGS(e, "a", "4"), NULL};
     assert_int_equal(run_cmd(argv3, env1, e.out, e.err), 2);
-    char *msg = read_all(e.err);
+    char *msg = tu_slurp(e.err);
     assert_non_null(strstr(msg, "different protocol"));
     free(msg);
 
@@ -979,7 +961,7 @@ static void test_sweep_run_skip_resume(void **state)
     assert_int_equal(run_cmd(argv4, env4, e.out, e.err), 1);
     char *argv5[] = {SWEEP_ARGS(e, "b", "4"), "--dry-run", NULL};
     assert_int_equal(run_cmd(argv5, env1, e.out, e.err), 0);
-    char *listing = read_all(e.out);
+    char *listing = tu_slurp(e.out);
     assert_int_equal(count_lines_with(listing, " partial"), 8);
     free(listing);
     /* The same command resumes each from its checkpoint (epoch 2) and completes it. */
@@ -1015,7 +997,7 @@ static void test_sweep_failures_and_config(void **state)
     char *argv1[] = {HS_CLI_PATH, "sweep", "--config", conf, "--runs-dir", e.runs, "--name", "f", "--train-cmd", e.train,
                      "--dry-run", NULL};
     assert_int_equal(run_cmd(argv1, NULL, e.out, e.err), 0);
-    char *listing = read_all(e.out);
+    char *listing = tu_slurp(e.out);
     assert_int_equal(count_lines_with(listing, "not started"), 8);
     assert_int_equal(count_lines_with(listing, "fashion-mnist_hinge_b32_s4_tau2 "), 1);
     assert_int_equal(count_lines_with(listing, "tau=0.5"), 4);
@@ -1040,7 +1022,7 @@ static void test_sweep_failures_and_config(void **state)
     assert_int_equal(access(path, F_OK), 0);
     /* The exact options a run received. */
     snprintf(path, sizeof path, "%s/f/fashion-mnist_cross_entropy_b32_s4_tau2/args.txt", e.runs);
-    char *args = read_all(path);
+    char *args = tu_slurp(path);
     assert_non_null(args);
     const char *want_args = "--dataset fashion-mnist --loss cross_entropy --batch-size 32 --seed 4 --epochs 2 "
                             "--width 8 --no-augment --tau 2 --threads 1 --out ";
@@ -1064,7 +1046,7 @@ static void test_sweep_failures_and_config(void **state)
     /* Bad configurations. */
     write_all(conf, "losses = cross_entropy\nbogus = 1\n");
     assert_int_equal(run_cmd(argv1, NULL, e.out, e.err), 2);
-    char *msg = read_all(e.err);
+    char *msg = tu_slurp(e.err);
     assert_non_null(strstr(msg, "study.conf:2: 'bogus' is not an option"));
     free(msg);
     char *argv5[] = {HS_CLI_PATH, "sweep", "--losses", "cross_entropy,softmax", "--train-cmd", e.train, "--dry-run", NULL};
@@ -1079,7 +1061,7 @@ static void test_sweep_failures_and_config(void **state)
     for (size_t i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++) {
         write_all(conf, bad_values[i][0]);
         assert_int_equal(run_cmd(argv1, NULL, e.out, e.err), 2);
-        msg = read_all(e.err);
+        msg = tu_slurp(e.err);
         if (!strstr(msg, bad_values[i][1]))
             fail_msg("config '%s': '%s' (want '%s')", bad_values[i][0], msg, bad_values[i][1]);
         free(msg);
@@ -1091,7 +1073,7 @@ static void test_sweep_failures_and_config(void **state)
     assert_int_equal(fwrite(nul_conf, 1, sizeof nul_conf - 1, cf), sizeof nul_conf - 1);
     assert_int_equal(fclose(cf), 0);
     assert_int_equal(run_cmd(argv1, NULL, e.out, e.err), 2);
-    msg = read_all(e.err);
+    msg = tu_slurp(e.err);
     if (!strstr(msg, "study.conf:2:11: a NUL byte"))
         fail_msg("config with a NUL byte: '%s'", msg);
     free(msg);
@@ -1105,7 +1087,7 @@ static void test_sweep_failures_and_config(void **state)
         char *argv7[] = {HS_CLI_PATH, "sweep", "--runs-dir", e.runs, (char *)bad_sets[i][0], (char *)bad_sets[i][1],
                          "--train-cmd", e.train, "--dry-run", NULL};
         assert_int_equal(run_cmd(argv7, NULL, e.out, e.err), 2);
-        msg = read_all(e.err);
+        msg = tu_slurp(e.err);
         if (!strstr(msg, bad_sets[i][2]))
             fail_msg("%s %s: '%s'", bad_sets[i][0], bad_sets[i][1], msg);
         free(msg);
@@ -1116,13 +1098,13 @@ static void test_sweep_failures_and_config(void **state)
                      "--vary", "hidden=1,2,3,4,5,6,7,8,9,10", "--vary", "tau=1,2,3,4,5,6,7,8,9,10",
                      "--train-cmd", e.train, "--dry-run", NULL};
     assert_int_equal(run_cmd(argv8, NULL, e.out, e.err), 2);
-    msg = read_all(e.err);
+    msg = tu_slurp(e.err);
     assert_non_null(strstr(msg, "more than 100000 runs"));
     free(msg);
     /* Listing and emitting check their standard output. */
     write_all(conf, study_conf);
     assert_int_equal(run_cmd(argv1, NULL, "/dev/full", e.err), 1);
-    msg = read_all(e.err);
+    msg = tu_slurp(e.err);
     assert_non_null(strstr(msg, "writing to the standard output failed"));
     free(msg);
     char *argv9[] = {HS_CLI_PATH, "sweep", "--config", conf, "--runs-dir", e.runs, "--name", "g", "--train-cmd", e.train,
@@ -1139,10 +1121,20 @@ static void test_sweep_emit_jobs(void **state)
     /* Fresh runs: every job carries --resume too (train starts afresh without a checkpoint). */
     char *argv0[] = {SWEEP_ARGS(e, "fresh", "2"), "--emit-jobs", NULL};
     assert_int_equal(run_cmd(argv0, NULL, e.out, e.err), 0);
-    char *fresh = read_all(e.out);
+    char *fresh = tu_slurp(e.out);
     assert_int_equal(count_lines_with(fresh, "--resume >> "), 8);
     assert_int_equal(count_lines_with(fresh, " train "), 0);
     free(fresh);
+    /* --launcher puts its text before every job (data-parallel runs on a cluster) */
+    char *argv_l[] = {SWEEP_ARGS(e, "fresh", "2"), "--emit-jobs", "--launcher", "srun -n 4", NULL};
+    assert_int_equal(run_cmd(argv_l, NULL, e.out, e.err), 0);
+    char *launched = tu_slurp(e.out);
+    assert_int_equal(count_lines_with(launched, "--resume >> "), 8);
+    for (char *line = launched; *line; line = strchr(line, '\n') + 1)
+        assert_memory_equal(line, "srun -n 4 /", 11);
+    free(launched);
+    char *argv_nl[] = {SWEEP_ARGS(e, "fresh", "2"), "--launcher", "srun -n 4", "--dry-run", NULL};
+    assert_int_equal(run_cmd(argv_nl, NULL, e.out, e.err), 2);
     /* Leave every run partial, then let "the cluster" run the printed commands. */
     char die[] = "FAKE_TRAIN_DIE_AFTER=0";
     char *env1[] = {e.log, die, NULL};
@@ -1151,7 +1143,7 @@ static void test_sweep_emit_jobs(void **state)
     char *argv2[] = {SWEEP_ARGS(e, "c", "3"), "--emit-jobs", NULL};
     char *env2[] = {e.log, NULL};
     assert_int_equal(run_cmd(argv2, env2, e.out, e.err), 0);
-    char *jobs = read_all(e.out);
+    char *jobs = tu_slurp(e.out);
     assert_int_equal(count_lines_with(jobs, "--resume >> "), 8);
     assert_int_equal(count_lines_with(jobs, e.train), 8);
     char jobs_path[192];
@@ -1165,7 +1157,7 @@ static void test_sweep_emit_jobs(void **state)
     free(c);
     /* Nothing is left to emit; --collect-only gathers the results. */
     assert_int_equal(run_cmd(argv2, env2, e.out, e.err), 0);
-    jobs = read_all(e.out);
+    jobs = tu_slurp(e.out);
     assert_string_equal(jobs, "");
     free(jobs);
     char *argv4[] = {SWEEP_ARGS(e, "c", "3"), "--collect-only", NULL};
@@ -1210,19 +1202,19 @@ static void test_sweep_k_policies(void **state)
     }
     hs_results_free(&r);
     snprintf(path, sizeof path, "%s/kp/fashion-mnist_hypersimplex_fraction_0.5_b64_s1/args.txt", e.runs);
-    char *args = read_all(path);
+    char *args = tu_slurp(path);
     assert_non_null(args);
     assert_true(!strncmp(args, "--dataset fashion-mnist --loss hypersimplex --k-policy fraction:0.5 --batch-size 64",
                          strlen("--dataset fashion-mnist --loss hypersimplex --k-policy fraction:0.5 --batch-size 64")));
     free(args);
     snprintf(path, sizeof path, "%s/kp/fashion-mnist_cross_entropy_b64_s0/args.txt", e.runs);
-    args = read_all(path);
+    args = tu_slurp(path);
     assert_non_null(args);
     assert_null(strstr(args, "k-policy"));
     free(args);
     /* the policy is no protocol axis: the same directory takes the other losses' runs */
     snprintf(path, sizeof path, "%s/kp/sweep.conf", e.runs);
-    char *conf = read_all(path);
+    char *conf = tu_slurp(path);
     assert_null(strstr(conf, "vary-axis"));
     free(conf);
 
@@ -1231,13 +1223,13 @@ static void test_sweep_k_policies(void **state)
     snprintf(md, sizeof md, "%s/t.md", e.dir);
     char *argv2[] = {HS_CLI_PATH, "report", results, "--out", md, NULL};
     assert_int_equal(run_cmd(argv2, NULL, NULL, e.err), 0);
-    char *t = read_all(md);
+    char *t = tu_slurp(md);
     assert_non_null(strstr(t, "(prediction: argmax of the logits)"));
     assert_non_null(strstr(t, "| 64 | 0.6199 | **0.6399** | **0.6399** | +0.0200 |"));
     free(t);
     char *argv3[] = {HS_CLI_PATH, "report", results, "--rule", "threshold", "--out", md, NULL};
     assert_int_equal(run_cmd(argv3, NULL, NULL, e.err), 0);
-    t = read_all(md);
+    t = tu_slurp(md);
     assert_non_null(strstr(t, "(prediction: threshold rule"));
     assert_non_null(strstr(t, "| 64 | 0.6199 | 0.7399 | **0.7599** | +0.1200 |"));
     free(t);
@@ -1251,7 +1243,7 @@ static void test_sweep_k_policies(void **state)
                      "--vary", "k-policy=count,fraction:0.5", "--batch-sizes", "64", "--seeds", "0,1", "--epochs", "2",
                      "--train-cmd", e.train, "--collect-only", NULL};
     assert_int_equal(run_cmd(argv5, env1, e.out, e.err), 2);
-    char *msg = read_all(e.err);
+    char *msg = tu_slurp(e.err);
     assert_non_null(strstr(msg, "another k policy than count"));
     free(msg);
 
@@ -1270,7 +1262,7 @@ static void test_sweep_k_policies(void **state)
     char *argv6[] = {HS_CLI_PATH, "sweep", "--preset", "paper", "--runs-dir", e.runs, "--train-cmd", e.train,
                      "--emit-jobs", NULL};
     assert_int_equal(run_cmd(argv6, NULL, e.out, e.err), 0);
-    char *jobs = read_all(e.out);
+    char *jobs = tu_slurp(e.out);
     assert_int_equal(count_lines_with(jobs, "--resume >> "), 280);
     assert_int_equal(count_lines_with(jobs, "--loss hypersimplex --k-policy fraction:0.5 "), 70);
     assert_int_equal(count_lines_with(jobs, "--k-policy"), 70);

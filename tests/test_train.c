@@ -26,20 +26,9 @@
 #include "hypersimplex.h"
 #include "train/checkpoint.h"
 #include "util/fs.h"
+#include "test_util.h"
 
 static char tmp_root[256];
-
-/* Skips the calling test, with a message, when the real data set is not installed. */
-static void need_fashion_mnist(void)
-{
-    const char *dir = hs_data_default_dir(HS_DATA_FASHION_MNIST);
-    struct stat sb;
-    if (stat(dir, &sb) != 0) {
-        print_message("skipped: %s does not exist (install the Debian package dataset-fashion-mnist)\n",
-                      dir);
-        skip();
-    }
-}
 
 static int setup(void **state)
 {
@@ -66,25 +55,6 @@ static void file_in(char *out, size_t n, const char *dir, const char *name)
     snprintf(out, n, "%s/%s", dir, name);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s)
-        s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* Small, quick configuration on a subset of real Fashion-MNIST. */
 static hs_train_config small_config(const char *out, hs_loss_kind kind)
 {
@@ -106,7 +76,7 @@ static hs_train_config small_config(const char *out, hs_loss_kind kind)
 static void test_short_real_training(void **state)
 {
     (void)state;
-    need_fashion_mnist();
+    tu_need_fashion_mnist();
     char dir[512], path[600];
     dir_path(dir, sizeof dir, "short");
     hs_train_config c = hs_train_config_default();
@@ -132,7 +102,7 @@ static void test_short_real_training(void **state)
     assert_true(r.test_at_best_val >= 0.75);
     assert_true(r.best_val_accuracy >= 0.7);
     file_in(path, sizeof path, dir, "metrics.csv");
-    char *m = slurp(path);
+    char *m = tu_slurp(path);
     assert_non_null(m);
     const char *head = "epoch,train_loss,val_accuracy,test_accuracy,seconds,val_accuracy_threshold,"
                        "test_accuracy_threshold\n0,";
@@ -141,14 +111,14 @@ static void test_short_real_training(void **state)
     assert_non_null(strstr(m, ",nan,nan\n")); /* cross-entropy has no threshold rule */
     free(m);
     file_in(path, sizeof path, dir, "config.json");
-    char *cj = slurp(path);
+    char *cj = tu_slurp(path);
     assert_non_null(cj);
     assert_non_null(strstr(cj, "\"loss\": \"cross_entropy\""));
     assert_non_null(strstr(cj, "\"n_train\": 4500"));
     assert_non_null(strstr(cj, "\"n_val\": 500"));
     free(cj);
     file_in(path, sizeof path, dir, "summary.json");
-    char *sj = slurp(path);
+    char *sj = tu_slurp(path);
     assert_non_null(sj);
     assert_non_null(strstr(sj, "\"max_test_accuracy\""));
     assert_non_null(strstr(sj, "\"test_accuracy_at_best_val\""));
@@ -191,7 +161,7 @@ static void assert_same_checkpoint(const char *a_dir, const char *b_dir)
 static void test_resume_identical(void **state)
 {
     (void)state;
-    need_fashion_mnist();
+    tu_need_fashion_mnist();
     char a_dir[512], b_dir[512], path[600];
     dir_path(a_dir, sizeof a_dir, "resume_a");
     dir_path(b_dir, sizeof b_dir, "resume_b");
@@ -252,7 +222,7 @@ static void test_resume_identical(void **state)
 static void test_divergence_keeps_checkpoint(void **state)
 {
     (void)state;
-    need_fashion_mnist();
+    tu_need_fashion_mnist();
     char dir[512], path[600];
     dir_path(dir, sizeof dir, "diverge");
     hs_train_config c = small_config(dir, HS_LOSS_CROSS_ENTROPY);
@@ -279,7 +249,7 @@ static void write_file(const char *path, const void *data, size_t n);
 static void test_corrupt_checkpoint_rejected(void **state)
 {
     (void)state;
-    need_fashion_mnist();
+    tu_need_fashion_mnist();
     char dir[512], path[600];
     dir_path(dir, sizeof dir, "corrupt");
     hs_train_config c = small_config(dir, HS_LOSS_CROSS_ENTROPY);
@@ -464,7 +434,7 @@ static void test_bad_data_rejected(void **state)
     dir_path(err, sizeof err, "baddata.err");
     snprintf(args, sizeof args, "train --data-dir '%s' --out '%s/cli' --epochs 1 --width 8", data, out);
     assert_int_equal(run_cli(args, err), 2);
-    char *e = slurp(err);
+    char *e = tu_slurp(err);
     assert_non_null(e);
     assert_non_null(strstr(e, "error: "));
     assert_non_null(strstr(e, "baddata"));
@@ -481,7 +451,7 @@ static void test_cli_usage(void **state)
     dir_path(err, sizeof err, "usage.err");
     assert_int_equal(run_cli("train --help", err), 0);
     snprintf(out, sizeof out, "%s.out", err);
-    char *h = slurp(out);
+    char *h = tu_slurp(out);
     assert_non_null(h);
     const char *opts[] = {"--out", "--dataset", "--data-dir", "--loss", "--tau", "--k-policy", "--batch-size",
                           "--epochs", "--width", "--seed", "--lr", "--val-fraction", "--train-limit",
@@ -496,7 +466,7 @@ static void test_cli_usage(void **state)
     assert_int_equal(run_cli("train --out /tmp/x --k-policy fraction:2", err), 2);
     assert_int_equal(run_cli("train --out /tmp/x --batch-size 0", err), 2);
     assert_int_equal(run_cli("train --out /tmp/x --val-fraction 1", err), 2);
-    char *e = slurp(err);
+    char *e = tu_slurp(err);
     assert_non_null(e);
     assert_non_null(strstr(e, "error: "));
     free(e);
@@ -526,7 +496,7 @@ static void test_directory_lock(void **state)
     for (int resume = 0; resume < 2; resume++) {
         snprintf(args, sizeof args, "train %s --out '%s'%s", small, out, resume ? " --resume" : "");
         assert_int_equal(run_cli(args, err), 2);
-        char *e = slurp(err);
+        char *e = tu_slurp(err);
         assert_non_null(e);
         assert_non_null(strstr(e, "error: train: "));
         assert_non_null(strstr(e, "is in use by another process"));
@@ -545,7 +515,7 @@ static void test_directory_lock(void **state)
     int st = system(args);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1); /* the run is unfinished */
     snprintf(path, sizeof path, "%s.out", err);
-    char *o = slurp(path);
+    char *o = tu_slurp(path);
     assert_non_null(o);
     assert_non_null(strstr(o, "[skip] fashion-mnist_cross_entropy_b50_s0: running in another process"));
     free(o);
@@ -559,7 +529,7 @@ static void test_directory_lock(void **state)
     snprintf(args, sizeof args, "train %s --loss cross_entropy --out '%s' --resume", small, run_dir);
     assert_int_equal(run_cli(args, err), 0);
     snprintf(path, sizeof path, "%s.out", err);
-    o = slurp(path);
+    o = tu_slurp(path);
     assert_non_null(o);
     assert_non_null(strstr(o, "was already complete"));
     free(o);
@@ -575,7 +545,7 @@ static void test_cli_limits_and_output(void **state)
     dir_path(err, sizeof err, "limit.err");
     snprintf(args, sizeof args, "train --out '%s' --train-limit 100000 --width 8 --epochs 1 --threads 1", out);
     assert_int_equal(run_cli(args, err), 2);
-    char *e = slurp(err);
+    char *e = tu_slurp(err);
     assert_non_null(e);
     assert_non_null(strstr(e, "100000 images was asked for, but the set holds only 60000"));
     free(e);
@@ -584,7 +554,7 @@ static void test_cli_limits_and_output(void **state)
     snprintf(cmd, sizeof cmd, "'%s' %s", HS_CLI_PATH, args);
     int st = system(cmd);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
-    e = slurp(err);
+    e = tu_slurp(err);
     assert_non_null(e);
     assert_non_null(strstr(e, "writing to the standard output failed"));
     free(e);
@@ -597,7 +567,7 @@ static void test_cli_limits_and_output(void **state)
 static void test_cli_kill_and_resume(void **state)
 {
     (void)state;
-    need_fashion_mnist();
+    tu_need_fashion_mnist();
     char full[512], killed[512], err[600], args[1500], ck[600], sum[600];
     dir_path(full, sizeof full, "cli_full");
     dir_path(killed, sizeof killed, "cli_killed");
@@ -610,7 +580,7 @@ static void test_cli_kill_and_resume(void **state)
     {
         char outp[800];
         snprintf(outp, sizeof outp, "%s.out", err);
-        o = slurp(outp);
+        o = tu_slurp(outp);
         assert_non_null(o);
         assert_non_null(strstr(o, "maximum test accuracy over epochs"));
         assert_non_null(strstr(o, "test accuracy at the best-validation epoch"));
@@ -657,7 +627,7 @@ static void test_cli_kill_and_resume(void **state)
     char pa[600], pb[600];
     file_in(pa, sizeof pa, full, "metrics.csv");
     file_in(pb, sizeof pb, killed, "metrics.csv");
-    char *ma = slurp(pa), *mb = slurp(pb);
+    char *ma = tu_slurp(pa), *mb = tu_slurp(pb);
     assert_non_null(ma);
     assert_non_null(mb);
     char *la = ma, *lb = mb;

@@ -1,10 +1,13 @@
-/* Shared by the tests: a small deterministic random generator (splitmix64). */
+/* Shared by the tests: a small deterministic random generator (splitmix64), reading a file,
+ * and (with cmocka) checked allocations and the skip without Fashion-MNIST. */
 #ifndef HS_TEST_UTIL_H
 #define HS_TEST_UTIL_H
 
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 typedef struct tu_rng {
     uint64_t s;
@@ -69,8 +72,27 @@ static inline void tu_to_double(double *d, const float *f, size_t n)
         d[i] = f[i];
 }
 
+/* The whole file as a NUL-terminated string (malloc'd), or NULL. */
+static inline char *tu_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+        free(s);
+        s = NULL;
+    }
+    if (s)
+        s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
 #ifdef assert_non_null /* with cmocka: zeroed arrays that fail the test when out of memory */
-#include <stdlib.h>
 static inline double *tu_dvec(size_t n)
 {
     double *p = calloc(n ? n : 1, sizeof *p);
@@ -84,6 +106,21 @@ static inline float *tu_fvec(size_t n)
     assert_non_null(p);
     return p;
 }
+
+#ifdef HYPERSIMPLEX_DATA_H
+#include <sys/stat.h>
+/* Skips the calling test, with a message, when the real data set is not installed. */
+static inline void tu_need_fashion_mnist(void)
+{
+    const char *dir = hs_data_default_dir(HS_DATA_FASHION_MNIST);
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        print_message("skipped: %s does not exist (install the Debian package dataset-fashion-mnist)\n",
+                      dir);
+        skip();
+    }
+}
+#endif
 #endif
 
 #endif

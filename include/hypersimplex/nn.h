@@ -83,6 +83,22 @@ HS_API hs_status hs_net_forward(hs_net *net, float *logits, const float *x, size
  * not a training forward, HS_ERR_BACKEND. */
 HS_API hs_status hs_net_backward(hs_net *net, const float *dlogits);
 
+/* Synchronized batch normalization for data parallelism: every replica (process) holds the
+ * same network and trains on its own part of a batch. sum(buf, n, user) must replace the n
+ * doubles of buf by their sums over all replicas, identical on every replica (e.g.
+ * MPI_Allreduce with MPI_SUM), and return HS_OK (any other status fails the pass); every
+ * replica's training forward and backward call it the same number of times in the same
+ * order (once per batch norm layer each way). With it, a training forward normalizes with the
+ * mean and variance of the union of the replicas' batches and updates the running statistics
+ * with them (unbiased over the union's count), and backward differentiates through those
+ * statistics. So if every replica's dlogits are its own rows of the gradient of one loss over
+ * the union, the sum of the replicas' hs_net_grads() is the gradient of one network on the
+ * union, up to rounding (the batch norm weight and bias gradients are this replica's parts
+ * of the sums, like every other gradient). sum NULL: local statistics (the default).
+ * Inference is unchanged. Replicas may hold different batch sizes. Errors: HS_ERR_NULL. */
+typedef hs_status (*hs_net_sum_fn)(double *buf, size_t n, void *user);
+HS_API hs_status hs_net_set_bn_sync(hs_net *net, hs_net_sum_fn sum, void *user);
+
 /* How many of the oneDNN primitives created so far (all batch sizes and modes) are oneDNN's
  * reference implementations: correct, but 10-1000x slower than its optimized kernels. 0 for
  * conv_width a multiple of 8 on x86-64 CPUs with AVX2; other widths may get some. */

@@ -35,6 +35,7 @@
 
 #include "hypersimplex.h"
 #include "hypersimplex/data.h"
+#include "hypersimplex/dist.h"
 #include "hypersimplex/loss.h"
 #include "hypersimplex/nn.h"
 
@@ -66,6 +67,19 @@ typedef struct hs_train_config {
     int resume;                 /* continue from out_dir/checkpoint.bin if present */
     double theta_momentum;      /* HS: momentum of the running class thresholds, in [0, 1];
                                    default 0.1 (batch normalization's default momentum) */
+    /* Data parallelism (hypersimplex/dist.h, docs/distributed.md). Every rank of comm calls
+     * hs_train_run with the same configuration (threads may differ); rank r of N trains on
+     * rows [b r / N, b (r + 1) / N) of every global batch of b = batch_size images (the same
+     * shuffled order as one process), the gradients are summed over the ranks, evaluation is
+     * sharded, and only rank 0 touches out_dir (so resuming works with any N). Every batch,
+     * the last one of an epoch included, must have at least N images. */
+    hs_comm *comm;              /* NULL (default): one process */
+    int sync_bn;                /* 1: batch norm statistics over the global batch
+                                   (hs_net_set_bn_sync): N ranks compute the step of one
+                                   process, up to rounding. 0 (default): each rank's own
+                                   shard, running statistics averaged over the ranks after
+                                   every epoch */
+    hs_loss_scope loss_scope;   /* HS loss: HS_LOSS_SCOPE_GLOBAL (default) or _SHARD */
 } hs_train_config;
 
 HS_API hs_train_config hs_train_config_default(void);
@@ -96,6 +110,8 @@ typedef struct hs_train_event {
     const hs_epoch_metrics *metrics; /* HS_TRAIN_EPOCH only */
     size_t reference_kernels;   /* HS_TRAIN_BATCH/EPOCH: hs_net_reference_kernels() of the
                                    network; > 0 means a much slower run (see nn.h) */
+    double batch_loss;          /* HS_TRAIN_BATCH: the loss of this step's (global) batch */
+    size_t step;                /* HS_TRAIN_BATCH: Adam steps done in the whole run */
 } hs_train_event;
 
 /* Progress callback; the library never prints. */
@@ -112,6 +128,8 @@ typedef struct hs_train_result {
     double final_test_accuracy;     /* test accuracy after the last epoch */
     double train_seconds;           /* training steps only, this invocation */
     double train_images_per_second; /* training images / train_seconds, this invocation */
+    double train_comm_seconds;      /* of train_seconds, the time this rank spent in collective
+                                       operations (0 for one process) */
     int already_complete;           /* resume of a run whose summary.json existed */
     /* The same selections under the threshold rule (NaN for the losses without thresholds):
      * best_val_epoch_threshold picks by val_accuracy_threshold. */

@@ -56,6 +56,7 @@ typedef struct axis {
 
 typedef struct sweep_opts {
     char *name, *runs_dir, *results, *train_cmd;
+    char *launcher; /* --emit-jobs: shell words put before each job, e.g. "srun -n 4" */
     str_list datasets, losses, batches, seeds;
     long epochs;
     size_t n_sets;
@@ -155,7 +156,7 @@ static int reserved_key(const char *k)
 
 enum {
     OPT_PRESET = 256, OPT_CONFIG, OPT_NAME, OPT_RUNS_DIR, OPT_DATASET, OPT_LOSSES, OPT_BATCHES, OPT_SEEDS,
-    OPT_EPOCHS, OPT_SET, OPT_VARY, OPT_JOBS, OPT_THREADS, OPT_RESULTS, OPT_EMIT, OPT_COLLECT, OPT_TRAIN_CMD,
+    OPT_EPOCHS, OPT_SET, OPT_VARY, OPT_JOBS, OPT_THREADS, OPT_RESULTS, OPT_EMIT, OPT_COLLECT, OPT_TRAIN_CMD, OPT_LAUNCHER,
     OPT_DRY_RUN, OPT_RETRY_FAILED
 };
 
@@ -177,6 +178,7 @@ static const struct option longopts[] = {
     {"emit-jobs", no_argument, NULL, OPT_EMIT},
     {"collect-only", no_argument, NULL, OPT_COLLECT},
     {"train-cmd", required_argument, NULL, OPT_TRAIN_CMD},
+    {"launcher", required_argument, NULL, OPT_LAUNCHER},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"retry-failed", no_argument, NULL, OPT_RETRY_FAILED},
     {"help", no_argument, NULL, 'h'},
@@ -273,6 +275,13 @@ static int apply(pool *p, sweep_opts *o, int id, const char *value, const char *
     case OPT_RUNS_DIR: o->runs_dir = pool_dup(p, value); break;
     case OPT_RESULTS: o->results = pool_dup(p, value); break;
     case OPT_TRAIN_CMD: o->train_cmd = pool_dup(p, value); break;
+    case OPT_LAUNCHER:
+        if (!*value || strchr(value, '\n')) {
+            cli_error("%s: give a command line such as \"srun -n 4\" or \"mpirun -np 4\"", label);
+            return -1;
+        }
+        o->launcher = pool_dup(p, value);
+        break;
     case OPT_DATASET:
     case OPT_LOSSES:
     case OPT_BATCHES:
@@ -537,6 +546,8 @@ static void usage(FILE *f)
             "                       array or GNU parallel) and run nothing; each has --resume, so\n"
             "                       a killed job can simply be resubmitted; afterwards collect\n"
             "                       with the same options plus --collect-only\n"
+            "  --launcher CMD       with --emit-jobs: put CMD (shell text) before every job, e.g.\n"
+            "                       \"srun -n 4\" or \"mpirun -np 4\" for data-parallel runs\n"
             "  --collect-only       train nothing; collect the finished runs into the CSV\n"
             "  --dry-run            list the runs and their state; change nothing\n"
             "  --retry-failed       run again the runs that failed before (failed.txt)\n"
@@ -1422,6 +1433,11 @@ int cmd_sweep(int argc, char **argv)
         pool_free(&p);
         return 2;
     }
+    if (o.launcher && !o.emit) {
+        cli_error("--launcher applies to --emit-jobs only");
+        pool_free(&p);
+        return 2;
+    }
     if (!o.name)
         o.name = pool_dup(&p, preset ? preset : "sweep");
     if (!o.runs_dir)
@@ -1506,6 +1522,8 @@ int cmd_sweep(int argc, char **argv)
                 rc = 1;
                 break;
             }
+            if (o.launcher) /* shell text of the user's, as given */
+                printf("%s ", o.launcher);
             for (size_t k = 0; av[k]; k++) {
                 if (k)
                     fputc(' ', stdout);

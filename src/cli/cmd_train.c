@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_dist.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "hypersimplex/train.h"
@@ -45,12 +46,22 @@ static void usage(FILE *f)
             "  --no-augment         no random crop / flip (the paper augments) [augment]\n"
             "  --threads N          threads of oneDNN and OpenMP (0 = all cores) [0]\n"
             "  --eval-batch N       batch size of evaluation [1000]\n"
-            "  --resume             continue the run in DIR from its checkpoint (if any)\n"
+            "  --resume             continue the run in DIR from its checkpoint (if any; with any\n"
+            "                       number of MPI ranks)\n"
+            "  --sync-bn            under mpirun: batch norm statistics over the global batch,\n"
+            "                       so N ranks compute the steps of one process [per rank]\n"
+            "  --loss-scope S       under mpirun, the HyperSimplex loss: global (on the whole\n"
+            "                       global batch, as one process) | shard (each rank's own) [global]\n"
             "  --quiet              print only the final summary\n"
             "  --help               this text\n"
             "\n"
-            "DIR is locked while training (flock on DIR/.lock): a second trainer on the same DIR\n"
-            "exits with status 2.\n"
+            "Data parallelism: `mpirun -np N hypersimplex train ...` trains one run on N ranks\n"
+            "with the same global batch size (each rank a 1/N shard of every batch, gradients\n"
+            "summed); rank 0 writes DIR and prints (docs/distributed.md). --threads 0 then means\n"
+            "the cores divided among the ranks of a machine.\n"
+            "\n"
+            "DIR is locked while training (flock on DIR/.lock, held by rank 0): a second trainer\n"
+            "on the same DIR exits with status 2.\n"
             "\n"
             "Exit status: 0 done, 1 runtime failure (including a diverged run, whose last good\n"
             "checkpoint is kept), 2 bad usage or bad input (options, data files, DIR in use).\n");
@@ -109,6 +120,13 @@ static void on_event(const hs_train_event *ev, void *user)
     fflush(stdout);
 }
 
+/* Ranks other than 0 print nothing; they only note the start (for the exit status). */
+static void on_event_silent(const hs_train_event *ev, void *user)
+{
+    if (ev->kind == HS_TRAIN_START)
+        ((progress_ctx *)user)->started = 1;
+}
+
 static int parse_reg(const char *text, hs_regularization *out)
 {
     if (!strcmp(text, "l2"))
@@ -127,7 +145,7 @@ static int parse_reg(const char *text, hs_regularization *out)
 enum {
     O_OUT = 256, O_DATASET, O_DATADIR, O_LOSS, O_TAU, O_KPOL, O_REG, O_BATCH, O_EPOCHS, O_WIDTH,
     O_HIDDEN, O_SEED, O_LR, O_VALF, O_TRAINLIM, O_TESTLIM, O_NOAUG, O_THREADS, O_EVALB, O_RESUME,
-    O_QUIET, O_THETA_MOM, O_HELP
+    O_QUIET, O_THETA_MOM, O_SYNC_BN, O_SCOPE, O_HELP
 };
 static const struct option opts[] = {
     {"out", required_argument, NULL, O_OUT},
@@ -152,6 +170,8 @@ static const struct option opts[] = {
     {"eval-batch", required_argument, NULL, O_EVALB},
     {"resume", no_argument, NULL, O_RESUME},
     {"quiet", no_argument, NULL, O_QUIET},
+    {"sync-bn", no_argument, NULL, O_SYNC_BN},
+    {"loss-scope", required_argument, NULL, O_SCOPE},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -248,6 +268,14 @@ int cmd_train(int argc, char **argv)
             break;
         case O_RESUME: cfg.resume = 1; break;
         case O_QUIET: quiet = 1; break;
+        case O_SYNC_BN: cfg.sync_bn = 1; break;
+        case O_SCOPE:
+            if (strcmp(optarg, "global") && strcmp(optarg, "shard")) {
+                cli_error("--loss-scope: '%s' is not global or shard", optarg);
+                return 2;
+            }
+            cfg.loss_scope = strcmp(optarg, "shard") ? HS_LOSS_SCOPE_GLOBAL : HS_LOSS_SCOPE_SHARD;
+            break;
         case O_HELP: usage(stdout); return 0;
         default:
             cli_error("train: unknown or incomplete option '%s' (see hypersimplex train --help)",
@@ -294,17 +322,24 @@ int cmd_train(int argc, char **argv)
         return 2;
     }
 
+    hs_comm *comm = NULL;
+    int drc = cli_dist_begin(&comm, &cfg.threads);
+    if (drc)
+        return drc;
+    cfg.comm = comm;
+    int rank = hs_comm_rank(comm), nranks = hs_comm_size(comm);
     progress_ctx p;
     memset(&p, 0, sizeof p);
-    p.quiet = quiet;
+    p.quiet = quiet || rank != 0;
     hs_train_result r;
-    hs_status s = hs_train_run(&r, &cfg, on_event, &p);
-    if (p.started && !quiet)
+    hs_status s = hs_train_run(&r, &cfg, rank == 0 ? on_event : on_event_silent, &p);
+    if (p.started && !p.quiet)
         cli_progress_end(&p.bar);
-    if (s) {
-        cli_status_error("train", s);
-        return cli_exit_status(s, p.started);
-    }
+    if (s)
+        return cli_dist_fail(comm, "train", s, cli_exit_status(s, p.started));
+    hs_comm_finalize(comm);
+    if (rank != 0)
+        return 0;
     const char *loss_label = hs_loss_kind_name(cfg.loss.kind);
     if (r.already_complete)
         printf("run in %s was already complete\n", cfg.out_dir);
@@ -325,5 +360,8 @@ int cmd_train(int argc, char **argv)
     if (r.train_seconds > 0)
         printf("training throughput: %.1f images/s (%.1f s of training steps)\n", r.train_images_per_second,
                r.train_seconds);
+    if (nranks > 1 && r.train_seconds > 0)
+        printf("%d ranks: %.1f s (%.1f%%) of rank 0's training steps in communication\n", nranks,
+               r.train_comm_seconds, 100 * r.train_comm_seconds / r.train_seconds);
     return 0;
 }

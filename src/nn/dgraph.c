@@ -1,6 +1,8 @@
 #include "nn/dgraph.h"
 
 #include <dnnl_debug.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +84,7 @@ void hs_dg_destroy(hs_dg *g)
     free(g->mems);
     free(g->slotmems);
     free(g->slot_bytes);
+    free(g->bn_count);
     memset(g, 0, sizeof *g);
 }
 
@@ -959,6 +962,150 @@ static hs_status bn_train_c(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, co
     return push_fn(g, LIST_BWD, bn_train_bwd_op, c);
 }
 
+/* Synchronized batch norm. The forward sums x and x^2 per channel (in double) over the local
+ * batch, sums those over the replicas (g->bn_sum) and hands the union's mean and biased
+ * variance to oneDNN's batch norm as given statistics (dnnl_use_global_stats), whose backward
+ * then treats them as constants: dx = gamma inv_std dy (dy after the fused ReLU's mask). The
+ * exact gradient through the union's statistics is
+ *     dx = gamma inv_std (dy - S1 / M - xhat S2 / M),
+ * S1 = sum dy and S2 = sum dy xhat over the union (M values per channel): oneDNN's dbeta and
+ * dgamma are this replica's parts of S1 and S2, so the backward op sums copies of them over
+ * the replicas and subtracts the two terms. */
+
+/* Element (n, c, h, w) of a plain or channel-blocked 4-D activation sits at
+ * off0 + n sn + (c / cb) sc + h sh + w sw + c % cb. */
+typedef struct chan_layout {
+    size_t N, C, H, W, cb;
+    size_t off0, sn, sc, sh, sw;
+} chan_layout;
+
+static int chan_layout_of(chan_layout *l, const dnnl_memory_desc_t *md)
+{
+    if (md->ndims != 4 || md->format_kind != dnnl_blocked || md->data_type != dnnl_f32)
+        return -1;
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    if (b->inner_nblks == 0)
+        l->cb = 1;
+    else if (b->inner_nblks == 1 && b->inner_idxs[0] == 1 && b->inner_blks[0] <= 64)
+        l->cb = (size_t)b->inner_blks[0];
+    else
+        return -1;
+    for (int d = 0; d < 4; d++)
+        if (md->padded_offsets[d] != 0 || b->strides[d] < 0)
+            return -1;
+    l->N = (size_t)md->dims[0], l->C = (size_t)md->dims[1];
+    l->H = (size_t)md->dims[2], l->W = (size_t)md->dims[3];
+    l->off0 = (size_t)md->offset0;
+    l->sn = (size_t)b->strides[0], l->sc = (size_t)b->strides[1];
+    l->sh = (size_t)b->strides[2], l->sw = (size_t)b->strides[3];
+    return 0;
+}
+
+typedef struct bn_sync {
+    hs_dg *g;
+    size_t idx;             /* into g->bn_count */
+    dnnl_memory_t x, dx;    /* slot memories (pointers fetched when the op runs) */
+    chan_layout lay;
+    float *mean_var, *gamma, *dgamma, *dbeta;
+    double eps;
+    double buf[];           /* 2 C + 1 */
+} bn_sync;
+
+static hs_status bn_sync_fwd_op(void *p)
+{
+    bn_sync *c = p;
+    const chan_layout *l = &c->lay;
+    void *xv = NULL;
+    hs_status st = mem_ptr(c->x, &xv);
+    if (st)
+        return st;
+    const float *x = xv;
+    size_t C = l->C, cb = l->cb, nblk = (C + cb - 1) / cb;
+    double *sum = c->buf, *sq = c->buf + C;
+    /* one channel block per iteration: each thread owns whole channels, so the sums do not
+     * depend on the number of threads */
+#ifdef HS_HAVE_OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (ptrdiff_t kb = 0; kb < (ptrdiff_t)nblk; kb++) {
+        double s[64] = {0}, q[64] = {0};
+        size_t c0 = (size_t)kb * cb, nc = C - c0 < cb ? C - c0 : cb;
+        for (size_t n = 0; n < l->N; n++)
+            for (size_t h = 0; h < l->H; h++)
+                for (size_t w = 0; w < l->W; w++) {
+                    const float *e = x + l->off0 + n * l->sn + (size_t)kb * l->sc + h * l->sh + w * l->sw;
+                    for (size_t j = 0; j < nc; j++) {
+                        double v = e[j];
+                        s[j] += v;
+                        q[j] += v * v;
+                    }
+                }
+        for (size_t j = 0; j < nc; j++) {
+            sum[c0 + j] = s[j];
+            sq[c0 + j] = q[j];
+        }
+    }
+    c->buf[2 * C] = (double)(l->N * l->H * l->W);
+    if ((st = c->g->bn_sum(c->buf, 2 * C + 1, c->g->bn_sum_user)))
+        return st;
+    double M = c->buf[2 * C];
+    if (!(M >= 1))
+        return hs_fail(HS_ERR_SIZE, "synchronized batch norm: %g values per channel over all replicas", M);
+    for (size_t k = 0; k < C; k++) {
+        double mean = sum[k] / M, var = sq[k] / M - mean * mean;
+        c->mean_var[k] = (float)mean;
+        c->mean_var[C + k] = (float)(var > 0 ? var : 0);
+    }
+    c->g->bn_count[c->idx] = M;
+    return HS_OK;
+}
+
+static hs_status bn_sync_bwd_op(void *p)
+{
+    bn_sync *c = p;
+    const chan_layout *l = &c->lay;
+    void *xv = NULL, *dxv = NULL;
+    hs_status st;
+    if ((st = mem_ptr(c->x, &xv)) || (st = mem_ptr(c->dx, &dxv)))
+        return st;
+    size_t C = l->C, cb = l->cb, nblk = (C + cb - 1) / cb;
+    double *s1 = c->buf, *s2 = c->buf + C;
+    for (size_t k = 0; k < C; k++) {
+        s1[k] = c->dbeta[k];
+        s2[k] = c->dgamma[k];
+    }
+    if ((st = c->g->bn_sum(c->buf, 2 * C, c->g->bn_sum_user)))
+        return st;
+    double M = c->g->bn_count[c->idx];
+    /* dx -= a + xhat b per channel, xhat = (x - mean) inv_std (the float statistics oneDNN used) */
+    const float *x = xv;
+    float *dx = dxv;
+#ifdef HS_HAVE_OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (ptrdiff_t kb = 0; kb < (ptrdiff_t)nblk; kb++) {
+        float mu[64], is[64], ca[64], cbeta[64];
+        size_t c0 = (size_t)kb * cb, nc = C - c0 < cb ? C - c0 : cb;
+        for (size_t j = 0; j < nc; j++) {
+            size_t k = c0 + j;
+            double inv_std = 1.0 / sqrt((double)c->mean_var[C + k] + c->eps);
+            double gi = (double)c->gamma[k] * inv_std / M;
+            mu[j] = c->mean_var[k];
+            is[j] = (float)inv_std;
+            ca[j] = (float)(gi * s1[k]);
+            cbeta[j] = (float)(gi * s2[k]);
+        }
+        for (size_t n = 0; n < l->N; n++)
+            for (size_t h = 0; h < l->H; h++)
+                for (size_t w = 0; w < l->W; w++) {
+                    size_t o = l->off0 + n * l->sn + (size_t)kb * l->sc + h * l->sh + w * l->sw;
+                    for (size_t j = 0; j < nc; j++)
+                        dx[o + j] -= ca[j] + (x[o + j] - mu[j]) * is[j] * cbeta[j];
+                }
+    }
+    return HS_OK;
+}
+
 hs_status hs_dg_batchnorm(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, float *gamma,
                           float *beta, float *dgamma, float *dbeta, float *mean_var, double eps,
                           int fuse_relu, int y_slot, int dy_slot, int dx_slot)
@@ -969,16 +1116,35 @@ hs_status hs_dg_batchnorm(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, floa
     dnnl_memory_desc_t c_md;
     size_t C = (size_t)md_dim(&x->md, 1);
     unsigned flags = dnnl_use_scale | dnnl_use_shift;
+    int sync = g->train && g->bn_sum;
+    bn_sync *sy = NULL;
     if (fuse_relu)
         flags |= dnnl_fuse_norm_relu;
-    if (!g->train)
+    if (!g->train || sync)
         flags |= dnnl_use_global_stats;
     if (g->train && y_slot == x->slot)
         return hs_fail(HS_ERR_ARG, "batch norm: training output must not overwrite its input");
+    if ((st = GROW(g->bn_count, g->nbn, g->capbn)))
+        return st;
+    size_t bn_idx = g->nbn++;
+    g->bn_count[bn_idx] = (double)md_dim(&x->md, 0) * (double)md_dim(&x->md, 2) * (double)md_dim(&x->md, 3);
+    /* training without synchronization: our batch norm with double sums (nn/batchnorm.c);
+     * synchronized: oneDNN's with the union's statistics (below) */
     hs_bn_layout bl;
-    if (g->train && bn_layout(&bl, &x->md))
+    if (g->train && !sync && bn_layout(&bl, &x->md))
         return bn_train_c(g, y, x, &bl, gamma, beta, dgamma, dbeta, mean_var, eps, fuse_relu, y_slot, dy_slot,
                           dx_slot);
+    if (sync) {
+        if (dx_slot == x->slot)
+            return hs_fail(HS_ERR_ARG, "synchronized batch norm: the input gradient must not overwrite the input");
+        sy = calloc(1, sizeof *sy + (2 * C + 1) * sizeof(double));
+        if (!sy || (st = add_ctx(g, sy)))
+            return sy ? st : hs_fail(HS_ERR_NOMEM, "out of memory building the oneDNN graph");
+        if (chan_layout_of(&sy->lay, &x->md))
+            return hs_fail(HS_ERR_BACKEND, "synchronized batch norm: unsupported activation layout");
+        sy->g = g, sy->idx = bn_idx, sy->mean_var = mean_var, sy->gamma = gamma;
+        sy->dgamma = dgamma, sy->dbeta = dbeta, sy->eps = eps;
+    }
     if ((st = md_x(&c_md, C)))
         goto fail;
     HS_DNNL(dnnl_batch_normalization_forward_desc_init(
@@ -1002,6 +1168,11 @@ hs_status hs_dg_batchnorm(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, floa
         a[nargs].arg = DNNL_ARG_WORKSPACE;
         a[nargs].memory = wsm;
         nargs++;
+    }
+    if (sy) {
+        sy->x = xm;
+        if ((st = push_fn(g, LIST_FWD, bn_sync_fwd_op, sy)))
+            goto fail;
     }
     if ((st = push_op(g, LIST_FWD, fp, nargs, a)))
         goto fail;
@@ -1033,6 +1204,11 @@ hs_status hs_dg_batchnorm(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, floa
         }
         if ((st = push_op(g, LIST_BWD, p, nb, b)))
             goto fail;
+        if (sy) {
+            sy->dx = dxm;
+            if ((st = push_fn(g, LIST_BWD, bn_sync_bwd_op, sy)))
+                goto fail;
+        }
     }
 done:
 fail:

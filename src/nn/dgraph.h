@@ -103,6 +103,14 @@ typedef struct hs_dg {
     size_t nslots;
     size_t *slot_bytes;     /* (nslots) bytes each slot must hold for this graph */
     unsigned long bound_version;
+
+    /* Synchronized batch norm (set before the layers are added; NULL: local statistics): sums
+     * n doubles in place over every replica of the network (see hs_net_set_bn_sync). */
+    hs_status (*bn_sum)(double *buf, size_t n, void *user);
+    void *bn_sum_user;
+    double *bn_count;       /* per batch norm, in the order added: the number of values per
+                               channel its last training statistics were taken over */
+    size_t nbn, capbn;
 } hs_dg;
 
 hs_status hs_dg_init(hs_dg *g, dnnl_engine_t eng, dnnl_stream_t stream, int train, size_t batch,
@@ -133,7 +141,10 @@ hs_status hs_dg_conv3x3(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t
                         float *w, float *b, float *dw, float *db, int y_slot, int dy_slot,
                         int dx_slot);
 /* mean_var: training: receives the batch mean and biased variance (2 x C floats: mean then
- * var); inference: the running mean and variance used. In training the output may be written
+ * var); inference: the running mean and variance used. With g->bn_sum set, a training batch
+ * norm normalizes with the statistics of all replicas' batches together and its backward
+ * differentiates through them (x must be plain or blocked by channels only, e.g. nChw8c, and
+ * dx_slot must differ from x's slot); dgamma and dbeta stay this replica's own sums. In training the output may be written
  * in place (y_slot == x->slot is not allowed: x is needed for backward), dx_slot may equal
  * dy_slot. fuse_relu != 0 applies ReLU to the output (oneDNN's fused norm+relu). */
 hs_status hs_dg_batchnorm(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, float *gamma,

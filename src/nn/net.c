@@ -46,6 +46,9 @@ struct hs_net {
     plan plans[MAX_PLANS];
     plan *last_train; /* graph of the last training forward, NULL if invalidated */
     size_t nref;      /* reference kernels in every graph built so far */
+
+    hs_net_sum_fn bn_sum; /* synchronized batch norm (hs_net_set_bn_sync), NULL: local */
+    void *bn_sum_user;
 };
 
 /* Index of each layer in the paper's nn.Sequential (for state_dict names). */
@@ -294,6 +297,8 @@ static hs_status build_graph(hs_net *net, hs_dg *g, size_t B, int train)
     hs_status st = hs_dg_init(g, net->eng, net->stream, train, B, NSLOTS);
     if (st)
         return st;
+    g->bn_sum = net->bn_sum;
+    g->bn_sum_user = net->bn_sum_user;
     hs_dg_tensor x, c1, b1, c2, t2, p2, c3, b3, c4, t4, p4, f, h, lg;
     dnnl_memory_desc_t f_md;
     x.slot = SLOT_X;
@@ -419,13 +424,11 @@ hs_status hs_net_forward(hs_net *net, float *logits, const float *x, size_t B, i
         /* PyTorch: running = (1 - m) running + m batch, variance unbiased (n / (n - 1)). */
         const float m = 0.1f;
         size_t K = s->conv_width;
-        size_t hw[NBN] = {s->height * s->width, s->height * s->width,
-                          s->height * s->width / 4, s->height * s->width / 4};
         for (int l = 0; l < NBN; l++) {
             const float *bm = net->batch_stats + (size_t)l * 2 * K, *bv = bm + K;
             float *rm = net->buffers + net->binfo[2 * l].offset;
             float *rv = net->buffers + net->binfo[2 * l + 1].offset;
-            double n = (double)(B * hw[l]);
+            double n = p->g.bn_count[l]; /* B H W, or over all replicas when synchronized */
             float unbias = n > 1 ? (float)(n / (n - 1)) : 1.0f;
             for (size_t c = 0; c < K; c++) {
                 rm[c] = m * bm[c] + (1 - m) * rm[c];
@@ -449,6 +452,17 @@ hs_status hs_net_backward(hs_net *net, const float *dlogits)
         return st;
     memcpy(net->slot_ptr[SLOT_DL], dlogits, p->batch * net->shape.classes * sizeof(float));
     return hs_dg_backward(&p->g);
+}
+
+hs_status hs_net_set_bn_sync(hs_net *net, hs_net_sum_fn sum, void *user)
+{
+    if (!net)
+        return hs_fail(HS_ERR_NULL, "hs_net_set_bn_sync: NULL network");
+    if (net->bn_sum != sum || net->bn_sum_user != user)
+        drop_plans(net); /* the training graphs change */
+    net->bn_sum = sum;
+    net->bn_sum_user = sum ? user : NULL;
+    return HS_OK;
 }
 
 size_t hs_net_reference_kernels(const hs_net *net)

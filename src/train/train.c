@@ -7,6 +7,8 @@
 
 #include "hypersimplex/train.h"
 #include "train/checkpoint.h"
+#include "train/comm.h"
+#include "train/dist.h"
 #include "util/atomic_file.h"
 #include "util/dir_lock.h"
 #include "util/error.h"
@@ -145,6 +147,8 @@ static hs_status write_config(const char *dir, const hs_train_config *c, const r
     fprintf(f, ",\n  \"train_limit\": %zu,\n  \"test_limit\": %zu,\n  \"augment\": %s,\n", c->train_limit,
             c->test_limit, c->augment ? "true" : "false");
     fprintf(f, "  \"threads\": %d,\n  \"eval_batch\": %zu,\n", c->threads, c->eval_batch);
+    fprintf(f, "  \"ranks\": %d,\n  \"sync_bn\": %s,\n  \"loss_scope\": \"%s\",\n", hs_comm_size(c->comm),
+            c->sync_bn ? "true" : "false", c->loss_scope == HS_LOSS_SCOPE_SHARD ? "shard" : "global");
     fprintf(f, "  \"image\": [%zu, %zu, %zu],\n  \"classes\": %zu,\n", ri->shape.channels, ri->shape.height,
             ri->shape.width, ri->shape.classes);
     fprintf(f, "  \"n_train\": %zu,\n  \"n_val\": %zu,\n  \"n_test\": %zu,\n  \"parameters\": %zu\n}\n",
@@ -279,19 +283,20 @@ static hs_status write_summary(const char *dir, const hs_train_config *c, const 
 
 /* Accuracy of the network in evaluation mode on images idx[0..n) of d: *acc by the argmax of
  * the logits, *acc_thr by the threshold rule with theta (C) and lo's tau, NaN if theta is NULL.
- * pred: eb labels of scratch. */
+ * pred: eb labels of scratch. Each rank of dist evaluates its shard of idx (collective). */
 static hs_status evaluate(double *acc, double *acc_thr, hs_net *net, const hs_dataset *d, hs_data_kind kind,
                           const size_t *idx, size_t n, size_t eb, float *x, int32_t *y, float *logits,
-                          const double *theta, const hs_loss_opts *lo, int32_t *pred)
+                          const double *theta, const hs_loss_opts *lo, int32_t *pred, hs_dist *dist)
 {
-    size_t C = d->classes, correct = 0, correct_thr = 0;
+    size_t C = d->classes, correct = 0, correct_thr = 0, first, mine;
     *acc_thr = NAN;
     if (n == 0) {
         *acc = NAN;
         return HS_OK;
     }
-    for (size_t i = 0; i < n; i += eb) {
-        size_t b = n - i < eb ? n - i : eb;
+    hs_dist_shard(dist, n, &first, &mine);
+    for (size_t i = first; i < first + mine; i += eb) {
+        size_t b = first + mine - i < eb ? first + mine - i : eb;
         hs_status st = hs_make_batch(x, y, d, kind, idx + i, b, 0, 0, 0);
         if (!st)
             st = hs_net_forward(net, logits, x, b, 0);
@@ -312,9 +317,13 @@ static hs_status evaluate(double *acc, double *acc_thr, hs_net *net, const hs_da
                 correct_thr += pred[r] == y[r];
         }
     }
-    *acc = (double)correct / (double)n;
+    double counts[2] = {(double)correct, (double)correct_thr};
+    hs_status st = hs_dist_sum_counts(dist, counts, 2);
+    if (st)
+        return st;
+    *acc = counts[0] / (double)n;
     if (theta)
-        *acc_thr = (double)correct_thr / (double)n;
+        *acc_thr = counts[1] / (double)n;
     return HS_OK;
 }
 
@@ -341,6 +350,7 @@ typedef struct run_state {
     hs_epoch_metrics *rows;
     char *ckpt_path;
     hs_ckpt ck;
+    hs_dist dist; /* the ranks of a data-parallel run (train/dist.h) */
 } run_state;
 
 static void free_state(run_state *s)
@@ -354,6 +364,7 @@ static void free_state(run_state *s)
     free(s->pred), free(s->theta), free(s->theta_batch);
     free(s->ckpt_path);
     hs_ckpt_free(&s->ck);
+    hs_dist_free(&s->dist);
 }
 
 static hs_ckpt_fingerprint fingerprint(const hs_train_config *c, const hs_net_shape *sh)
@@ -413,18 +424,25 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     if (!result || !cfg)
         return hs_fail(HS_ERR_NULL, "hs_train_run: NULL argument");
     memset(result, 0, sizeof *result);
+    hs_comm_set_error_shared(cfg->comm, 1); /* validation fails alike on every rank */
     hs_status st = validate(cfg);
     if (st)
         return st;
     run_state s;
     memset(&s, 0, sizeof s);
     hs_nn_set_threads(cfg->threads);
+    if ((st = hs_dist_init(&s.dist, cfg))) {
+        hs_dist_free(&s.dist);
+        hs_comm_set_error_shared(cfg->comm, 0); /* this rank's alone */
+        return st;
+    }
+    int writer = hs_dist_is_writer(&s.dist); /* only rank 0 touches out_dir */
 
     /* one trainer per directory: a second one (even a --resume of the same run) would
-     * overwrite the files of the first */
-    hs_dir_lock lock;
-    if ((st = hs_mkdirs(cfg->out_dir)) || (st = hs_dir_lock_take(&lock, cfg->out_dir, NULL)))
-        return st;
+     * overwrite the files of the first. Its writer, rank 0, holds the lock. */
+    hs_dir_lock lock = {-1};
+    if (writer && ((st = hs_mkdirs(cfg->out_dir)) || (st = hs_dir_lock_take(&lock, cfg->out_dir, NULL))))
+        goto out_early;
     s.ckpt_path = hs_path_join(cfg->out_dir, "checkpoint.bin");
     char *summary_path = hs_path_join(cfg->out_dir, "summary.json");
     char *metrics_path = hs_path_join(cfg->out_dir, "metrics.csv");
@@ -432,8 +450,8 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
         st = hs_fail(HS_ERR_NOMEM, "out of memory");
         goto out;
     }
-    int have_ckpt = hs_path_exists(s.ckpt_path);
-    if (!cfg->resume && (have_ckpt || hs_path_exists(summary_path) || hs_path_exists(metrics_path))) {
+    int have_ckpt = writer && hs_path_exists(s.ckpt_path);
+    if (writer && !cfg->resume && (have_ckpt || hs_path_exists(summary_path) || hs_path_exists(metrics_path))) {
         st = hs_fail(HS_ERR_ARG, "%s already holds a training run: resume it or choose another "
                                  "output directory", cfg->out_dir);
         goto out;
@@ -465,6 +483,8 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     s.n_test = s.test.count;
     for (size_t i = 0; i < s.n_test; i++)
         s.test_idx[i] = i;
+    if ((st = hs_dist_check_batches(&s.dist, s.n_train, cfg->batch_size)))
+        goto out;
 
     hs_loss_opts lopts = cfg->loss;
     size_t C = s.train.classes;
@@ -485,6 +505,8 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     /* network and optimizer */
     hs_net_shape shape = {s.train.channels, s.train.height, s.train.width, C, cfg->width, cfg->hidden};
     if ((st = hs_net_create(&s.net, &shape)) || (st = hs_net_init(s.net, cfg->seed)))
+        goto out;
+    if (s.dist.size > 1 && cfg->sync_bn && (st = hs_net_set_bn_sync(s.net, hs_dist_bn_sum, &s.dist)))
         goto out;
     size_t np = hs_net_param_count(s.net), nb = hs_net_buffer_count(s.net);
     size_t img = shape.channels * shape.height * shape.width;
@@ -511,9 +533,13 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     hs_ckpt_fingerprint fp = fingerprint(cfg, &shape);
     size_t start_epoch = 0;
     uint64_t steps = 0;
-    if (cfg->resume && have_ckpt) {
-        if ((st = hs_ckpt_read(&s.ck, s.ckpt_path)))
-            goto out;
+    /* rank 0 reads the checkpoint and gives it to the others: the first agreement of the setup */
+    int resuming = cfg->resume && have_ckpt;
+    if (resuming && (st = hs_ckpt_read(&s.ck, s.ckpt_path)))
+        goto out;
+    if ((st = hs_dist_agree(&s.dist, HS_OK)) || (st = hs_dist_bcast_ckpt(&s.dist, &s.ck, &resuming)))
+        goto out;
+    if (resuming) {
         if (has_theta && s.ck.ntheta != C) {
             st = hs_fail(HS_ERR_FORMAT,
                          "%s (checkpoint version %u) holds %llu class thresholds, this run has %zu classes: "
@@ -549,20 +575,23 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
         steps = s.ck.steps;
         if (start_epoch == cfg->epochs) {
             summarize(result, s.rows, start_epoch);
-            result->already_complete = hs_path_exists(summary_path);
-            if (!result->already_complete)
+            result->already_complete = writer && hs_path_exists(summary_path);
+            if (writer && !result->already_complete)
                 st = write_summary(cfg->out_dir, cfg, result, s.rows, s.theta, C);
             goto out;
         }
     }
     /* extending a finished run (more epochs): it is no longer complete */
-    if (hs_path_exists(summary_path) && remove(summary_path) != 0) {
+    if (writer && hs_path_exists(summary_path) && remove(summary_path) != 0) {
         st = hs_fail(HS_ERR_IO, "cannot remove %s: %s", summary_path, strerror(errno));
         goto out;
     }
     run_info ri = {s.n_train, s.n_val, s.n_test, np, shape};
-    if ((st = write_config(cfg->out_dir, cfg, &ri)))
+    if (writer)
+        st = write_config(cfg->out_dir, cfg, &ri);
+    if ((st = hs_dist_agree(&s.dist, st))) /* the last agreement of the setup */
         goto out;
+    s.dist.in_setup = 0;
 
     hs_adam adam = hs_adam_default();
     adam.lr = cfg->lr;
@@ -575,22 +604,25 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     ev.kind = HS_TRAIN_START;
     if (cb)
         cb(&ev, user);
-    double train_time = 0;
+    double train_time = 0, train_comm = 0;
     size_t train_images = 0;
     float *P = hs_net_params(s.net), *G = hs_net_grads(s.net);
     for (size_t e = start_epoch; e < cfg->epochs; e++) {
-        double t0 = hs_now();
+        double t0 = hs_now(), comm0 = hs_dist_seconds(&s.dist);
         memcpy(s.perm, s.train_idx, s.n_train * sizeof *s.perm);
         hs_shuffle_indices(s.perm, s.n_train, cfg->seed, e);
         double loss_sum = 0;
         size_t seen = 0;
         for (size_t i = 0; i < s.n_train; i += cfg->batch_size) {
             size_t b = s.n_train - i < cfg->batch_size ? s.n_train - i : cfg->batch_size;
+            size_t lo, bl; /* this rank's rows of the global batch */
+            hs_dist_shard(&s.dist, b, &lo, &bl);
             double loss = 0;
-            if ((st = hs_make_batch(s.x, s.y, &s.train, cfg->dataset, s.perm + i, b, cfg->augment, cfg->seed, e)) ||
-                (st = hs_net_forward(s.net, s.logits, s.x, b, 1)))
+            if ((st = hs_make_batch(s.x, s.y, &s.train, cfg->dataset, s.perm + i + lo, bl, cfg->augment, cfg->seed,
+                                    e)) ||
+                (st = hs_net_forward(s.net, s.logits, s.x, bl, 1)))
                 goto out;
-            st = hs_loss_multiclass_ex_f(&loss, s.dlogits, s.theta_batch, s.logits, s.y, b, C, &lopts);
+            st = hs_dist_loss(&s.dist, &loss, s.dlogits, s.theta_batch, s.logits, s.y, bl, b, C, &lopts);
             if (!st && has_theta)
                 st = hs_loss_theta_update(s.theta, s.theta_batch, C, cfg->theta_momentum);
             if (st == HS_ERR_NONFINITE || (!st && !isfinite(loss))) {
@@ -601,7 +633,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
                              e, (unsigned long long)steps + 1, hs_loss_kind_name(lopts.kind), e, cfg->out_dir);
                 goto out;
             }
-            if (st || (st = hs_net_backward(s.net, s.dlogits)) ||
+            if (st || (st = hs_net_backward(s.net, s.dlogits)) || (st = hs_dist_sum_grads(&s.dist, G, np)) ||
                 (st = hs_adam_step(P, s.m, s.v, G, np, &adam, ++steps)))
                 goto out;
             loss_sum += loss * (double)b;
@@ -611,12 +643,17 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
             ev.reference_kernels = hs_net_reference_kernels(s.net);
             ev.images_done = seen;
             ev.loss = loss_sum / (double)seen;
+            ev.batch_loss = loss;
+            ev.step = (size_t)steps;
             if (cb)
                 cb(&ev, user);
         }
         double t1 = hs_now();
         train_time += t1 - t0;
+        train_comm += hs_dist_seconds(&s.dist) - comm0;
         train_images += seen;
+        if ((st = hs_dist_epoch_end(&s.dist, s.net, s.theta, C)))
+            goto out;
         if (!all_finite(P, np) || !all_finite(hs_net_buffers(s.net), nb)) {
             st = hs_fail(HS_ERR_DIVERGED, "training diverged: epoch %zu: parameters are not finite; "
                                           "stopped. The last good checkpoint (%zu epochs) is kept in %s",
@@ -632,12 +669,16 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
             if (!isfinite(theta[c]))
                 theta = NULL;
         if ((st = evaluate(&row->val_accuracy, &row->val_accuracy_threshold, s.net, &s.train, cfg->dataset,
-                           s.val_idx, s.n_val, cfg->eval_batch, s.x, s.y, s.logits, theta, &lopts, s.pred)) ||
+                           s.val_idx, s.n_val, cfg->eval_batch, s.x, s.y, s.logits, theta, &lopts, s.pred,
+                           &s.dist)) ||
             (st = evaluate(&row->test_accuracy, &row->test_accuracy_threshold, s.net, &s.test, cfg->dataset,
-                           s.test_idx, s.n_test, cfg->eval_batch, s.x, s.y, s.logits, theta, &lopts, s.pred)))
+                           s.test_idx, s.n_test, cfg->eval_batch, s.x, s.y, s.logits, theta, &lopts, s.pred,
+                           &s.dist)))
             goto out;
         row->seconds = hs_now() - t0;
-        if ((st = save_epoch(&s, cfg, &fp, e + 1, steps)))
+        if (writer)
+            st = save_epoch(&s, cfg, &fp, e + 1, steps);
+        if ((st = hs_dist_agree(&s.dist, st)))
             goto out;
         ev.kind = HS_TRAIN_EPOCH;
         ev.metrics = row;
@@ -648,10 +689,15 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     summarize(result, s.rows, cfg->epochs);
     result->train_seconds = train_time;
     result->train_images_per_second = train_time > 0 ? (double)train_images / train_time : 0;
-    st = write_summary(cfg->out_dir, cfg, result, s.rows, s.theta, C);
+    result->train_comm_seconds = train_comm;
+    if (writer)
+        st = write_summary(cfg->out_dir, cfg, result, s.rows, s.theta, C);
+    st = hs_dist_agree(&s.dist, st);
 out:
     free(summary_path);
     free(metrics_path);
+out_early:
+    st = hs_dist_finish(&s.dist, st);
     free_state(&s);
     hs_dir_lock_release(&lock);
     return st;
