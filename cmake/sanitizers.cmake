@@ -71,11 +71,20 @@ function(hs_sanitize_tests)
   endif()
   set(python_tests python python_install)
   get_property(tests DIRECTORY PROPERTY TESTS)
-  list(REMOVE_ITEM tests ${python_tests})
+  list(REMOVE_ITEM tests ${python_tests} dist)
   if(tests)
     hs_sanitizer_env(${tests})
   endif()
   get_property(all DIRECTORY PROPERTY TESTS)
+  # dist runs the command under mpiexec: Open MPI's own start-up (its dlopen'ed components,
+  # ompi_op_base_op_select) leaves allocations behind in every rank, whose stacks end in
+  # unloaded modules a suppression cannot name; leak detection is off for that test alone
+  # (the ranks inherit its environment), memory errors are still detected.
+  if("dist" IN_LIST all)
+    set_property(TEST dist APPEND PROPERTY ENVIRONMENT
+      "ASAN_OPTIONS=detect_leaks=0:strict_string_checks=1:detect_stack_use_after_return=1"
+      "UBSAN_OPTIONS=print_stacktrace=1")
+  endif()
   set(preloaded "")
   foreach(t IN LISTS python_tests)
     if(t IN_LIST all)
