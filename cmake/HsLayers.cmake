@@ -148,7 +148,11 @@ function(hs_library name export_name)
     EXPORT_NAME ${export_name}
     INSTALL_RPATH "$ORIGIN")
   set_target_properties(${name}_static PROPERTIES OUTPUT_NAME ${name} EXPORT_NAME ${export_name}_static)
-  target_link_options(${name} PRIVATE LINKER:--no-undefined)
+  # Not in sanitizer trees: there the sanitizer runtime's symbols stay undefined in shared
+  # libraries, for the executable to supply (cmake/sanitizers.cmake).
+  if(NOT HS_SANITIZE_ACTIVE)
+    target_link_options(${name} PRIVATE LINKER:--no-undefined)
+  endif()
   foreach(dep IN LISTS arg_PUBLIC)
     target_link_libraries(${name} PUBLIC ${dep})
     target_link_libraries(${name}_static PUBLIC ${dep}_static)

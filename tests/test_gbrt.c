@@ -44,8 +44,8 @@ static double urand(void)
                      (double)(tol));                                                     \
     } while (0)
 
-/* Writes text to a fresh temporary file whose name ends in suffix; returns the path. */
-static char *temp_file(const char *suffix, const char *text)
+/* Writes data[0..n) to a fresh temporary file whose name ends in suffix; returns the path. */
+static char *temp_file_bytes(const char *suffix, const char *data, size_t n)
 {
     static int counter;
     char *path = malloc(256);
@@ -53,10 +53,14 @@ static char *temp_file(const char *suffix, const char *text)
     snprintf(path, 256, "/tmp/hs_test_gbrt_%ld_%d%s", (long)getpid(), counter++, suffix);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     assert_true(fd >= 0);
-    size_t n = strlen(text);
-    assert_int_equal((size_t)write(fd, text, n), n);
+    assert_int_equal((size_t)write(fd, data, n), n);
     close(fd);
     return path;
+}
+
+static char *temp_file(const char *suffix, const char *text)
+{
+    return temp_file_bytes(suffix, text, strlen(text));
 }
 
 /* ------------------------------------------------------------------------- */
@@ -440,6 +444,49 @@ static void test_gzip_table_damage(void **state)
         assert_null(t.labels);
     }
     unlink(path);
+}
+
+/* A line holding a NUL byte is refused with file:line:column, raw or gzip-compressed: the
+ * reader stopped at the NUL and read "0,3\0,junk" as the row "0,3". */
+static void test_nul_byte(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *suffix;
+        const char *data;
+        size_t n; /* sizeof - 1: the literal's own NUL is not part of the file */
+        const char *where;
+    } cases[] = {
+        {".csv", "label,a\n1,2\n0,3\0,junk\n", sizeof "label,a\n1,2\n0,3\0,junk\n" - 1, "3:4:"},
+        {".csv", "label,a\n1,2\n0,3\0", sizeof "label,a\n1,2\n0,3\0" - 1, "3:4:"},
+        {".csv", "lab\0el,a\n1,2\n", sizeof "lab\0el,a\n1,2\n" - 1, "1:4:"},
+        {".svm", "1 1:2\n\0\n0 1:3\n", sizeof "1 1:2\n\0\n0 1:3\n" - 1, "2:1:"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char *path = temp_file_bytes(cases[c].suffix, cases[c].data, cases[c].n);
+        char want[320];
+        snprintf(want, sizeof want, "%s:%s a NUL byte", path, cases[c].where);
+        hs_table t;
+        hs_status st = hs_table_read(&t, path, HS_TABLE_AUTO);
+        if (st != HS_ERR_FORMAT || !strstr(hs_last_error(), want))
+            fail_msg("case %zu: status %d, message '%s', expected '%s'", c, (int)st,
+                     hs_last_error(), want);
+        assert_null(t.labels);
+        unlink(path);
+
+        /* the same text gzip-compressed */
+        snprintf(path + strlen(path), 256 - strlen(path), ".gz");
+        gzFile gz = gzopen(path, "wb");
+        assert_non_null(gz);
+        assert_int_equal(gzwrite(gz, cases[c].data, (unsigned)cases[c].n), (int)cases[c].n);
+        assert_int_equal(gzclose(gz), Z_OK);
+        snprintf(want, sizeof want, "%s:%s a NUL byte", path, cases[c].where);
+        st = hs_table_read(&t, path, HS_TABLE_AUTO);
+        if (st != HS_ERR_FORMAT || !strstr(hs_last_error(), want))
+            fail_msg("case %zu (gzip): status %d, message '%s'", c, (int)st, hs_last_error());
+        unlink(path);
+        free(path);
+    }
 }
 
 /* Feature counts are bounded before anything per feature is allocated. */
@@ -1121,6 +1168,7 @@ int main(void)
         cmocka_unit_test(test_csv_reader),
         cmocka_unit_test(test_libsvm_reader),
         cmocka_unit_test(test_gzip_table_damage),
+        cmocka_unit_test(test_nul_byte),
         cmocka_unit_test(test_feature_limit),
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_auc_hand_cases),

@@ -1066,6 +1066,17 @@ static void test_sweep_failures_and_config(void **state)
             fail_msg("config '%s': '%s' (want '%s')", bad_values[i][0], msg, bad_values[i][1]);
         free(msg);
     }
+    /* A NUL byte is refused where it is (it was reported as "line too long"). */
+    static const char nul_conf[] = "losses = cross_entropy\nepochs = 3\0junk\n";
+    FILE *cf = fopen(conf, "wb");
+    assert_non_null(cf);
+    assert_int_equal(fwrite(nul_conf, 1, sizeof nul_conf - 1, cf), sizeof nul_conf - 1);
+    assert_int_equal(fclose(cf), 0);
+    assert_int_equal(run_cmd(argv1, NULL, e.out, e.err), 2);
+    msg = tu_slurp(e.err);
+    if (!strstr(msg, "study.conf:2:11: a NUL byte"))
+        fail_msg("config with a NUL byte: '%s'", msg);
+    free(msg);
     /* --set/--vary keys are checked against train's options: a missing value, a value for a
      * flag, an unknown option are refused before anything runs */
     const char *bad_sets[][3] = {{"--set", "width", "--width needs a value"},

@@ -452,6 +452,21 @@ static void test_reader_pipe(void **state)
     assert_non_null(strstr(hs_last_error(), "long.txt:1: line longer than 100 bytes"));
     hs_linereader_free(&r);
     hs_instream_close(&s);
+
+    /* a NUL byte: refused where it is, not read as the end of the line */
+    FILE *f = fopen(at("nul.txt"), "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite("ok\nx\0y\n", 1, 7, f), 7);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(hs_instream_open(&s, at("nul.txt"), 0), HS_OK);
+    hs_linereader_init(&r, &s, 100);
+    assert_int_equal(hs_linereader_next(&r, &line, &len, &err), 1);
+    assert_string_equal(line, "ok");
+    assert_int_equal(hs_linereader_next(&r, &line, &len, &err), -1);
+    assert_int_equal(err, HS_ERR_FORMAT);
+    assert_non_null(strstr(hs_last_error(), "nul.txt:2:2: a NUL byte"));
+    hs_linereader_free(&r);
+    hs_instream_close(&s);
 }
 
 int main(void)

@@ -11,8 +11,17 @@
 
 #include "util/fs.h"
 
+static int quiet;
+
+void cli_set_quiet(int q)
+{
+    quiet = q;
+}
+
 void cli_error(const char *fmt, ...)
 {
+    if (quiet)
+        return;
     va_list ap;
     va_start(ap, fmt);
     fputs("error: ", stderr);

@@ -7,8 +7,12 @@
 
 #include "hypersimplex.h"
 
-/* Prints "error: <formatted message>\n" to stderr. */
+/* Prints "error: <formatted message>\n" to stderr (nothing after cli_set_quiet(1)). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* 1: cli_error prints nothing. For the fuzz harnesses (fuzz/), which call the command's
+ * parsers millions of times and only care whether they accept or reject. */
+void cli_set_quiet(int quiet);
 
 /* Prints "error: <what>: <hs_last_error() or hs_status_string(s)>\n" to stderr. */
 void cli_status_error(const char *what, hs_status s);

@@ -14,17 +14,10 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/parsers.h"
 #include "util/atomic_file.h"
 
-typedef struct rows {
-    size_t count;
-    size_t *len;     /* (count) values per row */
-    size_t *line;    /* (count) line number of each row in its file */
-    double *values;  /* all rows back to back */
-    size_t total;
-} rows;
-
-static void rows_free(rows *r)
+void project_rows_free(project_rows *r)
 {
     free(r->len);
     free(r->line);
@@ -68,10 +61,8 @@ static int push(void **arr, size_t *cap, size_t n, size_t elem)
     return 0;
 }
 
-/* Parses one vector per line (separators: commas and/or blanks; '#' starts a comment; blank
- * lines are skipped). Float mode also rejects values outside the float range. Returns 0, or
- * 2 after printing "error: NAME:LINE:COLUMN: ...". */
-static int parse_rows(rows *out, const char *name, FILE *f, int as_float)
+/* Reads all of f and parses it (project_parse_text). */
+static int parse_rows(project_rows *out, const char *name, FILE *f, int as_float)
 {
     memset(out, 0, sizeof *out);
     size_t size;
@@ -85,9 +76,16 @@ static int parse_rows(rows *out, const char *name, FILE *f, int as_float)
         free(text);
         return 1;
     }
+    int rc = project_parse_text(out, name, text, size, as_float);
+    free(text);
+    return rc;
+}
+
+int project_parse_text(project_rows *out, const char *name, char *text, size_t size, int as_float)
+{
+    memset(out, 0, sizeof *out);
     if (memchr(text, '\0', size)) {
         cli_error("%s: binary data (a NUL byte) in a text input", name);
-        free(text);
         return 2;
     }
     size_t cap_rows = 0, cap_vals = 0, line_no = 0;
@@ -178,17 +176,16 @@ static int parse_rows(rows *out, const char *name, FILE *f, int as_float)
         }
         line = next;
     }
-    free(text);
     if (rc == 0 && out->count == 0) {
         cli_error("%s: no vectors in the input (expected one vector per line)", name);
         rc = 2;
     }
     if (rc)
-        rows_free(out);
+        project_rows_free(out);
     return rc;
 }
 
-static int open_and_parse(rows *r, const char *path, int as_float)
+static int open_and_parse(project_rows *r, const char *path, int as_float)
 {
     if (!strcmp(path, "-"))
         return parse_rows(r, "<stdin>", stdin, as_float);
@@ -202,7 +199,7 @@ static int open_and_parse(rows *r, const char *path, int as_float)
     return rc;
 }
 
-static void write_rows(FILE *f, const double *v, const rows *r, int as_float)
+static void write_rows(FILE *f, const double *v, const project_rows *r, int as_float)
 {
     size_t off = 0;
     for (size_t i = 0; i < r->count; i++) {
@@ -241,8 +238,9 @@ static void usage(FILE *f)
 }
 
 /* Runs the operator on every row, in float or double as asked; results come back in double. */
-static int compute(double *out, const rows *z, const rows *g, double k, double tau, int as_float,
-                   hs_regularization reg, hs_solver solver, const char *in_name)
+static int compute(double *out, const project_rows *z, const project_rows *g, double k,
+                   double tau, int as_float, hs_regularization reg, hs_solver solver,
+                   const char *in_name)
 {
     size_t off = 0;
     for (size_t i = 0; i < z->count; i++) {
@@ -422,7 +420,7 @@ int cmd_project(int argc, char **argv)
             return 2;
         }
     }
-    rows z, g;
+    project_rows z, g;
     rc = open_and_parse(&z, in_path, as_float);
     if (rc) {
         hs_atomic_abort_all(outs, 2);
@@ -431,7 +429,7 @@ int cmd_project(int argc, char **argv)
     if (vjp_path) {
         rc = open_and_parse(&g, vjp_path, as_float);
         if (rc) {
-            rows_free(&z);
+            project_rows_free(&z);
             hs_atomic_abort_all(outs, 2);
             return rc;
         }
@@ -472,8 +470,8 @@ int cmd_project(int argc, char **argv)
         hs_atomic_abort_all(outs, 2);
     }
     free(out);
-    rows_free(&z);
+    project_rows_free(&z);
     if (vjp_path)
-        rows_free(&g);
+        project_rows_free(&g);
     return rc;
 }

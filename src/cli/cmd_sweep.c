@@ -21,6 +21,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/parsers.h"
 #include "hypersimplex.h"
 #include "hypersimplex/data.h"
 #include "hypersimplex/loss.h"
@@ -444,13 +445,22 @@ static int read_config(pool *p, const char *path, pair *out, size_t *n, size_t m
         cli_error("--config: cannot open %s: %s", path, strerror(errno));
         return -1;
     }
-    char line[4096];
-    size_t lineno = 0;
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t got;
     int rc = 0;
-    while (fgets(line, sizeof line, f)) {
+    while ((got = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        if (!strchr(line, '\n') && !feof(f)) {
+        if (got > 4096) {
             cli_error("%s:%zu: line too long", path, lineno);
+            rc = -1;
+            break;
+        }
+        /* the string functions below would stop at it and read half a line */
+        const char *nul = memchr(line, '\0', (size_t)got);
+        if (nul) {
+            cli_error("%s:%zu:%zu: a NUL byte (binary data, not a text file)", path, lineno,
+                      (size_t)(nul - line) + 1);
             rc = -1;
             break;
         }
@@ -490,6 +500,7 @@ static int read_config(pool *p, const char *path, pair *out, size_t *n, size_t m
         }
         (*n)++;
     }
+    free(line);
     fclose(f);
     return rc;
 }
@@ -1323,13 +1334,54 @@ static int validate(const sweep_opts *o)
     return 0;
 }
 
+/* Defaults, then the preset (*preset, else the config file's), then the config file, then
+ * the command line; validated. Returns 0, or the exit status after cli_error. */
+static int resolve_options(pool *p, sweep_opts *o, const char **preset, const char *config,
+                           const pair *cli, size_t n_cli)
+{
+    pair cfg[256];
+    size_t n_cfg = 0;
+    o->epochs = 10;
+    o->jobs = 1;
+    if (apply(p, o, OPT_DATASET, "fashion-mnist", NULL) ||
+        apply(p, o, OPT_LOSSES, "cross_entropy,hinge,mse,hypersimplex", NULL) ||
+        apply(p, o, OPT_BATCHES, "128,8192", NULL) || apply(p, o, OPT_SEEDS, "0,42,1337", NULL))
+        return 1;
+    if (config && read_config(p, config, cfg, &n_cfg, sizeof cfg / sizeof cfg[0]))
+        return 2;
+    if (!*preset)
+        for (size_t i = 0; i < n_cfg; i++)
+            if (cfg[i].id == OPT_PRESET)
+                *preset = cfg[i].value;
+    if (*preset && apply_preset(p, o, *preset))
+        return 2;
+    for (size_t i = 0; i < n_cfg; i++)
+        if (cfg[i].id != OPT_PRESET && apply(p, o, cfg[i].id, cfg[i].value, cfg[i].where))
+            return 2;
+    for (size_t i = 0; i < n_cli; i++)
+        if (apply(p, o, cli[i].id, cli[i].value, NULL))
+            return 2;
+    return expand_losses(p, o) || validate(o) ? 2 : 0;
+}
+
+int sweep_config_check(const char *path)
+{
+    pool p = {0};
+    sweep_opts o;
+    memset(&o, 0, sizeof o);
+    const char *preset = NULL;
+    int rc = resolve_options(&p, &o, &preset, path, NULL, 0);
+    pool_free(&p);
+    return rc;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
     pool p = {0};
     sweep_opts o;
     memset(&o, 0, sizeof o);
-    pair cli[256], cfg[256];
-    size_t n_cli = 0, n_cfg = 0;
+    pair cli[256];
+    size_t n_cli = 0;
     const char *config = NULL, *preset = NULL;
     int rc = 0;
     run *runs = NULL;
@@ -1371,40 +1423,10 @@ int cmd_sweep(int argc, char **argv)
         return 2;
     }
 
-    /* Defaults, then the preset, then the config file, then the command line. */
-    o.epochs = 10;
-    o.jobs = 1;
-    if (apply(&p, &o, OPT_DATASET, "fashion-mnist", NULL) ||
-        apply(&p, &o, OPT_LOSSES, "cross_entropy,hinge,mse,hypersimplex", NULL) ||
-        apply(&p, &o, OPT_BATCHES, "128,8192", NULL) || apply(&p, &o, OPT_SEEDS, "0,42,1337", NULL)) {
+    rc = resolve_options(&p, &o, &preset, config, cli, n_cli);
+    if (rc) {
         pool_free(&p);
-        return 1;
-    }
-    if (config && read_config(&p, config, cfg, &n_cfg, sizeof cfg / sizeof cfg[0])) {
-        pool_free(&p);
-        return 2;
-    }
-    if (!preset)
-        for (size_t i = 0; i < n_cfg; i++)
-            if (cfg[i].id == OPT_PRESET)
-                preset = cfg[i].value;
-    if (preset && apply_preset(&p, &o, preset)) {
-        pool_free(&p);
-        return 2;
-    }
-    for (size_t i = 0; i < n_cfg; i++)
-        if (cfg[i].id != OPT_PRESET && apply(&p, &o, cfg[i].id, cfg[i].value, cfg[i].where)) {
-            pool_free(&p);
-            return 2;
-        }
-    for (size_t i = 0; i < n_cli; i++)
-        if (apply(&p, &o, cli[i].id, cli[i].value, NULL)) {
-            pool_free(&p);
-            return 2;
-        }
-    if (expand_losses(&p, &o) || validate(&o)) {
-        pool_free(&p);
-        return 2;
+        return rc;
     }
     if (o.emit + o.collect_only + o.dry_run > 1) {
         cli_error("--emit-jobs, --collect-only and --dry-run exclude each other");

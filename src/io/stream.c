@@ -327,6 +327,13 @@ int hs_linereader_next(hs_linereader *r, char **line, size_t *len, hs_status *er
             size_t n = nl ? (size_t)(nl - p) : r->end - r->start;
             if (n > r->max_line)
                 return too_long(r, err);
+            /* A NUL would end the line early for every string function of its reader. */
+            const char *nul = memchr(p, '\0', n);
+            if (nul) {
+                *err = hs_fail(HS_ERR_FORMAT, "%s:%zu:%zu: a NUL byte (binary data, not a text file)",
+                               r->s->path, r->lineno + 1, (size_t)(nul - p) + 1);
+                return -1;
+            }
             r->start += nl ? n + 1 : n;
             if (n > 0 && p[n - 1] == '\r')
                 n--;

@@ -67,7 +67,8 @@ typedef struct hs_linereader {
 } hs_linereader;
 
 /* Starts reading lines of s (which stays owned by the caller); lines longer than max_line
- * bytes fail with HS_ERR_FORMAT "PATH:LINE: line longer than ...". */
+ * bytes fail with HS_ERR_FORMAT "PATH:LINE: line longer than ...", a line holding a NUL byte
+ * with HS_ERR_FORMAT "PATH:LINE:COLUMN: a NUL byte ...". */
 void hs_linereader_init(hs_linereader *r, hs_instream *s, size_t max_line);
 /* 1: *line holds the next line (terminator "\n" or "\r\n" removed, NUL-terminated, *len its
  * length; valid until the next call), 0: end of the data, -1: error (*err set). */

@@ -18,6 +18,8 @@ typedef struct wstream {
     int err;
 } wstream;
 
+#define FNV_OFFSET 0xCBF29CE484222325ull
+
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *b = p;
@@ -26,6 +28,11 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
         h *= 0x100000001B3ull;
     }
     return h;
+}
+
+uint64_t hs_ckpt_checksum(const void *bytes, size_t n)
+{
+    return fnv(FNV_OFFSET, bytes, n);
 }
 
 static void w_bytes(wstream *w, const void *p, size_t n)
@@ -58,7 +65,7 @@ hs_status hs_ckpt_write(const char *path, const hs_ckpt *c)
     hs_status st = hs_atomic_open(&af, path);
     if (st)
         return st;
-    wstream w = {af.f, 0xCBF29CE484222325ull, 0};
+    wstream w = {af.f, FNV_OFFSET, 0};
     w_bytes(&w, magic, sizeof magic);
     w_u32(&w, HS_CKPT_VERSION);
     w_u32(&w, 0);
@@ -200,7 +207,7 @@ hs_status hs_ckpt_read(hs_ckpt *c, const char *path)
     }
     uint64_t want;
     memcpy(&want, buf + n - 8, 8);
-    if (fnv(0xCBF29CE484222325ull, buf, n - 8) != want) {
+    if (hs_ckpt_checksum(buf, n - 8) != want) {
         st = hs_fail(HS_ERR_FORMAT, "%s: checksum mismatch (truncated or corrupted checkpoint)", path);
         goto out;
     }

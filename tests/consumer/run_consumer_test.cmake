@@ -5,7 +5,8 @@
 #   2. pkg-config from the install (shared, and static with the libraries' Libs.private);
 #   3. pkg-config from the build tree (build/pkgconfig).
 # Inputs: HS_BUILD_DIR, HS_CONSUMER_SOURCE_DIR, HS_WORK_DIR, HS_LAYERS (comma-separated),
-# HS_GENERATOR, HS_C_COMPILER.
+# HS_GENERATOR, HS_C_COMPILER, HS_C_FLAGS (compile and link flags the installed libraries
+# need of a program: the sanitizer flags of a sanitizer tree, else empty).
 cmake_minimum_required(VERSION 3.25)
 
 function(run)
@@ -27,7 +28,8 @@ run(${CMAKE_COMMAND} --install "${HS_BUILD_DIR}" --prefix "${prefix}")
 # 1. CMake package
 set(build "${HS_WORK_DIR}/build")
 run(${CMAKE_COMMAND} -S "${HS_CONSUMER_SOURCE_DIR}" -B "${build}" -G "${HS_GENERATOR}"
-  -DCMAKE_C_COMPILER=${HS_C_COMPILER} -DCMAKE_PREFIX_PATH=${prefix} -DHS_LAYERS=${HS_LAYERS})
+  -DCMAKE_C_COMPILER=${HS_C_COMPILER} "-DCMAKE_C_FLAGS=${HS_C_FLAGS}"
+  -DCMAKE_PREFIX_PATH=${prefix} -DHS_LAYERS=${HS_LAYERS})
 run(${CMAKE_COMMAND} --build "${build}")
 string(REPLACE "," ";" layers "${HS_LAYERS}")
 foreach(program operator ${layers})
@@ -67,7 +69,7 @@ function(pc_build pc_dir lib_dir module source program static)
     list(TRANSFORM flags REPLACE "^-l(hypersimplex.*)$" "-l:lib\\1.a")
   endif()
   message(STATUS "pkg-config: ${program}: ${flags}")
-  run(${HS_C_COMPILER} -std=c11 -o "${HS_WORK_DIR}/${program}" "${HS_CONSUMER_SOURCE_DIR}/${source}" ${flags})
+  run(${HS_C_COMPILER} -std=c11 ${HS_C_FLAGS} -o "${HS_WORK_DIR}/${program}" "${HS_CONSUMER_SOURCE_DIR}/${source}" ${flags})
   set(ENV{LD_LIBRARY_PATH} "${lib_dir}")
   run("${HS_WORK_DIR}/${program}")
   unset(ENV{LD_LIBRARY_PATH})

@@ -1,0 +1,10 @@
+/* CSV tables for gradient boosting (hs_table_read, HS_TABLE_CSV), raw or gzip. */
+#include "fuzz_table.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    hs_fuzz_table(data, size, HS_TABLE_CSV);
+    return 0;
+}
