@@ -163,6 +163,54 @@ HS_API hs_status hs_train_checkpoint_info(size_t *epochs_done, uint64_t *steps,
                                           hs_epoch_metrics *rows, size_t max_rows,
                                           const char *path);
 
+/* ------------------------------------------------------------------------- */
+/* The run directory: the files of a run, for the tools that read them        */
+/* ------------------------------------------------------------------------- */
+
+/* The names of the files hs_train_run writes into out_dir (see the top of this header). */
+#define HS_RUN_CONFIG_FILE "config.json"
+#define HS_RUN_METRICS_FILE "metrics.csv"
+#define HS_RUN_CHECKPOINT_FILE "checkpoint.bin"
+#define HS_RUN_SUMMARY_FILE "summary.json"
+
+/* How far the run in a directory has come. */
+typedef enum hs_run_progress {
+    HS_RUN_FRESH = 0,   /* no checkpoint and no summary (or no directory): nothing to resume */
+    HS_RUN_PARTIAL = 1, /* a checkpoint but no summary: `resume` continues it */
+    HS_RUN_DONE = 2     /* summary.json: every epoch done */
+} hs_run_progress;
+
+/* The progress of the run in dir (a missing directory is HS_RUN_FRESH). Errors: HS_ERR_NULL,
+ * HS_ERR_IO (dir or one of its files cannot be examined, e.g. no permission). */
+HS_API hs_status hs_run_dir_progress(hs_run_progress *out, const char *dir);
+
+/* A run's configuration as config.json records it. */
+typedef struct hs_run_record {
+    hs_train_config config;     /* every option config.json records; out_dir is the directory
+                                   read, data_dir the one recorded (both owned here); comm is
+                                   NULL and resume 0 */
+    char *version;              /* hs_version() of the build that wrote it */
+    size_t ranks;               /* processes of a data-parallel run (1: one process) */
+    size_t n_train, n_val, n_test, parameters;
+    hs_net_shape shape;         /* image channels, height, width, classes; width, hidden */
+} hs_run_record;
+
+/* Reads dir/config.json. The keys dataset, loss, k_policy, k_fraction, batch_size, seed and
+ * epochs are required (they identify the run); every other key takes its
+ * hs_train_config_default() value when absent, and unknown keys are ignored. Errors (with the
+ * file and the key named): HS_ERR_NULL, HS_ERR_IO (missing or unreadable), HS_ERR_FORMAT (not
+ * JSON, a missing required key, a value of the wrong type or out of range, an unknown
+ * dataset, loss, k policy or regularization name). On failure *out is zeroed. */
+HS_API hs_status hs_run_record_read(hs_run_record *out, const char *dir);
+HS_API void hs_run_record_free(hs_run_record *r);
+
+/* Reads dir/summary.json into *result (the selections of both prediction rules; JSON null is
+ * NaN; train_seconds, train_images_per_second, train_comm_seconds and already_complete are 0)
+ * and, if theta is non-NULL, up to max_theta of its running class thresholds into theta
+ * (*n_theta, optional, receives how many it records). Errors as hs_run_record_read. */
+HS_API hs_status hs_run_summary_read(hs_train_result *result, double *theta, size_t max_theta,
+                                     size_t *n_theta, const char *dir);
+
 #ifdef __cplusplus
 }
 #endif
