@@ -79,7 +79,7 @@ HS_API hs_loss_opts hs_loss_opts_default(hs_loss_kind kind);
 
 /* Checks o without data: NULL if valid, else a message naming the field, e.g.
  * "tau 0 must be finite and > 0" (in a buffer of the calling thread, valid until its next
- * call of a *_check function). Checks kind and sum_reduction, and for the HyperSimplex loss
+ * call of hs_loss_opts_check). Checks kind and sum_reduction, and for the HyperSimplex loss
  * reg, threads, k_policy, k_fraction (policy fraction) and tau (when tau_class is NULL). The
  * arrays tau_class and class_prior have C entries, which only the loss calls know: they check
  * them (and that policy prior has a class_prior). */

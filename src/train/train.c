@@ -9,7 +9,7 @@
 #include "train/checkpoint.h"
 #include "train/comm.h"
 #include "train/dist.h"
-#include "util/atomic_file.h"
+#include "train/run_dir.h"
 #include "util/dir_lock.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -43,157 +43,62 @@ hs_train_config hs_train_config_default(void)
     return c;
 }
 
-static const char *reg_name(hs_regularization r)
+/* The first problem of c (NULL if none) and the status hs_train_run reports it with. */
+static const char *config_problem(const hs_train_config *c, hs_status *code)
 {
-    switch (r) {
-    case HS_REG_L2: return "l2";
-    case HS_REG_KL: return "kl";
-    case HS_REG_ENTROPY: return "entropy";
+    static _Thread_local char msg[224];
+#define PROBLEM(status, ...) (*code = (status), snprintf(msg, sizeof msg, __VA_ARGS__), msg)
+    const size_t max_batch = (size_t)1 << 20;
+    const char *loss;
+    if (!c->out_dir || !*c->out_dir)
+        return PROBLEM(HS_ERR_NULL, "out_dir is required");
+    if (c->batch_size < 1 || c->batch_size > max_batch)
+        return PROBLEM(HS_ERR_SIZE, "batch_size %zu out of range [1, 2^20]", c->batch_size);
+    if (c->epochs < 1 || c->epochs > 1000000)
+        return PROBLEM(HS_ERR_SIZE, "epochs %zu out of range [1, 10^6]", c->epochs);
+    if (c->width < 1 || c->width > 4096)
+        return PROBLEM(HS_ERR_SIZE, "width %zu out of range [1, 4096]", c->width);
+    if (c->hidden < 1 || c->hidden > 65536)
+        return PROBLEM(HS_ERR_SIZE, "hidden %zu out of range [1, 65536]", c->hidden);
+    if (!(c->lr > 0) || !isfinite(c->lr))
+        return PROBLEM(HS_ERR_ARG, "lr %g must be finite and > 0", c->lr);
+    if (!(c->val_fraction >= 0 && c->val_fraction < 1))
+        return PROBLEM(HS_ERR_ARG, "val_fraction %g outside [0, 1)", c->val_fraction);
+    if (c->eval_batch < 1 || c->eval_batch > max_batch)
+        return PROBLEM(HS_ERR_SIZE, "eval_batch %zu out of range [1, 2^20]", c->eval_batch);
+    if (c->threads < 0)
+        return PROBLEM(HS_ERR_ARG, "threads %d must be >= 0", c->threads);
+    if (c->loss.kind == HS_LOSS_HYPERSIMPLEX && (!(c->loss.tau > 0) || !isfinite(c->loss.tau)))
+        return PROBLEM(HS_ERR_TAU, "loss.tau %g must be finite and > 0", c->loss.tau);
+    if (!(c->theta_momentum >= 0 && c->theta_momentum <= 1))
+        return PROBLEM(HS_ERR_ARG, "theta_momentum %g outside [0, 1]", c->theta_momentum);
+    if (c->loss.tau_class || c->loss.class_prior)
+        return PROBLEM(HS_ERR_ARG, "loss.tau_class and loss.class_prior must be NULL: they are not "
+                                   "options of a run (the prior is computed from the training labels)");
+    /* the rest would fail later, at the data or the first step */
+    if (strcmp(hs_data_kind_name(c->dataset), "unknown") == 0)
+        return PROBLEM(HS_ERR_ARG, "dataset %d is not a data set", (int)c->dataset);
+    if ((loss = hs_loss_opts_check(&c->loss))) {
+        int bad_fraction = c->loss.k_policy == HS_K_FRACTION && !(c->loss.k_fraction >= 0 && c->loss.k_fraction <= 1);
+        return PROBLEM(bad_fraction ? HS_ERR_K : HS_ERR_ARG, "loss.%s", loss);
     }
-    return "unknown";
+    if (c->loss_scope != HS_LOSS_SCOPE_GLOBAL && c->loss_scope != HS_LOSS_SCOPE_SHARD)
+        return PROBLEM(HS_ERR_ARG, "loss_scope %d is not global or shard", (int)c->loss_scope);
+#undef PROBLEM
+    return NULL;
 }
 
-static void json_str(FILE *f, const char *s)
+const char *hs_train_config_check(const hs_train_config *c)
 {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-/* JSON has no NaN: null instead. */
-static void json_num(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, "%.17g", v);
-    else
-        fputs("null", f);
+    hs_status code;
+    return c ? config_problem(c, &code) : "the hs_train_config is NULL";
 }
 
 static hs_status validate(const hs_train_config *c)
 {
-    if (!c->out_dir || !*c->out_dir)
-        return hs_fail(HS_ERR_NULL, "training: no output directory given");
-    if (c->batch_size < 1 || c->batch_size > ((size_t)1 << 20))
-        return hs_fail(HS_ERR_SIZE, "training: batch size %zu out of range [1, 2^20]", c->batch_size);
-    if (c->epochs < 1 || c->epochs > 1000000)
-        return hs_fail(HS_ERR_SIZE, "training: epochs %zu out of range [1, 10^6]", c->epochs);
-    if (c->width < 1 || c->width > 4096)
-        return hs_fail(HS_ERR_SIZE, "training: width %zu out of range [1, 4096]", c->width);
-    if (c->hidden < 1 || c->hidden > 65536)
-        return hs_fail(HS_ERR_SIZE, "training: hidden %zu out of range [1, 65536]", c->hidden);
-    if (!(c->lr > 0) || !isfinite(c->lr))
-        return hs_fail(HS_ERR_ARG, "training: learning rate %g must be finite and > 0", c->lr);
-    if (!(c->val_fraction >= 0 && c->val_fraction < 1))
-        return hs_fail(HS_ERR_ARG, "training: validation fraction %g outside [0, 1)", c->val_fraction);
-    if (c->eval_batch < 1 || c->eval_batch > ((size_t)1 << 20))
-        return hs_fail(HS_ERR_SIZE, "training: evaluation batch %zu out of range", c->eval_batch);
-    if (c->threads < 0)
-        return hs_fail(HS_ERR_ARG, "training: threads %d < 0", c->threads);
-    if (c->loss.kind == HS_LOSS_HYPERSIMPLEX && (!(c->loss.tau > 0) || !isfinite(c->loss.tau)))
-        return hs_fail(HS_ERR_TAU, "training: tau %g must be finite and > 0", c->loss.tau);
-    if (!(c->theta_momentum >= 0 && c->theta_momentum <= 1))
-        return hs_fail(HS_ERR_ARG, "training: threshold momentum %g outside [0, 1]", c->theta_momentum);
-    if (c->loss.tau_class || c->loss.class_prior)
-        return hs_fail(HS_ERR_ARG, "training: per-class tau and class_prior are not options of a run "
-                                   "(the prior is computed from the training labels)");
-    return HS_OK;
-}
-
-typedef struct run_info {
-    size_t n_train, n_val, n_test, nparams;
-    hs_net_shape shape;
-} run_info;
-
-/* Opens dir/name for an atomic write (see util/atomic_file.h). */
-static hs_status open_in_dir(hs_atomic_file *af, const char *dir, const char *name)
-{
-    char *path = hs_path_join(dir, name);
-    if (!path)
-        return hs_fail(HS_ERR_NOMEM, "out of memory");
-    hs_status st = hs_atomic_open(af, path);
-    free(path);
-    return st;
-}
-
-static hs_status write_config(const char *dir, const hs_train_config *c, const run_info *ri)
-{
-    hs_atomic_file af;
-    hs_status st = open_in_dir(&af, dir, "config.json");
-    if (st)
-        return st;
-    FILE *f = af.f;
-    fprintf(f, "{\n  \"version\": ");
-    json_str(f, hs_version());
-    fprintf(f, ",\n  \"dataset\": ");
-    json_str(f, hs_data_kind_name(c->dataset));
-    fprintf(f, ",\n  \"data_dir\": ");
-    json_str(f, c->data_dir ? c->data_dir : hs_data_default_dir(c->dataset));
-    fprintf(f, ",\n  \"loss\": ");
-    json_str(f, hs_loss_kind_name(c->loss.kind));
-    fprintf(f, ",\n  \"tau\": ");
-    json_num(f, c->loss.tau);
-    fprintf(f, ",\n  \"k_policy\": ");
-    json_str(f, hs_k_policy_name(c->loss.k_policy));
-    fprintf(f, ",\n  \"k_fraction\": ");
-    json_num(f, c->loss.k_fraction);
-    fprintf(f, ",\n  \"regularization\": ");
-    json_str(f, reg_name(c->loss.reg));
-    fprintf(f, ",\n  \"theta_momentum\": ");
-    json_num(f, c->theta_momentum);
-    fprintf(f, ",\n  \"batch_size\": %zu,\n  \"epochs\": %zu,\n  \"width\": %zu,\n  \"hidden\": %zu,\n",
-            c->batch_size, c->epochs, c->width, c->hidden);
-    fprintf(f, "  \"seed\": %llu,\n  \"lr\": ", (unsigned long long)c->seed);
-    json_num(f, c->lr);
-    fprintf(f, ",\n  \"adam_beta1\": 0.9,\n  \"adam_beta2\": 0.999,\n  \"adam_eps\": 1e-08,\n");
-    fprintf(f, "  \"val_fraction\": ");
-    json_num(f, c->val_fraction);
-    fprintf(f, ",\n  \"train_limit\": %zu,\n  \"test_limit\": %zu,\n  \"augment\": %s,\n", c->train_limit,
-            c->test_limit, c->augment ? "true" : "false");
-    fprintf(f, "  \"threads\": %d,\n  \"eval_batch\": %zu,\n", c->threads, c->eval_batch);
-    fprintf(f, "  \"ranks\": %d,\n  \"sync_bn\": %s,\n  \"loss_scope\": \"%s\",\n", hs_comm_size(c->comm),
-            c->sync_bn ? "true" : "false", c->loss_scope == HS_LOSS_SCOPE_SHARD ? "shard" : "global");
-    fprintf(f, "  \"image\": [%zu, %zu, %zu],\n  \"classes\": %zu,\n", ri->shape.channels, ri->shape.height,
-            ri->shape.width, ri->shape.classes);
-    fprintf(f, "  \"n_train\": %zu,\n  \"n_val\": %zu,\n  \"n_test\": %zu,\n  \"parameters\": %zu\n}\n",
-            ri->n_train, ri->n_val, ri->n_test, ri->nparams);
-    return hs_atomic_commit(&af);
-}
-
-static void acc_out(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, "%.6f", v);
-    else
-        fputs("nan", f);
-}
-
-static hs_status write_metrics(const char *dir, const hs_epoch_metrics *rows, size_t n)
-{
-    hs_atomic_file af;
-    hs_status st = open_in_dir(&af, dir, "metrics.csv");
-    if (st)
-        return st;
-    fprintf(af.f, "epoch,train_loss,val_accuracy,test_accuracy,seconds,val_accuracy_threshold,"
-                  "test_accuracy_threshold\n");
-    for (size_t i = 0; i < n; i++) {
-        fprintf(af.f, "%zu,%.17g,", rows[i].epoch, rows[i].train_loss);
-        acc_out(af.f, rows[i].val_accuracy);
-        fputc(',', af.f);
-        acc_out(af.f, rows[i].test_accuracy);
-        fprintf(af.f, ",%.3f,", rows[i].seconds);
-        acc_out(af.f, rows[i].val_accuracy_threshold);
-        fputc(',', af.f);
-        acc_out(af.f, rows[i].test_accuracy_threshold);
-        fputc('\n', af.f);
-    }
-    return hs_atomic_commit(&af);
+    hs_status code;
+    const char *problem = config_problem(c, &code);
+    return problem ? hs_fail(code, "training: %s", problem) : HS_OK;
 }
 
 /* The selections of hs_train_result for one prediction rule. */
@@ -241,54 +146,6 @@ static void summarize(hs_train_result *r, const hs_epoch_metrics *rows, size_t n
     r->max_test_accuracy_threshold = t.max_test;
     r->max_test_epoch_threshold = t.max_test_epoch;
     r->final_test_accuracy_threshold = t.final_test;
-}
-
-/* theta (C) the running class thresholds (NaN where none). */
-static hs_status write_summary(const char *dir, const hs_train_config *c, const hs_train_result *r,
-                               const hs_epoch_metrics *rows, const double *theta, size_t C)
-{
-    hs_atomic_file af;
-    hs_status st = open_in_dir(&af, dir, "summary.json");
-    if (st)
-        return st;
-    FILE *f = af.f;
-    double total = 0;
-    for (size_t i = 0; i < r->epochs_done; i++)
-        total += rows[i].seconds;
-    fprintf(f, "{\n  \"dataset\": ");
-    json_str(f, hs_data_kind_name(c->dataset));
-    fprintf(f, ",\n  \"loss\": ");
-    json_str(f, hs_loss_kind_name(c->loss.kind));
-    fprintf(f, ",\n  \"batch_size\": %zu,\n  \"seed\": %llu,\n  \"width\": %zu,\n  \"epochs\": %zu,\n",
-            c->batch_size, (unsigned long long)c->seed, c->width, r->epochs_done);
-    fprintf(f, "  \"best_val_epoch\": %zu,\n  \"best_val_accuracy\": ", r->best_val_epoch);
-    json_num(f, r->best_val_accuracy);
-    fprintf(f, ",\n  \"test_accuracy_at_best_val\": ");
-    json_num(f, r->test_at_best_val);
-    fprintf(f, ",\n  \"max_test_accuracy\": ");
-    json_num(f, r->max_test_accuracy);
-    fprintf(f, ",\n  \"max_test_epoch\": %zu,\n  \"final_test_accuracy\": ", r->max_test_epoch);
-    json_num(f, r->final_test_accuracy);
-    fprintf(f, ",\n  \"final_train_loss\": ");
-    json_num(f, r->epochs_done ? rows[r->epochs_done - 1].train_loss : NAN);
-    fprintf(f, ",\n  \"best_val_epoch_threshold\": %zu,\n  \"best_val_accuracy_threshold\": ",
-            r->best_val_epoch_threshold);
-    json_num(f, r->best_val_accuracy_threshold);
-    fprintf(f, ",\n  \"test_accuracy_at_best_val_threshold\": ");
-    json_num(f, r->test_at_best_val_threshold);
-    fprintf(f, ",\n  \"max_test_accuracy_threshold\": ");
-    json_num(f, r->max_test_accuracy_threshold);
-    fprintf(f, ",\n  \"max_test_epoch_threshold\": %zu,\n  \"final_test_accuracy_threshold\": ",
-            r->max_test_epoch_threshold);
-    json_num(f, r->final_test_accuracy_threshold);
-    fprintf(f, ",\n  \"class_thresholds\": [");
-    for (size_t i = 0; i < C; i++) {
-        fputs(i ? ", " : "", f);
-        json_num(f, theta[i]);
-    }
-    fputc(']', f);
-    fprintf(f, ",\n  \"total_epoch_seconds\": %.3f\n}\n", total);
-    return hs_atomic_commit(&af);
 }
 
 /* Accuracy of the network in evaluation mode on images idx[0..n) of d: *acc by the argmax of
@@ -424,7 +281,7 @@ static hs_status save_epoch(run_state *s, const hs_train_config *c, const hs_ckp
     out.rows = s->rows;
     hs_status st = hs_ckpt_write(s->ckpt_path, &out);
     if (!st)
-        st = write_metrics(c->out_dir, s->rows, epochs_done);
+        st = hs_run_write_metrics(c->out_dir, s->rows, epochs_done);
     return st;
 }
 
@@ -587,7 +444,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
             summarize(result, s.rows, start_epoch);
             result->already_complete = writer && hs_path_exists(summary_path);
             if (writer && !result->already_complete)
-                st = write_summary(cfg->out_dir, cfg, result, s.rows, s.theta, C);
+                st = hs_run_write_summary(cfg->out_dir, cfg, result, s.rows, s.theta, C);
             goto out;
         }
     }
@@ -596,9 +453,9 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
         st = hs_fail(HS_ERR_IO, "cannot remove %s: %s", summary_path, strerror(errno));
         goto out;
     }
-    run_info ri = {s.n_train, s.n_val, s.n_test, np, shape};
+    hs_run_info ri = {s.n_train, s.n_val, s.n_test, np, shape};
     if (writer)
-        st = write_config(cfg->out_dir, cfg, &ri);
+        st = hs_run_write_config(cfg->out_dir, cfg, &ri);
     if ((st = hs_dist_agree(&s.dist, st))) /* the last agreement of the setup */
         goto out;
     s.dist.in_setup = 0;
@@ -701,7 +558,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     result->train_images_per_second = train_time > 0 ? (double)train_images / train_time : 0;
     result->train_comm_seconds = train_comm;
     if (writer)
-        st = write_summary(cfg->out_dir, cfg, result, s.rows, s.theta, C);
+        st = hs_run_write_summary(cfg->out_dir, cfg, result, s.rows, s.theta, C);
     st = hs_dist_agree(&s.dist, st);
 out:
     free(summary_path);
