@@ -266,8 +266,10 @@ static hs_status get_uint(uint64_t *out, const json_doc *d, const char *key, uin
     if (!json_is_integer(v))
         return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" must be an integer, not %s", d->path, key, type_name(v));
     json_int_t i = json_integer_value(v);
-    if (i < 0 || (uint64_t)i > max)
-        return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" is %lld, outside [0, %llu]", d->path, key, (long long)i,
+    if (i < 0)
+        return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" is %lld, must be >= 0", d->path, key, (long long)i);
+    if ((uint64_t)i > max)
+        return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" is %lld, more than %llu", d->path, key, (long long)i,
                        (unsigned long long)max);
     *out = (uint64_t)i;
     return HS_OK;
