@@ -131,6 +131,10 @@ _declare(lib, "hs_last_error", ctypes.c_char_p, [])
 _declare(lib, "hs_version", ctypes.c_char_p, [])
 _declare(lib, "hs_proj_make", HsProj, [ctypes.c_size_t, ctypes.c_size_t, ctypes.c_double, ctypes.c_double])
 _declare(lib, "hs_proj_check", ctypes.c_char_p, [_proj_p])
+_declare(lib, "hs_regularization_parse", _status, [c_int_p, ctypes.c_char_p], required=False)
+_declare(lib, "hs_regularization_name", ctypes.c_char_p, [ctypes.c_int], required=False)
+_declare(lib, "hs_solver_parse", _status, [c_int_p, ctypes.c_char_p], required=False)
+_declare(lib, "hs_solver_name", ctypes.c_char_p, [ctypes.c_int], required=False)
 _declare(lib, "hs_project_d", _status, [c_double_p, c_double_p, c_size_t_p, c_double_p, _proj_p])
 _declare(lib, "hs_project_f", _status, [c_float_p, c_double_p, c_size_t_p, c_float_p, _proj_p])
 _declare(lib, "hs_project_vjp_d", _status, [c_double_p, c_double_p, c_double_p, _proj_p])
@@ -142,6 +146,7 @@ _declare(lib, "hs_project_jvp_f", _status, [c_float_p, c_float_p, c_float_p, _pr
 # Optional, so that the operator stays usable with a library built without the loss layer;
 # the loss functions of the Python layers then raise an error naming the missing symbol.
 _declare(lib, "hs_loss_opts_default", HsLossOpts, [ctypes.c_int], required=False)
+_declare(lib, "hs_loss_opts_check", ctypes.c_char_p, [_opts_p], required=False)
 _declare(lib, "hs_loss_multiclass_f", _status,
          [c_double_p, c_float_p, c_float_p, c_int32_p, ctypes.c_size_t, ctypes.c_size_t, _opts_p],
          required=False)

@@ -38,47 +38,48 @@ hs_proj hs_proj_make(size_t rows, size_t n, double k, double tau)
 
 static const char *const hs_reg_names[] = {"l2", "kl", "entropy"};
 static const char *const hs_solver_names[] = {"fast", "pav"};
+#define HS_COUNT(a) (sizeof(a) / sizeof(a)[0])
+
+/* The index of name in names[0..n), or -1. */
+static int name_index(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(name, names[i]))
+            return (int)i;
+    return -1;
+}
 
 const char *hs_regularization_name(hs_regularization r)
 {
-    if ((int)r < 0 || (size_t)r >= sizeof hs_reg_names / sizeof hs_reg_names[0])
-        return "unknown";
-    return hs_reg_names[r];
+    return (int)r >= 0 && (size_t)r < HS_COUNT(hs_reg_names) ? hs_reg_names[r] : "unknown";
 }
 
 hs_status hs_regularization_parse(hs_regularization *out, const char *name)
 {
     if (!out || !name)
         return hs_fail(HS_ERR_NULL, "hs_regularization_parse: %s is NULL", out ? "name" : "out");
-    for (size_t i = 0; i < sizeof hs_reg_names / sizeof hs_reg_names[0]; i++)
-        if (!strcmp(name, hs_reg_names[i])) {
-            *out = (hs_regularization)i;
-            return HS_OK;
-        }
-    return hs_fail(HS_ERR_ARG, "unknown regularization '%s' (expected l2, kl or entropy)", name);
+    int i = name_index(hs_reg_names, HS_COUNT(hs_reg_names), name);
+    if (i < 0)
+        return hs_fail(HS_ERR_ARG, "unknown regularization '%s' (expected l2, kl or entropy)", name);
+    *out = (hs_regularization)i;
+    return HS_OK;
 }
 
 const char *hs_solver_name(hs_solver s)
 {
-    if ((int)s < 0 || (size_t)s >= sizeof hs_solver_names / sizeof hs_solver_names[0])
-        return "unknown";
-    return hs_solver_names[s];
+    return (int)s >= 0 && (size_t)s < HS_COUNT(hs_solver_names) ? hs_solver_names[s] : "unknown";
 }
 
 hs_status hs_solver_parse(hs_solver *out, const char *name)
 {
     if (!out || !name)
         return hs_fail(HS_ERR_NULL, "hs_solver_parse: %s is NULL", out ? "name" : "out");
-    for (size_t i = 0; i < sizeof hs_solver_names / sizeof hs_solver_names[0]; i++)
-        if (!strcmp(name, hs_solver_names[i])) {
-            *out = (hs_solver)i;
-            return HS_OK;
-        }
-    if (!strcmp(name, "sort_pav")) {
-        *out = HS_SOLVER_SORT_PAV;
-        return HS_OK;
-    }
-    return hs_fail(HS_ERR_ARG, "unknown solver '%s' (expected fast or pav)", name);
+    int i = strcmp(name, "sort_pav") ? name_index(hs_solver_names, HS_COUNT(hs_solver_names), name)
+                                     : (int)HS_SOLVER_SORT_PAV;
+    if (i < 0)
+        return hs_fail(HS_ERR_ARG, "unknown solver '%s' (expected fast or pav)", name);
+    *out = (hs_solver)i;
+    return HS_OK;
 }
 
 /* Absolute value of a stride as an unsigned size (strides may be negative). */
