@@ -187,8 +187,10 @@ typedef enum hs_run_progress {
     HS_RUN_DONE = 2     /* summary.json: every epoch done */
 } hs_run_progress;
 
-/* The progress of the run in dir (a missing directory is HS_RUN_FRESH). Errors: HS_ERR_NULL,
- * HS_ERR_IO (dir or one of its files cannot be examined, e.g. no permission). */
+/* The progress of the run in dir: HS_RUN_DONE if dir/summary.json exists, else HS_RUN_PARTIAL
+ * if dir/checkpoint.bin does, else HS_RUN_FRESH (also for a missing directory). Only the
+ * presence of the files counts, not their content. Errors: HS_ERR_NULL, HS_ERR_IO (dir or one
+ * of its files cannot be examined, e.g. no permission, or dir is not a directory). */
 HS_API hs_status hs_run_dir_progress(hs_run_progress *out, const char *dir);
 
 /* A run's configuration as config.json records it. */
@@ -196,25 +198,38 @@ typedef struct hs_run_record {
     hs_train_config config;     /* every option config.json records; out_dir is the directory
                                    read, data_dir the one recorded (both owned here); comm is
                                    NULL and resume 0 */
-    char *version;              /* hs_version() of the build that wrote it */
-    size_t ranks;               /* processes of a data-parallel run (1: one process) */
-    size_t n_train, n_val, n_test, parameters;
-    hs_net_shape shape;         /* image channels, height, width, classes; width, hidden */
+    char *version;              /* hs_version() of the build that wrote it (NULL: not recorded) */
+    size_t ranks;               /* processes of a data-parallel run (1: one process, or not
+                                   recorded) */
+    size_t n_train, n_val, n_test, parameters; /* 0: not recorded */
+    hs_net_shape shape;         /* image channels, height, width ("image"), classes (0: not
+                                   recorded); conv_width and hidden: config.width, .hidden */
 } hs_run_record;
 
 /* Reads dir/config.json. The keys dataset, loss, k_policy, k_fraction, batch_size, seed and
  * epochs are required (they identify the run); every other key takes its
- * hs_train_config_default() value when absent, and unknown keys are ignored. Errors (with the
- * file and the key named): HS_ERR_NULL, HS_ERR_IO (missing or unreadable), HS_ERR_FORMAT (not
- * JSON, a missing required key, a value of the wrong type or out of range, an unknown
- * dataset, loss, k policy or regularization name). On failure *out is zeroed. */
+ * hs_train_config_default() value when absent (tau and regularization: those of
+ * hs_train_loss_default(loss)), and unknown keys are ignored. Names are parsed by
+ * hs_data_kind_parse, hs_loss_kind_parse, hs_k_policy_parse, hs_regularization_parse; JSON
+ * null for a number is NaN; integers must be JSON integers (no fraction, no exponent) >= 0
+ * and fit their field; booleans must be true or false. The configuration read must pass
+ * hs_train_config_check. Errors (with the file and the key named): HS_ERR_NULL, HS_ERR_IO
+ * (missing or unreadable), HS_ERR_FORMAT (not JSON, not an object, a key given twice, a
+ * missing required key, a value of the wrong type or out of range, an unknown dataset, loss,
+ * k policy or regularization name). On failure *out is zeroed (hs_run_record_free on it is
+ * harmless). */
 HS_API hs_status hs_run_record_read(hs_run_record *out, const char *dir);
+/* Frees what r owns and zeroes it (NULL is fine). */
 HS_API void hs_run_record_free(hs_run_record *r);
 
 /* Reads dir/summary.json into *result (the selections of both prediction rules; JSON null is
  * NaN; train_seconds, train_images_per_second, train_comm_seconds and already_complete are 0)
- * and, if theta is non-NULL, up to max_theta of its running class thresholds into theta
- * (*n_theta, optional, receives how many it records). Errors as hs_run_record_read. */
+ * and, if theta is non-NULL, the first min(max_theta, n) of its n running class thresholds
+ * into theta (*n_theta, optional, receives n). Required: epochs, best_val_epoch,
+ * best_val_accuracy, test_accuracy_at_best_val, max_test_accuracy, max_test_epoch,
+ * final_test_accuracy; the keys of the threshold rule and class_thresholds may be absent
+ * (NaN, epoch 0, n = 0). Errors as hs_run_record_read; on failure *result is zeroed,
+ * *n_theta is 0 and theta may be partly written. */
 HS_API hs_status hs_run_summary_read(hs_train_result *result, double *theta, size_t max_theta,
                                      size_t *n_theta, const char *dir);
 
