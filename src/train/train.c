@@ -625,9 +625,14 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
     }
     s.writer = hs_dist_is_writer(&s.dist);
 
+    /* the setup; its agreements among the ranks are in restore_checkpoint and begin_training */
     int complete = 0;
-    if ((st = open_run_dir(&s)) || (st = load_data(&s)) || (st = build_model(&s)) ||
-        (st = restore_checkpoint(&s, result, &complete)) || complete || (st = begin_training(&s)))
+    if ((st = open_run_dir(&s)) ||
+        (st = load_data(&s)) ||
+        (st = build_model(&s)) ||
+        (st = restore_checkpoint(&s, result, &complete)) ||
+        complete || /* a finished run resumed: its result, nothing to train */
+        (st = begin_training(&s)))
         goto out;
     s.ev.epochs = cfg->epochs;
     s.ev.start_epoch = s.start_epoch;
