@@ -20,8 +20,8 @@
 #include <cmocka.h>
 
 #include "hypersimplex/train.h"
-#include "train/checkpoint.h"
 #include "test_util.h"
+#include "train/checkpoint.h"
 
 static char tmp_root[256];
 
@@ -231,9 +231,9 @@ static void test_progress_and_round_trip(void **state)
 }
 
 /* The required keys only; every other field takes its default. */
-static const char *const minimal_config =
-    "{\"dataset\": \"mnist\", \"loss\": \"cross_entropy\", \"k_policy\": \"count\", \"k_fraction\": 0.5,\n"
-    " \"batch_size\": 32, \"seed\": 3, \"epochs\": 4}\n";
+static const char *const minimal_config = "{\"dataset\": \"mnist\", \"loss\": \"cross_entropy\", "
+                                          "\"k_policy\": \"count\", \"k_fraction\": 0.5,\n"
+                                          " \"batch_size\": 32, \"seed\": 3, \"epochs\": 4}\n";
 
 /* Writes text as config.json of a new directory tmp_root/name and reads it: the status. */
 static hs_status read_config_text(hs_run_record *rec, const char *name, const char *text)
@@ -310,7 +310,8 @@ static void test_config_defaults_and_null(void **state)
 
     /* null is NaN (k_fraction of a policy that does not read it; tau of a loss without one);
      * unknown keys, nested or not, are ignored */
-    char *text = with("\"k_fraction\": 0.5", "\"k_fraction\": null, \"tau\": null, \"future\": {\"a\": [1, null]}");
+    char *text = with("\"k_fraction\": 0.5",
+                      "\"k_fraction\": null, \"tau\": null, \"future\": {\"a\": [1, null]}");
     assert_int_equal(read_config_text(&rec, "nulls", text), HS_OK);
     free(text);
     assert_true(isnan(rec.config.loss.k_fraction));
@@ -341,11 +342,13 @@ static void test_config_errors(void **state)
     assert_bad_key("fractional_epochs", "\"epochs\": 4", "\"epochs\": 2.5", "epochs");
     assert_bad_key("real_epochs", "\"epochs\": 4", "\"epochs\": 4.0", "epochs");
     assert_bad_key("null_epochs", "\"epochs\": 4", "\"epochs\": null", "epochs");
-    assert_bad_key("negative_threads", "\"epochs\": 4", "\"epochs\": 4, \"threads\": -1", "threads");
+    assert_bad_key("negative_threads", "\"epochs\": 4", "\"epochs\": 4, \"threads\": -1",
+                   "threads");
     assert_bad_key("unknown_loss", "\"cross_entropy\"", "\"softmax\"", "loss");
     assert_bad_key("unknown_dataset", "\"mnist\"", "\"imagenet\"", "dataset");
     assert_bad_key("unknown_policy", "\"count\"", "\"half\"", "k_policy");
-    assert_bad_key("unknown_reg", "\"epochs\": 4", "\"epochs\": 4, \"regularization\": \"l3\"", "regularization");
+    assert_bad_key("unknown_reg", "\"epochs\": 4", "\"epochs\": 4, \"regularization\": \"l3\"",
+                   "regularization");
     assert_bad_key("string_lr", "\"epochs\": 4", "\"epochs\": 4, \"lr\": \"fast\"", "lr");
     assert_bad_key("number_augment", "\"epochs\": 4", "\"epochs\": 4, \"augment\": 1", "augment");
     assert_bad_key("duplicate", "\"epochs\": 4", "\"epochs\": 4, \"epochs\": 5", "epochs");
@@ -364,9 +367,10 @@ static void test_summary_errors(void **state)
     assert_message_names(hs_last_error(), HS_RUN_SUMMARY_FILE);
     assert_int_equal(n_theta, 0);
 
-    const char *good = "{\"epochs\": 3, \"best_val_epoch\": 1, \"best_val_accuracy\": 0.5, "
-                       "\"test_accuracy_at_best_val\": 0.25, \"max_test_accuracy\": 0.75, \"max_test_epoch\": 2, "
-                       "\"final_test_accuracy\": null, \"class_thresholds\": [1.5, null]}";
+    const char *good =
+        "{\"epochs\": 3, \"best_val_epoch\": 1, \"best_val_accuracy\": 0.5, "
+        "\"test_accuracy_at_best_val\": 0.25, \"max_test_accuracy\": 0.75, \"max_test_epoch\": 2, "
+        "\"final_test_accuracy\": null, \"class_thresholds\": [1.5, null]}";
     write_file(dir, HS_RUN_SUMMARY_FILE, good);
     double theta[2];
     assert_int_equal(hs_run_summary_read(&r, theta, 2, &n_theta, dir), HS_OK);
@@ -383,16 +387,18 @@ static void test_summary_errors(void **state)
     assert_int_equal(hs_run_summary_read(&r, NULL, 0, NULL, dir), HS_ERR_FORMAT);
     assert_message_names(hs_last_error(), "best_val_epoch");
     assert_int_equal(r.epochs_done, 0); /* zeroed */
-    write_file(dir, HS_RUN_SUMMARY_FILE,
-               "{\"epochs\": 3, \"best_val_epoch\": 1, \"best_val_accuracy\": \"high\", "
-               "\"test_accuracy_at_best_val\": 0.25, \"max_test_accuracy\": 0.75, \"max_test_epoch\": 2, "
-               "\"final_test_accuracy\": 0.5}");
+    write_file(
+        dir, HS_RUN_SUMMARY_FILE,
+        "{\"epochs\": 3, \"best_val_epoch\": 1, \"best_val_accuracy\": \"high\", "
+        "\"test_accuracy_at_best_val\": 0.25, \"max_test_accuracy\": 0.75, \"max_test_epoch\": 2, "
+        "\"final_test_accuracy\": 0.5}");
     assert_int_equal(hs_run_summary_read(&r, NULL, 0, NULL, dir), HS_ERR_FORMAT);
     assert_message_names(hs_last_error(), "best_val_accuracy");
-    write_file(dir, HS_RUN_SUMMARY_FILE,
-               "{\"epochs\": 3, \"best_val_epoch\": 1, \"best_val_accuracy\": 0.5, "
-               "\"test_accuracy_at_best_val\": 0.25, \"max_test_accuracy\": 0.75, \"max_test_epoch\": 2, "
-               "\"final_test_accuracy\": 0.5, \"class_thresholds\": [0.5, \"x\"]}");
+    write_file(
+        dir, HS_RUN_SUMMARY_FILE,
+        "{\"epochs\": 3, \"best_val_epoch\": 1, \"best_val_accuracy\": 0.5, "
+        "\"test_accuracy_at_best_val\": 0.25, \"max_test_accuracy\": 0.75, \"max_test_epoch\": 2, "
+        "\"final_test_accuracy\": 0.5, \"class_thresholds\": [0.5, \"x\"]}");
     assert_int_equal(hs_run_summary_read(&r, theta, 2, &n_theta, dir), HS_ERR_FORMAT);
     assert_message_names(hs_last_error(), "class_thresholds");
     assert_int_equal(n_theta, 0);
@@ -542,12 +548,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_progress_and_round_trip), /* first: it forks */
-        cmocka_unit_test(test_config_defaults_and_null),
-        cmocka_unit_test(test_config_errors),
-        cmocka_unit_test(test_summary_errors),
-        cmocka_unit_test(test_progress_of_files),
-        cmocka_unit_test(test_parse_name_pairs),
-        cmocka_unit_test(test_config_check),
+        cmocka_unit_test(test_config_defaults_and_null), cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_summary_errors),           cmocka_unit_test(test_progress_of_files),
+        cmocka_unit_test(test_parse_name_pairs),         cmocka_unit_test(test_config_check),
         cmocka_unit_test(test_loss_opts_check),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

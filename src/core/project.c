@@ -60,7 +60,8 @@ hs_status hs_regularization_parse(hs_regularization *out, const char *name)
         return hs_fail(HS_ERR_NULL, "hs_regularization_parse: %s is NULL", out ? "name" : "out");
     int i = name_index(hs_reg_names, HS_COUNT(hs_reg_names), name);
     if (i < 0)
-        return hs_fail(HS_ERR_ARG, "unknown regularization '%s' (expected l2, kl or entropy)", name);
+        return hs_fail(HS_ERR_ARG, "unknown regularization '%s' (expected l2, kl or entropy)",
+                       name);
     *out = (hs_regularization)i;
     return HS_OK;
 }

@@ -81,22 +81,25 @@ hs_status hs_run_write_config(const char *dir, const hs_train_config *c, const h
     json_str(f, hs_regularization_name(c->loss.reg));
     fprintf(f, ",\n  \"theta_momentum\": ");
     json_num(f, c->theta_momentum);
-    fprintf(f, ",\n  \"batch_size\": %zu,\n  \"epochs\": %zu,\n  \"width\": %zu,\n  \"hidden\": %zu,\n",
-            c->batch_size, c->epochs, c->width, c->hidden);
+    fprintf(
+        f, ",\n  \"batch_size\": %zu,\n  \"epochs\": %zu,\n  \"width\": %zu,\n  \"hidden\": %zu,\n",
+        c->batch_size, c->epochs, c->width, c->hidden);
     fprintf(f, "  \"seed\": %llu,\n  \"lr\": ", (unsigned long long)c->seed);
     json_num(f, c->lr);
     fprintf(f, ",\n  \"adam_beta1\": 0.9,\n  \"adam_beta2\": 0.999,\n  \"adam_eps\": 1e-08,\n");
     fprintf(f, "  \"val_fraction\": ");
     json_num(f, c->val_fraction);
-    fprintf(f, ",\n  \"train_limit\": %zu,\n  \"test_limit\": %zu,\n  \"augment\": %s,\n", c->train_limit,
-            c->test_limit, c->augment ? "true" : "false");
+    fprintf(f, ",\n  \"train_limit\": %zu,\n  \"test_limit\": %zu,\n  \"augment\": %s,\n",
+            c->train_limit, c->test_limit, c->augment ? "true" : "false");
     fprintf(f, "  \"threads\": %d,\n  \"eval_batch\": %zu,\n", c->threads, c->eval_batch);
-    fprintf(f, "  \"ranks\": %d,\n  \"sync_bn\": %s,\n  \"loss_scope\": \"%s\",\n", hs_comm_size(c->comm),
-            c->sync_bn ? "true" : "false", c->loss_scope == HS_LOSS_SCOPE_SHARD ? "shard" : "global");
-    fprintf(f, "  \"image\": [%zu, %zu, %zu],\n  \"classes\": %zu,\n", ri->shape.channels, ri->shape.height,
-            ri->shape.width, ri->shape.classes);
-    fprintf(f, "  \"n_train\": %zu,\n  \"n_val\": %zu,\n  \"n_test\": %zu,\n  \"parameters\": %zu\n}\n",
-            ri->n_train, ri->n_val, ri->n_test, ri->nparams);
+    fprintf(f, "  \"ranks\": %d,\n  \"sync_bn\": %s,\n  \"loss_scope\": \"%s\",\n",
+            hs_comm_size(c->comm), c->sync_bn ? "true" : "false",
+            c->loss_scope == HS_LOSS_SCOPE_SHARD ? "shard" : "global");
+    fprintf(f, "  \"image\": [%zu, %zu, %zu],\n  \"classes\": %zu,\n", ri->shape.channels,
+            ri->shape.height, ri->shape.width, ri->shape.classes);
+    fprintf(
+        f, "  \"n_train\": %zu,\n  \"n_val\": %zu,\n  \"n_test\": %zu,\n  \"parameters\": %zu\n}\n",
+        ri->n_train, ri->n_val, ri->n_test, ri->nparams);
     return hs_atomic_commit(&af);
 }
 
@@ -145,7 +148,8 @@ hs_status hs_run_write_summary(const char *dir, const hs_train_config *c, const 
     json_str(f, hs_data_kind_name(c->dataset));
     fprintf(f, ",\n  \"loss\": ");
     json_str(f, hs_loss_kind_name(c->loss.kind));
-    fprintf(f, ",\n  \"batch_size\": %zu,\n  \"seed\": %llu,\n  \"width\": %zu,\n  \"epochs\": %zu,\n",
+    fprintf(f,
+            ",\n  \"batch_size\": %zu,\n  \"seed\": %llu,\n  \"width\": %zu,\n  \"epochs\": %zu,\n",
             c->batch_size, (unsigned long long)c->seed, c->width, r->epochs_done);
     fprintf(f, "  \"best_val_epoch\": %zu,\n  \"best_val_accuracy\": ", r->best_val_epoch);
     json_num(f, r->best_val_accuracy);
@@ -209,8 +213,8 @@ static hs_status doc_open(json_doc *d, const char *dir, const char *name)
     if (read_failed) /* e.g. a directory: fopen succeeds, reading fails */
         return hs_fail(HS_ERR_IO, "cannot read %s", d->path);
     if (!d->root)
-        return hs_fail(HS_ERR_FORMAT, "%s: not valid JSON: line %d, column %d: %s", d->path, err.line,
-                       err.column, err.text);
+        return hs_fail(HS_ERR_FORMAT, "%s: not valid JSON: line %d, column %d: %s", d->path,
+                       err.line, err.column, err.text);
     if (!json_is_object(d->root))
         return hs_fail(HS_ERR_FORMAT, "%s: not a JSON object", d->path);
     return HS_OK;
@@ -252,25 +256,29 @@ static hs_status get_double(double *out, const json_doc *d, const char *key, int
     else if (json_is_number(v))
         *out = json_number_value(v);
     else
-        return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" must be a number or null, not %s", d->path, key, type_name(v));
+        return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" must be a number or null, not %s", d->path, key,
+                       type_name(v));
     return HS_OK;
 }
 
 /* An integer in [0, max]. */
-static hs_status get_uint(uint64_t *out, const json_doc *d, const char *key, uint64_t max, int required)
+static hs_status get_uint(uint64_t *out, const json_doc *d, const char *key, uint64_t max,
+                          int required)
 {
     json_t *v;
     hs_status st = doc_get(&v, d, key, required);
     if (st || !v)
         return st;
     if (!json_is_integer(v))
-        return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" must be an integer, not %s", d->path, key, type_name(v));
+        return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" must be an integer, not %s", d->path, key,
+                       type_name(v));
     json_int_t i = json_integer_value(v);
     if (i < 0)
-        return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" is %lld, must be >= 0", d->path, key, (long long)i);
+        return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" is %lld, must be >= 0", d->path, key,
+                       (long long)i);
     if ((uint64_t)i > max)
-        return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" is %lld, more than %llu", d->path, key, (long long)i,
-                       (unsigned long long)max);
+        return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" is %lld, more than %llu", d->path, key,
+                       (long long)i, (unsigned long long)max);
     *out = (uint64_t)i;
     return HS_OK;
 }
@@ -291,7 +299,8 @@ static hs_status get_bool(int *out, const json_doc *d, const char *key)
     if (st || !v)
         return st;
     if (!json_is_boolean(v))
-        return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" must be true or false, not %s", d->path, key, type_name(v));
+        return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" must be true or false, not %s", d->path, key,
+                       type_name(v));
     *out = json_is_true(v);
     return HS_OK;
 }
@@ -305,7 +314,8 @@ static hs_status get_string(const char **out, const json_doc *d, const char *key
     if (st || !v)
         return st;
     if (!json_is_string(v))
-        return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" must be a string, not %s", d->path, key, type_name(v));
+        return hs_fail(HS_ERR_FORMAT, "%s: \"%s\" must be a string, not %s", d->path, key,
+                       type_name(v));
     *out = json_string_value(v);
     return HS_OK;
 }
@@ -335,8 +345,8 @@ static hs_status read_loss(hs_loss_opts *lo, const json_doc *d)
         return st;
     if (hs_k_policy_parse(&lo->k_policy, &fraction, s))
         return name_error(d, "k_policy");
-    if ((st = get_double(&lo->k_fraction, d, "k_fraction", 1)) || (st = get_double(&lo->tau, d, "tau", 0)) ||
-        (st = get_string(&s, d, "regularization", 0)))
+    if ((st = get_double(&lo->k_fraction, d, "k_fraction", 1)) ||
+        (st = get_double(&lo->tau, d, "tau", 0)) || (st = get_string(&s, d, "regularization", 0)))
         return st;
     if (s && hs_regularization_parse(&lo->reg, s))
         return name_error(d, "regularization");
@@ -354,16 +364,19 @@ static hs_status read_config(hs_run_record *r, const json_doc *d)
     if (hs_data_kind_parse(&c->dataset, s))
         return name_error(d, "dataset");
     if ((st = read_loss(&c->loss, d)) || (st = get_size(&c->batch_size, d, "batch_size", 1)) ||
-        (st = get_uint(&c->seed, d, "seed", UINT64_MAX, 1)) || (st = get_size(&c->epochs, d, "epochs", 1)) ||
-        (st = get_size(&c->width, d, "width", 0)) || (st = get_size(&c->hidden, d, "hidden", 0)) ||
-        (st = get_double(&c->lr, d, "lr", 0)) || (st = get_double(&c->val_fraction, d, "val_fraction", 0)) ||
+        (st = get_uint(&c->seed, d, "seed", UINT64_MAX, 1)) ||
+        (st = get_size(&c->epochs, d, "epochs", 1)) || (st = get_size(&c->width, d, "width", 0)) ||
+        (st = get_size(&c->hidden, d, "hidden", 0)) || (st = get_double(&c->lr, d, "lr", 0)) ||
+        (st = get_double(&c->val_fraction, d, "val_fraction", 0)) ||
         (st = get_size(&c->train_limit, d, "train_limit", 0)) ||
-        (st = get_size(&c->test_limit, d, "test_limit", 0)) || (st = get_bool(&c->augment, d, "augment")) ||
+        (st = get_size(&c->test_limit, d, "test_limit", 0)) ||
+        (st = get_bool(&c->augment, d, "augment")) ||
         (st = get_size(&c->eval_batch, d, "eval_batch", 0)) ||
         (st = get_double(&c->theta_momentum, d, "theta_momentum", 0)) ||
         (st = get_bool(&c->sync_bn, d, "sync_bn")) || (st = get_size(&r->ranks, d, "ranks", 0)) ||
-        (st = get_size(&r->n_train, d, "n_train", 0)) || (st = get_size(&r->n_val, d, "n_val", 0)) ||
-        (st = get_size(&r->n_test, d, "n_test", 0)) || (st = get_size(&r->parameters, d, "parameters", 0)) ||
+        (st = get_size(&r->n_train, d, "n_train", 0)) ||
+        (st = get_size(&r->n_val, d, "n_val", 0)) || (st = get_size(&r->n_test, d, "n_test", 0)) ||
+        (st = get_size(&r->parameters, d, "parameters", 0)) ||
         (st = get_size(&r->shape.classes, d, "classes", 0)))
         return st;
     u = (uint64_t)c->threads;
@@ -373,7 +386,8 @@ static hs_status read_config(hs_run_record *r, const json_doc *d)
     if ((st = get_string(&s, d, "loss_scope", 0)))
         return st;
     if (s && strcmp(s, "global") && strcmp(s, "shard"))
-        return hs_fail(HS_ERR_FORMAT, "%s: \"loss_scope\": '%s' is not global or shard", d->path, s);
+        return hs_fail(HS_ERR_FORMAT, "%s: \"loss_scope\": '%s' is not global or shard", d->path,
+                       s);
     if (s)
         c->loss_scope = strcmp(s, "shard") ? HS_LOSS_SCOPE_GLOBAL : HS_LOSS_SCOPE_SHARD;
 
@@ -381,12 +395,14 @@ static hs_status read_config(hs_run_record *r, const json_doc *d)
     if (image) {
         size_t *dims[3] = {&r->shape.channels, &r->shape.height, &r->shape.width};
         if (!json_is_array(image) || json_array_size(image) != 3)
-            return hs_fail(HS_ERR_FORMAT, "%s: \"image\" must be an array of 3 integers (channels, height, width)",
+            return hs_fail(HS_ERR_FORMAT,
+                           "%s: \"image\" must be an array of 3 integers (channels, height, width)",
                            d->path);
         for (size_t i = 0; i < 3; i++) {
             json_t *v = json_array_get(image, i);
             if (!json_is_integer(v) || json_integer_value(v) < 0)
-                return hs_fail(HS_ERR_FORMAT, "%s: \"image\"[%zu] must be a non-negative integer, not %s", d->path,
+                return hs_fail(HS_ERR_FORMAT,
+                               "%s: \"image\"[%zu] must be a non-negative integer, not %s", d->path,
                                i, type_name(v));
             *dims[i] = (size_t)json_integer_value(v);
         }
@@ -463,7 +479,8 @@ static hs_status read_summary(hs_train_result *r, double *theta, size_t max_thet
         (st = get_double(&r->final_test_accuracy, d, "final_test_accuracy", 1)) ||
         (st = get_size(&r->best_val_epoch_threshold, d, "best_val_epoch_threshold", 0)) ||
         (st = get_double(&r->best_val_accuracy_threshold, d, "best_val_accuracy_threshold", 0)) ||
-        (st = get_double(&r->test_at_best_val_threshold, d, "test_accuracy_at_best_val_threshold", 0)) ||
+        (st = get_double(&r->test_at_best_val_threshold, d, "test_accuracy_at_best_val_threshold",
+                         0)) ||
         (st = get_double(&r->max_test_accuracy_threshold, d, "max_test_accuracy_threshold", 0)) ||
         (st = get_size(&r->max_test_epoch_threshold, d, "max_test_epoch_threshold", 0)) ||
         (st = get_double(&r->final_test_accuracy_threshold, d, "final_test_accuracy_threshold", 0)))
@@ -472,13 +489,14 @@ static hs_status read_summary(hs_train_result *r, double *theta, size_t max_thet
     size_t n = 0;
     if (th) {
         if (!json_is_array(th))
-            return hs_fail(HS_ERR_FORMAT, "%s: \"class_thresholds\" must be an array, not %s", d->path,
-                           type_name(th));
+            return hs_fail(HS_ERR_FORMAT, "%s: \"class_thresholds\" must be an array, not %s",
+                           d->path, type_name(th));
         n = json_array_size(th);
         for (size_t i = 0; i < n; i++) {
             json_t *v = json_array_get(th, i);
             if (!json_is_null(v) && !json_is_number(v))
-                return hs_fail(HS_ERR_FORMAT, "%s: \"class_thresholds\"[%zu] must be a number or null, not %s",
+                return hs_fail(HS_ERR_FORMAT,
+                               "%s: \"class_thresholds\"[%zu] must be a number or null, not %s",
                                d->path, i, type_name(v));
             if (theta && i < max_theta)
                 theta[i] = json_is_null(v) ? NAN : json_number_value(v);
@@ -489,8 +507,8 @@ static hs_status read_summary(hs_train_result *r, double *theta, size_t max_thet
     return HS_OK;
 }
 
-hs_status hs_run_summary_read(hs_train_result *result, double *theta, size_t max_theta, size_t *n_theta,
-                              const char *dir)
+hs_status hs_run_summary_read(hs_train_result *result, double *theta, size_t max_theta,
+                              size_t *n_theta, const char *dir)
 {
     if (n_theta)
         *n_theta = 0;

@@ -73,13 +73,15 @@ static const char *config_problem(const hs_train_config *c, hs_status *code)
     if (!(c->theta_momentum >= 0 && c->theta_momentum <= 1))
         return PROBLEM(HS_ERR_ARG, "theta_momentum %g outside [0, 1]", c->theta_momentum);
     if (c->loss.tau_class || c->loss.class_prior)
-        return PROBLEM(HS_ERR_ARG, "loss.tau_class and loss.class_prior must be NULL: they are not "
-                                   "options of a run (the prior is computed from the training labels)");
+        return PROBLEM(HS_ERR_ARG,
+                       "loss.tau_class and loss.class_prior must be NULL: they are not "
+                       "options of a run (the prior is computed from the training labels)");
     /* the rest would fail later, at the data or the first step */
     if (strcmp(hs_data_kind_name(c->dataset), "unknown") == 0)
         return PROBLEM(HS_ERR_ARG, "dataset %d is not a data set", (int)c->dataset);
     if ((loss = hs_loss_opts_check(&c->loss))) {
-        int bad_fraction = c->loss.k_policy == HS_K_FRACTION && !(c->loss.k_fraction >= 0 && c->loss.k_fraction <= 1);
+        int bad_fraction = c->loss.k_policy == HS_K_FRACTION &&
+                           !(c->loss.k_fraction >= 0 && c->loss.k_fraction <= 1);
         return PROBLEM(bad_fraction ? HS_ERR_K : HS_ERR_ARG, "loss.%s", loss);
     }
     if (c->loss_scope != HS_LOSS_SCOPE_GLOBAL && c->loss_scope != HS_LOSS_SCOPE_SHARD)
@@ -208,12 +210,12 @@ typedef struct run_state {
     const hs_train_config *cfg;
     hs_train_callback cb;
     void *user;
-    hs_train_event ev;  /* the callback's event, updated in place from start to end */
-    hs_dist dist;       /* the ranks of a data-parallel run (train/dist.h) */
-    int writer;         /* rank 0: the only one that touches out_dir */
-    hs_dir_lock lock;   /* held by the writer while the run lasts */
+    hs_train_event ev; /* the callback's event, updated in place from start to end */
+    hs_dist dist;      /* the ranks of a data-parallel run (train/dist.h) */
+    int writer;        /* rank 0: the only one that touches out_dir */
+    hs_dir_lock lock;  /* held by the writer while the run lasts */
     char *ckpt_path, *summary_path, *metrics_path;
-    int have_ckpt;      /* the writer found a checkpoint in out_dir */
+    int have_ckpt; /* the writer found a checkpoint in out_dir */
     /* data */
     hs_dataset train, test;
     size_t *train_idx, *val_idx, *test_idx, *perm;
@@ -226,8 +228,8 @@ typedef struct run_state {
     /* model, optimizer and scratch */
     hs_net_shape shape;
     hs_net *net;
-    size_t np, nb;      /* parameters and buffers of the network */
-    float *m, *v;       /* (np) Adam moments */
+    size_t np, nb; /* parameters and buffers of the network */
+    float *m, *v;  /* (np) Adam moments */
     hs_adam adam;
     float *x, *logits, *dlogits;
     int32_t *y, *pred;
@@ -237,7 +239,7 @@ typedef struct run_state {
     hs_ckpt ck;
     /* progress */
     size_t start_epoch;
-    uint64_t steps;     /* Adam steps of the whole run */
+    uint64_t steps; /* Adam steps of the whole run */
     double train_time, train_comm;
     size_t train_images;
 } run_state;
@@ -295,7 +297,8 @@ static hs_status open_run_dir(run_state *s)
 {
     const hs_train_config *cfg = s->cfg;
     hs_status st;
-    if (s->writer && ((st = hs_mkdirs(cfg->out_dir)) || (st = hs_dir_lock_take(&s->lock, cfg->out_dir, NULL))))
+    if (s->writer &&
+        ((st = hs_mkdirs(cfg->out_dir)) || (st = hs_dir_lock_take(&s->lock, cfg->out_dir, NULL))))
         return st;
     s->ckpt_path = hs_path_join(cfg->out_dir, HS_RUN_CHECKPOINT_FILE);
     s->summary_path = hs_path_join(cfg->out_dir, HS_RUN_SUMMARY_FILE);
@@ -305,8 +308,10 @@ static hs_status open_run_dir(run_state *s)
     s->have_ckpt = s->writer && hs_path_exists(s->ckpt_path);
     if (s->writer && !cfg->resume &&
         (s->have_ckpt || hs_path_exists(s->summary_path) || hs_path_exists(s->metrics_path)))
-        return hs_fail(HS_ERR_ARG, "%s already holds a training run: resume it or choose another "
-                                   "output directory", cfg->out_dir);
+        return hs_fail(HS_ERR_ARG,
+                       "%s already holds a training run: resume it or choose another "
+                       "output directory",
+                       cfg->out_dir);
     return HS_OK;
 }
 
@@ -329,8 +334,8 @@ static hs_status load_data(run_state *s)
     s->test_idx = malloc((s->test.count ? s->test.count : 1) * sizeof *s->test_idx);
     if (!s->train_idx || !s->val_idx || !s->perm || !s->test_idx)
         return hs_fail(HS_ERR_NOMEM, "out of memory for index lists");
-    if ((st = hs_split_stratified(s->train_idx, &s->n_train, s->val_idx, &s->n_val, &s->train, cfg->val_fraction,
-                                  cfg->seed)))
+    if ((st = hs_split_stratified(s->train_idx, &s->n_train, s->val_idx, &s->n_val, &s->train,
+                                  cfg->val_fraction, cfg->seed)))
         return st;
     if (s->n_train == 0)
         return hs_fail(HS_ERR_SIZE, "no training images left after the validation split");
@@ -365,10 +370,12 @@ static hs_status build_model(run_state *s)
     const hs_train_config *cfg = s->cfg;
     size_t C = s->classes;
     hs_status st;
-    s->shape = (hs_net_shape){s->train.channels, s->train.height, s->train.width, C, cfg->width, cfg->hidden};
+    s->shape = (hs_net_shape){s->train.channels, s->train.height, s->train.width, C,
+                              cfg->width,        cfg->hidden};
     if ((st = hs_net_create(&s->net, &s->shape)) || (st = hs_net_init(s->net, cfg->seed)))
         return st;
-    if (s->dist.size > 1 && cfg->sync_bn && (st = hs_net_set_bn_sync(s->net, hs_dist_bn_sum, &s->dist)))
+    if (s->dist.size > 1 && cfg->sync_bn &&
+        (st = hs_net_set_bn_sync(s->net, hs_dist_bn_sum, &s->dist)))
         return st;
     s->np = hs_net_param_count(s->net);
     s->nb = hs_net_buffer_count(s->net);
@@ -384,8 +391,8 @@ static hs_status build_model(run_state *s)
     s->pred = malloc(bmax * sizeof(int32_t));
     s->theta = malloc(C * sizeof *s->theta);
     s->theta_batch = malloc(C * sizeof *s->theta_batch);
-    if (!s->m || !s->v || !s->x || !s->y || !s->logits || !s->dlogits || !s->rows || !s->pred || !s->theta ||
-        !s->theta_batch)
+    if (!s->m || !s->v || !s->x || !s->y || !s->logits || !s->dlogits || !s->rows || !s->pred ||
+        !s->theta || !s->theta_batch)
         return hs_fail(HS_ERR_NOMEM, "out of memory for the training buffers");
     for (size_t c = 0; c < C; c++)
         s->theta[c] = NAN; /* no threshold yet: the first batch that has one sets it */
@@ -407,26 +414,30 @@ static hs_status restore_checkpoint(run_state *s, hs_train_result *result, int *
     int resuming = cfg->resume && s->have_ckpt;
     if (resuming && (st = hs_ckpt_read(&s->ck, s->ckpt_path)))
         return st;
-    if ((st = hs_dist_agree(&s->dist, HS_OK)) || (st = hs_dist_bcast_ckpt(&s->dist, &s->ck, &resuming)))
+    if ((st = hs_dist_agree(&s->dist, HS_OK)) ||
+        (st = hs_dist_bcast_ckpt(&s->dist, &s->ck, &resuming)))
         return st;
     if (!resuming)
         return HS_OK;
     if (s->has_theta && s->ck.ntheta != C)
-        return hs_fail(HS_ERR_FORMAT,
-                       "%s (checkpoint version %u) holds %llu class thresholds, this run has %zu classes: "
-                       "a HyperSimplex run written before the class thresholds (version 1) cannot be "
-                       "resumed exactly; train it again in a new directory",
-                       s->ckpt_path, s->ck.version, (unsigned long long)s->ck.ntheta, C);
+        return hs_fail(
+            HS_ERR_FORMAT,
+            "%s (checkpoint version %u) holds %llu class thresholds, this run has %zu classes: "
+            "a HyperSimplex run written before the class thresholds (version 1) cannot be "
+            "resumed exactly; train it again in a new directory",
+            s->ckpt_path, s->ck.version, (unsigned long long)s->ck.ntheta, C);
     const char *diff = hs_ckpt_fingerprint_diff(&s->ck.fp, &s->fp);
     if (diff)
-        return hs_fail(HS_ERR_ARG, "%s was written by a run with another %s: resume with the same "
-                                   "configuration (only epochs may change)", s->ckpt_path, diff);
+        return hs_fail(HS_ERR_ARG,
+                       "%s was written by a run with another %s: resume with the same "
+                       "configuration (only epochs may change)",
+                       s->ckpt_path, diff);
     if (s->ck.nparams != np || s->ck.nbufs != nb)
         return hs_fail(HS_ERR_FORMAT, "%s: %llu parameters, the network has %zu", s->ckpt_path,
                        (unsigned long long)s->ck.nparams, np);
     if (s->ck.epochs_done > cfg->epochs)
-        return hs_fail(HS_ERR_ARG, "%s holds %llu epochs, more than the %zu asked for", s->ckpt_path,
-                       (unsigned long long)s->ck.epochs_done, cfg->epochs);
+        return hs_fail(HS_ERR_ARG, "%s holds %llu epochs, more than the %zu asked for",
+                       s->ckpt_path, (unsigned long long)s->ck.epochs_done, cfg->epochs);
     memcpy(hs_net_params(s->net), s->ck.params, np * sizeof(float));
     memcpy(s->m, s->ck.m, np * sizeof(float));
     memcpy(s->v, s->ck.v, np * sizeof(float));
@@ -481,11 +492,12 @@ static hs_status train_step(run_state *s, size_t e, size_t i, size_t b, double *
     hs_status st;
     hs_dist_shard(&s->dist, b, &lo, &bl);
     *loss = 0;
-    if ((st = hs_make_batch(s->x, s->y, &s->train, cfg->dataset, s->perm + i + lo, bl, cfg->augment, cfg->seed,
-                            e)) ||
+    if ((st = hs_make_batch(s->x, s->y, &s->train, cfg->dataset, s->perm + i + lo, bl, cfg->augment,
+                            cfg->seed, e)) ||
         (st = hs_net_forward(s->net, s->logits, s->x, bl, 1)))
         return st;
-    st = hs_dist_loss(&s->dist, loss, s->dlogits, s->theta_batch, s->logits, s->y, bl, b, C, &s->lopts);
+    st = hs_dist_loss(&s->dist, loss, s->dlogits, s->theta_batch, s->logits, s->y, bl, b, C,
+                      &s->lopts);
     if (!st && s->has_theta)
         st = hs_loss_theta_update(s->theta, s->theta_batch, C, cfg->theta_momentum);
     if (st == HS_ERR_NONFINITE || (!st && !isfinite(*loss)))
@@ -493,9 +505,11 @@ static hs_status train_step(run_state *s, size_t e, size_t i, size_t b, double *
                        "training diverged: epoch %zu, step %llu: the %s loss is not finite "
                        "(NaN/Inf logits or loss); stopped. The last good checkpoint (%zu epochs) "
                        "is kept in %s",
-                       e, (unsigned long long)s->steps + 1, hs_loss_kind_name(s->lopts.kind), e, cfg->out_dir);
+                       e, (unsigned long long)s->steps + 1, hs_loss_kind_name(s->lopts.kind), e,
+                       cfg->out_dir);
     float *G = hs_net_grads(s->net);
-    if (st || (st = hs_net_backward(s->net, s->dlogits)) || (st = hs_dist_sum_grads(&s->dist, G, s->np)) ||
+    if (st || (st = hs_net_backward(s->net, s->dlogits)) ||
+        (st = hs_dist_sum_grads(&s->dist, G, s->np)) ||
         (st = hs_adam_step(hs_net_params(s->net), s->m, s->v, G, s->np, &s->adam, ++s->steps)))
         return st;
     return HS_OK;
@@ -535,8 +549,9 @@ static hs_status train_epoch(run_state *s, size_t e, double t0, hs_epoch_metrics
     if ((st = hs_dist_epoch_end(&s->dist, s->net, s->theta, s->classes)))
         return st;
     if (!all_finite(hs_net_params(s->net), s->np) || !all_finite(hs_net_buffers(s->net), s->nb))
-        return hs_fail(HS_ERR_DIVERGED, "training diverged: epoch %zu: parameters are not finite; "
-                                        "stopped. The last good checkpoint (%zu epochs) is kept in %s",
+        return hs_fail(HS_ERR_DIVERGED,
+                       "training diverged: epoch %zu: parameters are not finite; "
+                       "stopped. The last good checkpoint (%zu epochs) is kept in %s",
                        e, e, cfg->out_dir);
     row->epoch = e;
     row->train_loss = loss_sum / (double)seen;
@@ -552,13 +567,13 @@ static hs_status evaluate_epoch(run_state *s, hs_epoch_metrics *row)
     for (size_t c = 0; theta && c < s->classes; c++)
         if (!isfinite(theta[c]))
             theta = NULL;
-    hs_status st = evaluate(&row->val_accuracy, &row->val_accuracy_threshold, s->net, &s->train, cfg->dataset,
-                            s->val_idx, s->n_val, cfg->eval_batch, s->x, s->y, s->logits, theta, &s->lopts,
-                            s->pred, &s->dist);
+    hs_status st = evaluate(&row->val_accuracy, &row->val_accuracy_threshold, s->net, &s->train,
+                            cfg->dataset, s->val_idx, s->n_val, cfg->eval_batch, s->x, s->y,
+                            s->logits, theta, &s->lopts, s->pred, &s->dist);
     if (!st)
-        st = evaluate(&row->test_accuracy, &row->test_accuracy_threshold, s->net, &s->test, cfg->dataset,
-                      s->test_idx, s->n_test, cfg->eval_batch, s->x, s->y, s->logits, theta, &s->lopts, s->pred,
-                      &s->dist);
+        st = evaluate(&row->test_accuracy, &row->test_accuracy_threshold, s->net, &s->test,
+                      cfg->dataset, s->test_idx, s->n_test, cfg->eval_batch, s->x, s->y, s->logits,
+                      theta, &s->lopts, s->pred, &s->dist);
     return st;
 }
 
@@ -596,7 +611,8 @@ static hs_status finish_run(run_state *s, hs_train_result *result)
     hs_status st = HS_OK;
     summarize(result, s->rows, cfg->epochs);
     result->train_seconds = s->train_time;
-    result->train_images_per_second = s->train_time > 0 ? (double)s->train_images / s->train_time : 0;
+    result->train_images_per_second =
+        s->train_time > 0 ? (double)s->train_images / s->train_time : 0;
     result->train_comm_seconds = s->train_comm;
     if (s->writer)
         st = hs_run_write_summary(cfg->out_dir, cfg, result, s->rows, s->theta, s->classes);
@@ -627,9 +643,7 @@ hs_status hs_train_run(hs_train_result *result, const hs_train_config *cfg, hs_t
 
     /* the setup; its agreements among the ranks are in restore_checkpoint and begin_training */
     int complete = 0;
-    if ((st = open_run_dir(&s)) ||
-        (st = load_data(&s)) ||
-        (st = build_model(&s)) ||
+    if ((st = open_run_dir(&s)) || (st = load_data(&s)) || (st = build_model(&s)) ||
         (st = restore_checkpoint(&s, result, &complete)) ||
         complete || /* a finished run resumed: its result, nothing to train */
         (st = begin_training(&s)))
