@@ -14,6 +14,7 @@ set(HS_PACKAGE_ZLIB "zlib (Debian: zlib1g-dev)")
 set(HS_PACKAGE_GSL "GSL (Debian: libgsl-dev)")
 set(HS_PACKAGE_HsDNNL "oneDNN (Debian: libdnnl-dev)")
 set(HS_PACKAGE_HsXGBoost "XGBoost (Debian: libxgboost-dev)")
+set(HS_PACKAGE_HsJansson "jansson (Debian: libjansson-dev)")
 
 # hs_layer_option(<layer> <description> [LAYERS <layer>...] [PACKAGES <package>...])
 #

@@ -99,6 +99,16 @@ typedef enum hs_solver {
     HS_SOLVER_SORT_PAV = 1  /* sort + pool-adjacent-violators, O(n log n) */
 } hs_solver;
 
+/* Names used on the command line and in files: regularizations "l2", "kl", "entropy";
+ * solvers "fast", "pav" (parsing also takes "sort_pav", the Python bindings' name). Parsing
+ * is strict (whole string, case-sensitive); on failure HS_ERR_ARG (HS_ERR_NULL for a NULL
+ * argument) with the expected names in the message, and *out is untouched. The name
+ * functions return "unknown" for an invalid value. */
+HS_API hs_status hs_regularization_parse(hs_regularization *out, const char *name);
+HS_API const char *hs_regularization_name(hs_regularization r);
+HS_API hs_status hs_solver_parse(hs_solver *out, const char *name);
+HS_API const char *hs_solver_name(hs_solver s);
+
 /* Description of a batch of `rows` vectors of length `n` and the operator applied to each.
  * Build one with hs_proj_make() and adjust fields as needed.
  *

@@ -8,7 +8,7 @@ apt-get update
 # (.ci/run, docs/fuzzing.md).
 apt-get install -y --no-install-recommends \
   build-essential cmake pkg-config \
-  libcmocka-dev zlib1g-dev libgsl-dev libdnnl-dev libxgboost-dev \
+  libcmocka-dev zlib1g-dev libgsl-dev libdnnl-dev libxgboost-dev libjansson-dev \
   gnuplot-nox dataset-fashion-mnist \
   python3 python3-numpy python3-torch python3-pytest \
   python3-venv python3-pip python3-setuptools python3-wheel \

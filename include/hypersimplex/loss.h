@@ -77,6 +77,14 @@ typedef struct hs_loss_opts {
  * L2, mean reduction, 1 thread. */
 HS_API hs_loss_opts hs_loss_opts_default(hs_loss_kind kind);
 
+/* Checks o without data: NULL if valid, else a message naming the field, e.g.
+ * "tau 0 must be finite and > 0" (in a buffer of the calling thread, valid until its next
+ * call of hs_loss_opts_check). Checks kind and sum_reduction, and for the HyperSimplex loss
+ * reg, threads, k_policy, k_fraction (policy fraction) and tau (when tau_class is NULL). The
+ * arrays tau_class and class_prior have C entries, which only the loss calls know: they check
+ * them (and that policy prior has a class_prior). */
+HS_API const char *hs_loss_opts_check(const hs_loss_opts *o);
+
 /* logits (B x C) row-major, labels (B) in [0, C). Writes the loss value; if dlogits is
  * non-NULL it receives d loss / d logits (B x C), overwritten (not accumulated).
  * Errors (nothing is written on a validation error): HS_ERR_NULL (loss, logits, labels or o NULL; prior

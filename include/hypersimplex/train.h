@@ -84,6 +84,13 @@ typedef struct hs_train_config {
 
 HS_API hs_train_config hs_train_config_default(void);
 
+/* Checks c without touching data or files: NULL if hs_train_run would accept it, else a
+ * message naming the first bad field, e.g. "batch_size 0 out of range [1, 2^20]" or
+ * "loss.tau 0 must be finite and > 0" (fields of the loss options, hs_loss_opts_check, as
+ * loss.<field>). The message is in a buffer of the calling thread, valid until its next call
+ * of hs_train_config_check. hs_train_run fails with it (prefixed "training: "). */
+HS_API const char *hs_train_config_check(const hs_train_config *c);
+
 /* The loss options `train` uses for `kind` unless told otherwise: hs_loss_opts_default(kind),
  * except that the HyperSimplex loss takes the k policy fraction:0.5 (k_c = floor(B / 2), the
  * authors' released code) instead of the library's count. Why: in the k-policy study

@@ -345,23 +345,13 @@ int cmd_project(int argc, char **argv)
             }
             break;
         case 'r':
-            if (!strcmp(optarg, "l2"))
-                reg = HS_REG_L2;
-            else if (!strcmp(optarg, "kl"))
-                reg = HS_REG_KL;
-            else if (!strcmp(optarg, "entropy"))
-                reg = HS_REG_ENTROPY;
-            else {
+            if (hs_regularization_parse(&reg, optarg)) {
                 cli_error("--reg: '%s' is not l2, kl or entropy", optarg);
                 return 2;
             }
             break;
         case 's':
-            if (!strcmp(optarg, "fast"))
-                solver = HS_SOLVER_FAST;
-            else if (!strcmp(optarg, "pav"))
-                solver = HS_SOLVER_SORT_PAV;
-            else {
+            if (hs_solver_parse(&solver, optarg)) {
                 cli_error("--solver: '%s' is not fast or pav", optarg);
                 return 2;
             }

@@ -127,21 +127,6 @@ static void on_event_silent(const hs_train_event *ev, void *user)
         ((progress_ctx *)user)->started = 1;
 }
 
-static int parse_reg(const char *text, hs_regularization *out)
-{
-    if (!strcmp(text, "l2"))
-        *out = HS_REG_L2;
-    else if (!strcmp(text, "kl"))
-        *out = HS_REG_KL;
-    else if (!strcmp(text, "entropy"))
-        *out = HS_REG_ENTROPY;
-    else {
-        cli_error("--reg: unknown regularization '%s' (l2, kl, entropy)", text);
-        return -1;
-    }
-    return 0;
-}
-
 enum {
     O_OUT = 256, O_DATASET, O_DATADIR, O_LOSS, O_TAU, O_KPOL, O_REG, O_BATCH, O_EPOCHS, O_WIDTH,
     O_HIDDEN, O_SEED, O_LR, O_VALF, O_TRAINLIM, O_TESTLIM, O_NOAUG, O_THREADS, O_EVALB, O_RESUME,
@@ -311,8 +296,10 @@ int cmd_train(int argc, char **argv)
             return 2;
         }
     }
-    if (reg && parse_reg(reg, &cfg.loss.reg))
+    if (reg && hs_regularization_parse(&cfg.loss.reg, reg)) {
+        cli_error("--reg: unknown regularization '%s' (l2, kl, entropy)", reg);
         return 2;
+    }
     if (!(cfg.lr > 0) || !isfinite(cfg.lr)) {
         cli_error("--lr: %g must be finite and > 0", cfg.lr);
         return 2;

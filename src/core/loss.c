@@ -2,6 +2,7 @@
  * baselines. See include/hypersimplex/loss.h for the definitions. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,6 +152,35 @@ hs_status hs_loss_check_finite(const void *logits, size_t B, size_t C, int is_fl
         }
     }
     return HS_OK;
+}
+
+const char *hs_loss_opts_check(const hs_loss_opts *o)
+{
+    static _Thread_local char msg[160];
+    if (o == NULL) {
+        return "the hs_loss_opts are NULL";
+    }
+    if ((int)o->kind < 0 || (size_t)o->kind >= sizeof hs_loss_names / sizeof hs_loss_names[0]) {
+        snprintf(msg, sizeof msg, "kind %d is not a loss", (int)o->kind);
+    } else if (o->sum_reduction != 0 && o->sum_reduction != 1) {
+        snprintf(msg, sizeof msg, "sum_reduction %d must be 0 (mean) or 1 (sum)", o->sum_reduction);
+    } else if (o->kind != HS_LOSS_HYPERSIMPLEX) {
+        return NULL; /* the other fields are the HyperSimplex loss's */
+    } else if (strcmp(hs_regularization_name(o->reg), "unknown") == 0) {
+        snprintf(msg, sizeof msg, "reg %d is not a regularization", (int)o->reg);
+    } else if (o->threads < 0) {
+        snprintf(msg, sizeof msg, "threads %d must be >= 0", o->threads);
+    } else if (o->tau_class == NULL && !(isfinite(o->tau) && o->tau > 0.0)) {
+        snprintf(msg, sizeof msg, "tau %g must be finite and > 0", o->tau);
+    } else if (o->k_policy != HS_K_COUNT && o->k_policy != HS_K_PRIOR &&
+               o->k_policy != HS_K_FRACTION) {
+        snprintf(msg, sizeof msg, "k_policy %d is not a k policy", (int)o->k_policy);
+    } else if (o->k_policy == HS_K_FRACTION && !(o->k_fraction >= 0.0 && o->k_fraction <= 1.0)) {
+        snprintf(msg, sizeof msg, "k_fraction %g must be in [0, 1]", o->k_fraction);
+    } else {
+        return NULL;
+    }
+    return msg;
 }
 
 static hs_status hs_check_opts(const hs_loss_opts *o)

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifdef HS_HAVE_OPENMP
 #include <omp.h>
@@ -33,6 +34,51 @@ hs_proj hs_proj_make(size_t rows, size_t n, double k, double tau)
     d.solver = HS_SOLVER_FAST;
     d.threads = 0;
     return d;
+}
+
+static const char *const hs_reg_names[] = {"l2", "kl", "entropy"};
+static const char *const hs_solver_names[] = {"fast", "pav"};
+
+const char *hs_regularization_name(hs_regularization r)
+{
+    if ((int)r < 0 || (size_t)r >= sizeof hs_reg_names / sizeof hs_reg_names[0])
+        return "unknown";
+    return hs_reg_names[r];
+}
+
+hs_status hs_regularization_parse(hs_regularization *out, const char *name)
+{
+    if (!out || !name)
+        return hs_fail(HS_ERR_NULL, "hs_regularization_parse: %s is NULL", out ? "name" : "out");
+    for (size_t i = 0; i < sizeof hs_reg_names / sizeof hs_reg_names[0]; i++)
+        if (!strcmp(name, hs_reg_names[i])) {
+            *out = (hs_regularization)i;
+            return HS_OK;
+        }
+    return hs_fail(HS_ERR_ARG, "unknown regularization '%s' (expected l2, kl or entropy)", name);
+}
+
+const char *hs_solver_name(hs_solver s)
+{
+    if ((int)s < 0 || (size_t)s >= sizeof hs_solver_names / sizeof hs_solver_names[0])
+        return "unknown";
+    return hs_solver_names[s];
+}
+
+hs_status hs_solver_parse(hs_solver *out, const char *name)
+{
+    if (!out || !name)
+        return hs_fail(HS_ERR_NULL, "hs_solver_parse: %s is NULL", out ? "name" : "out");
+    for (size_t i = 0; i < sizeof hs_solver_names / sizeof hs_solver_names[0]; i++)
+        if (!strcmp(name, hs_solver_names[i])) {
+            *out = (hs_solver)i;
+            return HS_OK;
+        }
+    if (!strcmp(name, "sort_pav")) {
+        *out = HS_SOLVER_SORT_PAV;
+        return HS_OK;
+    }
+    return hs_fail(HS_ERR_ARG, "unknown solver '%s' (expected fast or pav)", name);
 }
 
 /* Absolute value of a stride as an unsigned size (strides may be negative). */
