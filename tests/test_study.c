@@ -1,7 +1,7 @@
 /* The batch-size study: results CSV validation, selection rules, paired t-tests, the
  * paper's Table 1 recomputed from the authors' curves, the Markdown report, and the sweep's
  * orchestration (skip, resume, parallel jobs, emitted commands, collection) driven with
- * tests/data/fake_train.sh in place of `hypersimplex train`. */
+ * tests/fake_train.c in place of `hypersimplex train`. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +27,6 @@
 
 #define PAPER_CSV HS_TEST_DATA_DIR "/paper_test_accuracy_curves.csv.gz"
 #define PAPER_MD HS_TEST_DATA_DIR "/paper_table1_max_test.md"
-#define FAKE_TRAIN HS_TEST_DATA_DIR "/fake_train.sh"
 
 #define assert_near(a, b, tol)                                                                       \
     do {                                                                                             \
@@ -847,7 +846,7 @@ typedef struct sweep_env {
     char log[128];
     char out[128];
     char err[128];
-    char train[160];
+    char train[512];
 } sweep_env;
 
 static void sweep_env_make(sweep_env *e)
@@ -858,13 +857,7 @@ static void sweep_env_make(sweep_env *e)
     snprintf(e->log, sizeof e->log, "FAKE_TRAIN_LOG=%s/train_calls.log", e->dir);
     snprintf(e->out, sizeof e->out, "%s/out.txt", e->dir);
     snprintf(e->err, sizeof e->err, "%s/err.txt", e->dir);
-    /* A private executable copy: the repository's mode bits are not relied upon. */
-    snprintf(e->train, sizeof e->train, "%s/fake_train.sh", e->dir);
-    char *text = tu_slurp(FAKE_TRAIN);
-    assert_non_null(text);
-    write_all(e->train, text);
-    free(text);
-    assert_int_equal(chmod(e->train, 0755), 0);
+    snprintf(e->train, sizeof e->train, "%s", HS_FAKE_TRAIN);
 }
 
 static void sweep_env_free(sweep_env *e)
@@ -882,7 +875,7 @@ static char *calls(const sweep_env *e)
     return s ? s : strdup("");
 }
 
-/* The fake trainer's accuracy formula (tests/data/fake_train.sh). */
+/* The fake trainer's accuracy formula (tests/fake_train.c). */
 static double fake_acc(const char *loss, long batch, long seed, size_t epoch)
 {
     double off = !strncmp(loss, "hypersimplex", 12) ? 0.02 : !strcmp(loss, "hinge") ? 0.005 : !strcmp(loss, "mse") ? 0.01 : 0.0;

@@ -3,6 +3,7 @@
  * run directories written to the train layer's contract. The command that runs the trainers
  * (`hypersimplex sweep`) is tested in test_study.c with a stand-in trainer. */
 #define _GNU_SOURCE
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,12 +19,12 @@
 #include "hypersimplex/sweep.h"
 #include "test_util.h"
 
-/* A trainer's options for the spec's set/vary checks: two with a value, one flag. */
+/* A trainer's options for the spec's set/vary checks: those the tests and presets use, one flag. */
 static int arity(const char *key, void *user)
 {
     (void)user;
     if (!strcmp(key, "width") || !strcmp(key, "tau") || !strcmp(key, "k-policy") || !strcmp(key, "lr") ||
-        !strcmp(key, "epochs") || !strcmp(key, "seed"))
+        !strcmp(key, "epochs") || !strcmp(key, "seed") || !strcmp(key, "val-fraction") || !strcmp(key, "train-limit"))
         return 1;
     if (!strcmp(key, "no-augment"))
         return 0;
@@ -352,6 +353,16 @@ static void test_protocol_states_collect(void **state)
     assert_int_equal(n.n_done, 2);
     assert_int_equal(n.n_bad, 0);
     assert_string_equal(res.runs[1].loss, "hypersimplex@fraction:0.5");
+    hs_results_free(&res);
+
+    /* a metrics.csv of a build before the threshold rule (five columns) is collected too */
+    char metrics[512];
+    snprintf(metrics, sizeof metrics, "%s/%s", p.runs[0].dir, HS_RUN_METRICS_FILE);
+    write_text(metrics, "epoch,train_loss,val_accuracy,test_accuracy,seconds\n0,0.5,0.1,0.15,1\n1,0.4,0.2,0.25,1\n");
+    assert_int_equal(hs_sweep_collect(&res, &n, &p), HS_OK);
+    assert_int_equal(n.n_done, 2);
+    assert_true(res.runs[0].test_accuracy[1] == 0.25);
+    assert_true(!res.runs[0].test_accuracy_threshold || isnan(res.runs[0].test_accuracy_threshold[1]));
     hs_results_free(&res);
 
     /* a retry clears the failed mark */
