@@ -1,7 +1,7 @@
 /* The batch-size study: results CSV validation, selection rules, paired t-tests, the
  * paper's Table 1 recomputed from the authors' curves, the Markdown report, and the sweep's
  * orchestration (skip, resume, parallel jobs, emitted commands, collection) driven with
- * tests/data/fake_train.sh in place of `hypersimplex train`. */
+ * tests/fake_train.c in place of `hypersimplex train`. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +27,6 @@
 
 #define PAPER_CSV HS_TEST_DATA_DIR "/paper_test_accuracy_curves.csv.gz"
 #define PAPER_MD HS_TEST_DATA_DIR "/paper_table1_max_test.md"
-#define FAKE_TRAIN HS_TEST_DATA_DIR "/fake_train.sh"
 
 #define assert_near(a, b, tol)                                                                       \
     do {                                                                                             \
@@ -847,7 +846,7 @@ typedef struct sweep_env {
     char log[128];
     char out[128];
     char err[128];
-    char train[160];
+    char train[512];
 } sweep_env;
 
 static void sweep_env_make(sweep_env *e)
@@ -858,13 +857,7 @@ static void sweep_env_make(sweep_env *e)
     snprintf(e->log, sizeof e->log, "FAKE_TRAIN_LOG=%s/train_calls.log", e->dir);
     snprintf(e->out, sizeof e->out, "%s/out.txt", e->dir);
     snprintf(e->err, sizeof e->err, "%s/err.txt", e->dir);
-    /* A private executable copy: the repository's mode bits are not relied upon. */
-    snprintf(e->train, sizeof e->train, "%s/fake_train.sh", e->dir);
-    char *text = tu_slurp(FAKE_TRAIN);
-    assert_non_null(text);
-    write_all(e->train, text);
-    free(text);
-    assert_int_equal(chmod(e->train, 0755), 0);
+    snprintf(e->train, sizeof e->train, "%s", HS_FAKE_TRAIN);
 }
 
 static void sweep_env_free(sweep_env *e)
@@ -882,7 +875,7 @@ static char *calls(const sweep_env *e)
     return s ? s : strdup("");
 }
 
-/* The fake trainer's accuracy formula (tests/data/fake_train.sh). */
+/* The fake trainer's accuracy formula (tests/fake_train.c). */
 static double fake_acc(const char *loss, long batch, long seed, size_t epoch)
 {
     double off = !strncmp(loss, "hypersimplex", 12) ? 0.02 : !strcmp(loss, "hinge") ? 0.005 : !strcmp(loss, "mse") ? 0.01 : 0.0;
@@ -1054,10 +1047,10 @@ static void test_sweep_failures_and_config(void **state)
     char *argv6[] = {HS_CLI_PATH, "sweep", "--set", "epochs=3", "--train-cmd", e.train, "--dry-run", NULL};
     assert_int_equal(run_cmd(argv6, NULL, e.out, e.err), 2);
     /* A bad value in a config file names the file and the line. */
-    const char *bad_values[][2] = {{"losses = cross_entropy\nepochs = abc\n", "study.conf:2: --epochs: 'abc' is not an integer"},
-                                   {"dataset = mnist, foo\n", "study.conf:1: --dataset: unknown dataset 'foo'"},
-                                   {"\nseeds = 1, 01\n", "study.conf:2: --seeds: '01' appears twice"},
-                                   {"set = width\n", "study.conf:1: --set: --width needs a value"}};
+    const char *bad_values[][2] = {{"losses = cross_entropy\nepochs = abc\n", "study.conf:2: epochs: 'abc' is not an integer"},
+                                   {"dataset = mnist, foo\n", "study.conf:1: dataset: unknown dataset 'foo'"},
+                                   {"\nseeds = 1, 01\n", "study.conf:2: seeds: '01' appears twice"},
+                                   {"set = width\n", "study.conf:1: set: 'width' needs a value"}};
     for (size_t i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++) {
         write_all(conf, bad_values[i][0]);
         assert_int_equal(run_cmd(argv1, NULL, e.out, e.err), 2);
@@ -1079,9 +1072,9 @@ static void test_sweep_failures_and_config(void **state)
     free(msg);
     /* --set/--vary keys are checked against train's options: a missing value, a value for a
      * flag, an unknown option are refused before anything runs */
-    const char *bad_sets[][3] = {{"--set", "width", "--width needs a value"},
-                                 {"--set", "no-augment=1", "--no-augment is a flag"},
-                                 {"--vary", "no-augment=1,2", "--no-augment is a flag"},
+    const char *bad_sets[][3] = {{"--set", "width", "--set: 'width' needs a value"},
+                                 {"--set", "no-augment=1", "'no-augment' is a flag"},
+                                 {"--vary", "no-augment=1,2", "--vary: 'no-augment' is a flag"},
                                  {"--set", "widht=8", "'widht' is not a training option"}};
     for (size_t i = 0; i < sizeof bad_sets / sizeof bad_sets[0]; i++) {
         char *argv7[] = {HS_CLI_PATH, "sweep", "--runs-dir", e.runs, (char *)bad_sets[i][0], (char *)bad_sets[i][1],
@@ -1238,13 +1231,14 @@ static void test_sweep_k_policies(void **state)
 
     /* collect checks the k policy a run recorded */
     snprintf(path, sizeof path, "%s/kp/fashion-mnist_hypersimplex_count_b64_s0/config.json", e.runs);
-    write_all(path, "{\"dataset\": \"fashion-mnist\", \"loss\": \"hypersimplex\", \"k_policy\": \"prior\"}\n");
+    write_all(path, "{\"dataset\": \"fashion-mnist\", \"loss\": \"hypersimplex\", \"k_policy\": \"prior\", "
+                    "\"k_fraction\": 0.5, \"batch_size\": 64, \"seed\": 0, \"epochs\": 2}\n");
     char *argv5[] = {HS_CLI_PATH, "sweep", "--runs-dir", e.runs, "--name", "kp", "--losses", "cross_entropy,hypersimplex",
                      "--vary", "k-policy=count,fraction:0.5", "--batch-sizes", "64", "--seeds", "0,1", "--epochs", "2",
                      "--train-cmd", e.train, "--collect-only", NULL};
     assert_int_equal(run_cmd(argv5, env1, e.out, e.err), 2);
     char *msg = tu_slurp(e.err);
-    assert_non_null(strstr(msg, "another k policy than count"));
+    assert_non_null(strstr(msg, "records k policy prior, the sweep expects count"));
     free(msg);
 
     /* bad loss specs */

@@ -24,11 +24,15 @@
 #if __has_include("hypersimplex/gbrt.h")
 #include "hypersimplex/gbrt.h"
 #endif
+#if __has_include("hypersimplex/sweep.h")
+#include "hypersimplex/sweep.h"
+#endif
 #else
 #include "hypersimplex/data.h"
 #include "hypersimplex/gbrt.h"
 #include "hypersimplex/nn.h"
 #include "hypersimplex/study.h"
+#include "hypersimplex/sweep.h"
 #include "hypersimplex/train.h"
 #endif
 

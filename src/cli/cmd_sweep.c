@@ -1,7 +1,8 @@
-/* hypersimplex sweep: the batch-size study as independent `hypersimplex train` runs
- * (losses x batch sizes x seeds x datasets x any varied option), N at a time, resumable,
- * collected into one tidy results CSV. */
-#define _GNU_SOURCE /* flock, prctl, realpath */
+/* hypersimplex sweep: the batch-size study (hypersimplex/sweep.h) run as independent
+ * `hypersimplex train` processes, N at a time, resumable, collected into one tidy results
+ * CSV. The protocol, the runs, their states and the collection are the library's; this file
+ * parses options, keeps the process pool and prints. */
+#define _GNU_SOURCE /* prctl, realpath, strsignal */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -10,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -23,141 +23,23 @@
 #include "cli/commands.h"
 #include "cli/parsers.h"
 #include "hypersimplex.h"
-#include "hypersimplex/data.h"
-#include "hypersimplex/loss.h"
 #include "hypersimplex/study.h"
-#include "util/atomic_file.h"
+#include "hypersimplex/sweep.h"
 #include "util/dir_lock.h"
 #include "util/fs.h"
 
-#define MAX_ITEMS 64  /* entries of one list option */
-#define MAX_SETS 32   /* --set options */
-#define MAX_VARY 8    /* --vary axes */
-#define MAX_RUNS 100000 /* runs of one sweep (the product of every list and axis) */
-
-/* ------------------------------------------------------------------------- */
-/* Options                                                                   */
-/* ------------------------------------------------------------------------- */
-
-typedef struct str_list {
-    size_t n;
-    char *v[MAX_ITEMS];
-} str_list;
-
-typedef struct kv {
-    char *key;
-    char *value;
-} kv;
-
-typedef struct axis {
-    char *key;
-    str_list values;
-} axis;
-
-typedef struct sweep_opts {
-    char *name, *runs_dir, *results, *train_cmd;
-    char *launcher; /* --emit-jobs: shell words put before each job, e.g. "srun -n 4" */
-    str_list datasets, losses, batches, seeds;
-    long epochs;
-    size_t n_sets;
-    kv sets[MAX_SETS];
-    size_t n_vary;
-    axis vary[MAX_VARY];
-    str_list hs_policies; /* --vary k-policy=...: the k policies of the HyperSimplex losses */
-    int hs_policies_preset; /* ... given by the preset (no error if no loss takes them) */
+/* How the sweep is carried out (the protocol itself is the library's hs_sweep_spec). */
+typedef struct sweep_exec {
+    const char *name, *runs_dir, *results, *train_cmd;
+    const char *launcher; /* --emit-jobs: shell words put before each job, e.g. "srun -n 4" */
     long jobs, threads;
     int emit, collect_only, dry_run, retry_failed;
-} sweep_opts;
-
-/* Every string the options hold is owned by this pool, freed once at the end. */
-typedef struct pool {
-    char **s;
-    size_t n, cap;
-} pool;
-
-static char *pool_dup(pool *p, const char *text)
-{
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 64;
-        char **s = realloc(p->s, cap * sizeof *s);
-        if (!s)
-            return NULL;
-        p->s = s;
-        p->cap = cap;
-    }
-    char *d = strdup(text);
-    if (d)
-        p->s[p->n++] = d;
-    return d;
-}
-
-static void pool_free(pool *p)
-{
-    for (size_t i = 0; i < p->n; i++)
-        free(p->s[i]);
-    free(p->s);
-}
-
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-    return s;
-}
-
-/* "a, b,c" -> list (replacing its content). */
-static int parse_list(pool *p, str_list *out, const char *opt, const char *text)
-{
-    char *copy = pool_dup(p, text);
-    if (!copy)
-        return -1;
-    out->n = 0;
-    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        tok = trim(tok);
-        if (!*tok)
-            continue;
-        if (out->n == MAX_ITEMS) {
-            cli_error("%s: more than %d entries", opt, MAX_ITEMS);
-            return -1;
-        }
-        out->v[out->n++] = tok;
-    }
-    if (out->n == 0) {
-        cli_error("%s: empty list", opt);
-        return -1;
-    }
-    return 0;
-}
-
-/* A training option name: lower-case letters, digits, '-' and '_'. */
-static int valid_key(const char *k)
-{
-    if (!*k)
-        return 0;
-    for (const char *c = k; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
-            return 0;
-    return 1;
-}
-
-/* Options the sweep itself sets for every run; --set/--vary must not touch them. */
-static int reserved_key(const char *k)
-{
-    static const char *const r[] = {"dataset", "loss", "batch-size", "seed", "epochs", "out", "resume",
-                                    "threads", "help"};
-    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
-        if (!strcmp(k, r[i]))
-            return 1;
-    return 0;
-}
+} sweep_exec;
 
 enum {
     OPT_PRESET = 256, OPT_CONFIG, OPT_NAME, OPT_RUNS_DIR, OPT_DATASET, OPT_LOSSES, OPT_BATCHES, OPT_SEEDS,
-    OPT_EPOCHS, OPT_SET, OPT_VARY, OPT_JOBS, OPT_THREADS, OPT_RESULTS, OPT_EMIT, OPT_COLLECT, OPT_TRAIN_CMD, OPT_LAUNCHER,
-    OPT_DRY_RUN, OPT_RETRY_FAILED
+    OPT_EPOCHS, OPT_SET, OPT_VARY, OPT_JOBS, OPT_THREADS, OPT_RESULTS, OPT_EMIT, OPT_COLLECT, OPT_TRAIN_CMD,
+    OPT_LAUNCHER, OPT_DRY_RUN, OPT_RETRY_FAILED
 };
 
 static const struct option longopts[] = {
@@ -184,325 +66,159 @@ static const struct option longopts[] = {
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
-static int option_id(const char *name)
+static int train_option_arity(const char *key, void *user)
 {
-    for (const struct option *o = longopts; o->name; o++)
-        if (!strcmp(o->name, name))
-            return o->val;
-    return -1;
+    (void)user;
+    return cmd_train_option_arity(key);
 }
 
-/* A --losses entry: a loss name, or hypersimplex@POLICY (count, prior, fraction:F). */
-static int check_loss_spec(const char *spec, const char *label)
+/* An execution option (from the command line, where NULL, or a settings file line): 0, or
+ * -1 after an error. Keys not taken here are the protocol's. */
+static int apply_exec(sweep_exec *x, const char *key, const char *value, const char *where)
 {
-    hs_loss_kind k;
-    char name[128];
-    const char *at = strchr(spec, '@');
-    snprintf(name, sizeof name, "%.*s", at ? (int)(at - spec) : (int)strlen(spec), spec);
-    if (hs_loss_kind_parse(&k, name)) {
-        cli_error("%s: unknown loss '%s' (cross_entropy, hinge, mse, hypersimplex[@POLICY])", label, spec);
-        return -1;
-    }
-    if (!at)
-        return 0;
-    hs_k_policy pol;
-    double frac;
-    if (k != HS_LOSS_HYPERSIMPLEX) {
-        cli_error("%s: '%s': only hypersimplex takes a k policy", label, spec);
-        return -1;
-    }
-    if (hs_k_policy_parse(&pol, &frac, at + 1)) {
-        cli_error("%s: '%s': '%s' is not count, prior or fraction:F with F in [0, 1]", label, spec, at + 1);
-        return -1;
-    }
-    return 0;
-}
-
-/* Checks the entries of a --dataset/--losses/--batch-sizes/--seeds list (label names the
- * option and, for a config file, the file and line). */
-static int check_list(int id, const str_list *l, const char *label)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        const char *v = l->v[i];
-        hs_data_kind dk;
-        long n;
-        if (id == OPT_DATASET && hs_data_kind_parse(&dk, v)) {
-            cli_error("%s: unknown dataset '%s' (fashion-mnist, mnist, cifar10)", label, v);
-            return -1;
-        }
-        if (id == OPT_LOSSES && check_loss_spec(v, label))
-            return -1;
-        if ((id == OPT_BATCHES || id == OPT_SEEDS) &&
-            cli_parse_long(label, v, id == OPT_BATCHES ? 1 : 0, id == OPT_BATCHES ? 1L << 30 : LONG_MAX, &n))
-            return -1;
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(v, l->v[j]) ||
-                ((id == OPT_BATCHES || id == OPT_SEEDS) && strtol(v, NULL, 10) == strtol(l->v[j], NULL, 10))) {
-                cli_error("%s: '%s' appears twice", label, v);
-                return -1;
-            }
-    }
-    return 0;
-}
-
-static const char *option_name(int id)
-{
-    for (const struct option *o = longopts; o->name; o++)
-        if (o->val == id)
-            return o->name;
-    return "?";
-}
-
-/* Applies one option (from the command line, a config file or a preset). */
-static int apply(pool *p, sweep_opts *o, int id, const char *value, const char *where)
-{
-    const char *opt = where ? where : "";
-    char label[160]; /* "[FILE:LINE: ]--option", for every message */
-    snprintf(label, sizeof label, "%s--%s", opt, option_name(id));
-    str_list *list = id == OPT_DATASET ? &o->datasets
-                   : id == OPT_LOSSES  ? &o->losses
-                   : id == OPT_BATCHES ? &o->batches
-                   : id == OPT_SEEDS   ? &o->seeds
-                                       : NULL;
-    switch (id) {
-    case OPT_NAME:
+    char label[160];
+    snprintf(label, sizeof label, "%s%s", where ? where : "--", key);
+    if (!strcmp(key, "name")) {
         if (!*value || strchr(value, '/') || !strcmp(value, ".") || !strcmp(value, "..")) {
-            cli_error("%s--name: '%s' must be a plain directory name", opt, value);
+            cli_error("%s: '%s' must be a plain directory name", label, value);
             return -1;
         }
-        o->name = pool_dup(p, value);
-        break;
-    case OPT_RUNS_DIR: o->runs_dir = pool_dup(p, value); break;
-    case OPT_RESULTS: o->results = pool_dup(p, value); break;
-    case OPT_TRAIN_CMD: o->train_cmd = pool_dup(p, value); break;
-    case OPT_LAUNCHER:
+        x->name = value;
+    } else if (!strcmp(key, "runs-dir")) {
+        x->runs_dir = value;
+    } else if (!strcmp(key, "results")) {
+        x->results = value;
+    } else if (!strcmp(key, "train-cmd")) {
+        x->train_cmd = value;
+    } else if (!strcmp(key, "launcher")) {
         if (!*value || strchr(value, '\n')) {
             cli_error("%s: give a command line such as \"srun -n 4\" or \"mpirun -np 4\"", label);
             return -1;
         }
-        o->launcher = pool_dup(p, value);
-        break;
-    case OPT_DATASET:
-    case OPT_LOSSES:
-    case OPT_BATCHES:
-    case OPT_SEEDS: return parse_list(p, list, label, value) || check_list(id, list, label) ? -1 : 0;
-    case OPT_EPOCHS: return cli_parse_long(label, value, 1, 1000000, &o->epochs);
-    case OPT_JOBS: return cli_parse_long(label, value, 1, 1024, &o->jobs);
-    case OPT_THREADS: return cli_parse_long(label, value, 0, 1024, &o->threads);
-    case OPT_SET:
-    case OPT_VARY: {
-        const char *name = id == OPT_SET ? "--set" : "--vary";
-        char *copy = pool_dup(p, value);
-        if (!copy)
-            return -1;
-        char *eq = strchr(copy, '=');
-        /* --set KEY without a value passes the flag --KEY (e.g. no-augment). */
-        if (!eq && id == OPT_VARY) {
-            cli_error("%s%s: '%s' is not KEY=V1,V2,...", opt, name, value);
-            return -1;
-        }
-        if (eq)
-            *eq = '\0';
-        char *key = trim(copy), *val = eq ? trim(eq + 1) : NULL;
-        int arity = valid_key(key) ? cmd_train_option_arity(key) : -1;
-        if (arity < 0 || reserved_key(key)) {
-            cli_error("%s%s: '%s' is not a training option the sweep can %s", opt, name, key,
-                      id == OPT_SET ? "set" : "vary");
-            return -1;
-        }
-        /* a value for a flag, or an option without its value, would only fail in every run */
-        if (arity == 0 && (val || id == OPT_VARY)) {
-            cli_error("%s%s: --%s is a flag of hypersimplex train: write %s %s, without a value", opt,
-                      name, key, name, key);
-            return -1;
-        }
-        if (arity == 1 && (!val || !*val)) {
-            cli_error("%s%s: --%s needs a value: %s %s=VALUE", opt, name, key, name, key);
-            return -1;
-        }
-        if (val && strchr(val, ' ') && id == OPT_SET) {
-            cli_error("%s%s: the value of %s must not contain blanks", opt, name, key);
-            return -1;
-        }
-        /* A later --set or --vary of the same key replaces the earlier one. */
-        o->hs_policies.n = !strcmp(key, "k-policy") ? 0 : o->hs_policies.n;
-        for (size_t i = 0; i < o->n_sets; i++)
-            if (!strcmp(o->sets[i].key, key)) {
-                memmove(&o->sets[i], &o->sets[i + 1], (o->n_sets - i - 1) * sizeof o->sets[0]);
-                o->n_sets--;
-                break;
-            }
-        for (size_t i = 0; i < o->n_vary; i++)
-            if (!strcmp(o->vary[i].key, key)) {
-                memmove(&o->vary[i], &o->vary[i + 1], (o->n_vary - i - 1) * sizeof o->vary[0]);
-                o->n_vary--;
-                break;
-            }
-        if (id == OPT_VARY && !strcmp(key, "k-policy")) {
-            /* k is an option of the HyperSimplex loss only: its values multiply the HS losses
-             * (hypersimplex -> hypersimplex@P each), not every run (see expand_losses). */
-            if (parse_list(p, &o->hs_policies, "--vary k-policy", val))
-                return -1;
-            o->hs_policies_preset = where && !strcmp(where, "preset: ");
-        } else if (id == OPT_SET) {
-            if (o->n_sets == MAX_SETS) {
-                cli_error("%sat most %d --set options", opt, MAX_SETS);
-                return -1;
-            }
-            o->sets[o->n_sets].key = key;
-            o->sets[o->n_sets].value = val;
-            o->n_sets++;
-        } else {
-            if (o->n_vary == MAX_VARY) {
-                cli_error("%sat most %d --vary axes", opt, MAX_VARY);
-                return -1;
-            }
-            axis *a = &o->vary[o->n_vary];
-            a->key = key;
-            if (parse_list(p, &a->values, label, val))
-                return -1;
-            for (size_t i = 0; i < a->values.n; i++)
-                if (strchr(a->values.v[i], ' ')) {
-                    cli_error("%s %s: values must not contain blanks", label, key);
-                    return -1;
-                }
-            o->n_vary++;
-        }
-        break;
-    }
-    case OPT_EMIT: o->emit = 1; break;
-    case OPT_COLLECT: o->collect_only = 1; break;
-    case OPT_DRY_RUN: o->dry_run = 1; break;
-    case OPT_RETRY_FAILED: o->retry_failed = 1; break;
-    default: cli_error("%sunknown option", opt); return -1;
+        x->launcher = value;
+    } else if (!strcmp(key, "jobs")) {
+        return cli_parse_long(label, value, 1, 1024, &x->jobs);
+    } else if (!strcmp(key, "threads")) {
+        return cli_parse_long(label, value, 0, 1024, &x->threads);
+    } else {
+        cli_error("%s'%s' is not an option a config file can set", where ? where : "", key);
+        return -1;
     }
     return 0;
 }
 
-/* The presets. `paper`: the paper's protocol. `small`: the scaled-down protocol chosen by
- * measuring this machine (docs/study.md explains how). */
-typedef struct preset_def {
-    const char *name;
-    const char *const *pairs; /* option, value, option, value, ..., NULL */
-} preset_def;
+/* One command-line option given by its long name. */
+typedef struct cli_item {
+    const char *key;
+    const char *value;
+} cli_item;
 
-static const char *const paper_pairs[] = {
-    "dataset", "fashion-mnist,cifar10",
-    "losses", "cross_entropy,hinge,mse,hypersimplex",
-    "batch-sizes", "128,256,512,1024,2048,4096,8192",
-    "seeds", "0,42,1337,2025,31415",
-    "epochs", "600",
-    "set", "width=64",
-    "set", "lr=1e-4",
-    "set", "val-fraction=0", /* the authors train on the whole training set */
-    "vary", "k-policy=fraction:0.5", /* the authors' code: k = floor(0.5 B) for every class */
-    NULL};
-
-/* `small`: the paper's question at a size a 2-core machine finishes in about an hour (how it
- * was chosen, from measured CPU times: docs/study.md). The batch sizes are close to the
- * paper's ratios batch / training set; the HyperSimplex loss runs under each k policy, since
- * the policy decides how well its argmax predictions do (docs/study.md, "Our own result"). */
-static const char *const small_pairs[] = {
-    "dataset", "fashion-mnist",
-    "losses", "cross_entropy,hinge,mse,hypersimplex",
-    "batch-sizes", "32,512",
-    "seeds", "0,42,1337",
-    "epochs", "20",
-    "set", "width=16",
-    "set", "lr=1e-3",
-    "set", "train-limit=10000",
-    "vary", "k-policy=count,prior,fraction:0.5",
-    NULL};
-
-static const preset_def presets[] = {{"paper", paper_pairs}, {"small", small_pairs}};
-
-static int apply_preset(pool *p, sweep_opts *o, const char *name)
+/* The protocol and execution options: the defaults, then the preset (the command line's,
+ * else the config file's), then the config file, then the command line. Returns 0, or the
+ * exit status after an error. */
+static int resolve(hs_sweep_spec **spec, sweep_exec *x, const char **preset, const char *config,
+                   hs_sweep_setting **cfg, size_t *n_cfg, const cli_item *items, size_t n_items)
 {
-    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
-        if (strcmp(presets[i].name, name))
-            continue;
-        for (const char *const *q = presets[i].pairs; *q; q += 2)
-            if (apply(p, o, option_id(q[0]), q[1], "preset: "))
-                return -1;
-        return 0;
+    hs_status st = hs_sweep_spec_new(spec, train_option_arity, NULL);
+    if (!st && config && (st = hs_sweep_settings_read(cfg, n_cfg, config)))
+        cli_error("--config: %s", hs_last_error());
+    if (st)
+        return cli_exit_status(st, 0);
+    for (size_t i = 0; i < *n_cfg && !*preset; i++)
+        if (!strcmp((*cfg)[i].key, "preset"))
+            *preset = (*cfg)[i].value;
+    if (*preset && (st = hs_sweep_spec_set(*spec, "preset", *preset, "--"))) {
+        cli_error("%s", hs_last_error());
+        return cli_exit_status(st, 0);
     }
-    cli_error("--preset: unknown preset '%s' (paper, small)", name);
-    return -1;
+    for (size_t i = 0; i < *n_cfg; i++) {
+        const hs_sweep_setting *c = &(*cfg)[i];
+        static const char *const not_in_files[] = {"config", "emit-jobs", "collect-only", "dry-run",
+                                                   "retry-failed", "help"};
+        for (size_t k = 0; k < sizeof not_in_files / sizeof *not_in_files; k++)
+            if (!strcmp(c->key, not_in_files[k])) {
+                cli_error("%s'%s' is not an option a config file can set", c->where, c->key);
+                return 2;
+            }
+        if (!strcmp(c->key, "preset"))
+            continue;
+        if (!hs_sweep_spec_has_key(c->key)) {
+            if (apply_exec(x, c->key, c->value, c->where))
+                return 2;
+        } else if ((st = hs_sweep_spec_set(*spec, c->key, c->value, c->where))) {
+            cli_error("%s", hs_last_error());
+            return cli_exit_status(st, 0);
+        }
+    }
+    for (size_t i = 0; i < n_items; i++) {
+        if (!hs_sweep_spec_has_key(items[i].key)) {
+            if (apply_exec(x, items[i].key, items[i].value, NULL))
+                return 2;
+        } else if ((st = hs_sweep_spec_set(*spec, items[i].key, items[i].value, "--"))) {
+            cli_error("%s", hs_last_error());
+            return cli_exit_status(st, 0);
+        }
+    }
+    return 0;
 }
 
-typedef struct pair {
-    int id;
-    const char *value;
-    char where[64];
-} pair;
-
-/* Reads a config file: `option = value` lines (option names as on the command line,
- * without "--"), '#' comments, blank lines. */
-static int read_config(pool *p, const char *path, pair *out, size_t *n, size_t max)
+int sweep_config_check(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        cli_error("--config: cannot open %s: %s", path, strerror(errno));
-        return -1;
+    hs_sweep_spec *spec = NULL;
+    hs_sweep_setting *cfg = NULL;
+    size_t n_cfg = 0;
+    sweep_exec x = {0};
+    const char *preset = NULL;
+    int rc = resolve(&spec, &x, &preset, path, &cfg, &n_cfg, NULL, 0);
+    if (!rc) {
+        /* what only the whole protocol can tell; nothing is read or written */
+        hs_sweep_plan plan;
+        hs_status st = hs_sweep_plan_build(&plan, spec, "/nonexistent/sweep");
+        if (st) {
+            cli_error("%s", hs_last_error());
+            rc = cli_exit_status(st, 0);
+        }
+        hs_sweep_plan_free(&plan);
     }
-    char *line = NULL;
-    size_t cap = 0, lineno = 0;
-    ssize_t got;
-    int rc = 0;
-    while ((got = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        if (got > 4096) {
-            cli_error("%s:%zu: line too long", path, lineno);
-            rc = -1;
-            break;
-        }
-        /* the string functions below would stop at it and read half a line */
-        const char *nul = memchr(line, '\0', (size_t)got);
-        if (nul) {
-            cli_error("%s:%zu:%zu: a NUL byte (binary data, not a text file)", path, lineno,
-                      (size_t)(nul - line) + 1);
-            rc = -1;
-            break;
-        }
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = '\0';
-        line[strcspn(line, "\n")] = '\0';
-        char *t = trim(line);
-        if (!*t)
-            continue;
-        char *eq = strchr(t, '=');
-        if (!eq) {
-            cli_error("%s:%zu: expected 'option = value'", path, lineno);
-            rc = -1;
-            break;
-        }
-        *eq = '\0';
-        char *key = trim(t), *val = trim(eq + 1);
-        int id = option_id(key);
-        if (id < 0 || id == OPT_CONFIG || id == OPT_EMIT || id == OPT_COLLECT || id == OPT_DRY_RUN ||
-            id == OPT_RETRY_FAILED || id == 'h') {
-            cli_error("%s:%zu: '%s' is not an option a config file can set", path, lineno, key);
-            rc = -1;
-            break;
-        }
-        if (*n == max) {
-            cli_error("%s: too many lines", path);
-            rc = -1;
-            break;
-        }
-        out[*n].id = id;
-        out[*n].value = pool_dup(p, val);
-        snprintf(out[*n].where, sizeof out[*n].where, "%.40s:%zu: ", path, lineno);
-        if (!out[*n].value) {
-            rc = -1;
-            break;
-        }
-        (*n)++;
-    }
-    free(line);
-    fclose(f);
+    hs_sweep_settings_free(cfg, n_cfg);
+    hs_sweep_spec_free(spec);
     return rc;
+}
+
+/* The argument vector of one run (NULL-terminated, one allocation: free() it; the values
+ * are the plan's). --resume is passed for a partial run, or always if always_resume (train's
+ * --resume starts afresh when there is no checkpoint, so an emitted job can be resubmitted as
+ * it is). */
+static char **run_argv(const sweep_exec *x, const hs_sweep_run *r, const char *exe, const char *threads,
+                       int always_resume)
+{
+    size_t slots = 8 + 2 * r->n_options, key_bytes = 0;
+    for (size_t i = 0; i < r->n_options; i++)
+        key_bytes += strlen(r->options[i].key) + 3;
+    char **av = calloc(1, slots * sizeof *av + key_bytes);
+    if (!av)
+        return NULL;
+    char *keys = (char *)(av + slots);
+    size_t n = 0;
+    av[n++] = (char *)exe;
+    if (!x->train_cmd)
+        av[n++] = "train";
+    for (size_t i = 0; i < r->n_options; i++) {
+        size_t len = strlen(r->options[i].key) + 3;
+        snprintf(keys, len, "--%s", r->options[i].key);
+        av[n++] = keys;
+        keys += len;
+        if (r->options[i].value)
+            av[n++] = (char *)r->options[i].value;
+    }
+    av[n++] = "--threads";
+    av[n++] = (char *)threads;
+    av[n++] = "--out";
+    av[n++] = (char *)r->dir;
+    if (r->state == HS_SWEEP_PARTIAL || always_resume)
+        av[n++] = "--resume";
+    av[n] = NULL;
+    return av;
 }
 
 static void usage(FILE *f)
@@ -558,285 +274,7 @@ static void usage(FILE *f)
             "(the CSV holds the finished ones), 2 bad usage.\n");
 }
 
-/* ------------------------------------------------------------------------- */
-/* Runs                                                                      */
-/* ------------------------------------------------------------------------- */
-
-enum run_state { RUN_FRESH, RUN_PARTIAL, RUN_DONE, RUN_FAILED, RUN_BUSY };
-static const char *const state_names[] = {"not started", "partial", "done", "failed", "running elsewhere"};
-
-typedef struct run {
-    const char *dataset, *loss; /* loss: as listed, e.g. "hinge" or "hypersimplex@prior" */
-    const char *kind, *policy;  /* the loss name and its k policy (NULL: train's default) */
-    long batch, seed;
-    size_t vary_idx[MAX_VARY];
-    char *dir;      /* RUNS/NAME/<id> */
-    char *id;       /* <dataset>_<loss>_b<B>_s<S>[_<key><value>...] */
-    char *variant;  /* "key=value key=value" or "" */
-    enum run_state state;
-} run;
-
-static int file_exists(const char *dir, const char *name)
-{
-    char *path = hs_path_join(dir, name);
-    int yes = path && hs_path_exists(path);
-    free(path);
-    return yes;
-}
-
-/* hs_mkdirs, saying why it failed. */
-static int make_dirs(const char *dir)
-{
-    hs_status st = hs_mkdirs(dir);
-    if (st)
-        cli_status_error("sweep", st);
-    return st ? -1 : 0;
-}
-
-static void safe_append(char *dst, size_t n, const char *text)
-{
-    size_t len = strlen(dst);
-    for (const char *c = text; *c && len + 1 < n; c++) {
-        char ch = *c;
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
-              ch == '-'))
-            ch = '_';
-        dst[len++] = ch;
-    }
-    dst[len] = '\0';
-}
-
-static void refresh_state(run *r)
-{
-    if (file_exists(r->dir, "summary.json"))
-        r->state = RUN_DONE;
-    else if (file_exists(r->dir, "failed.txt"))
-        r->state = RUN_FAILED;
-    else if (file_exists(r->dir, "checkpoint.bin"))
-        r->state = RUN_PARTIAL;
-    else
-        r->state = RUN_FRESH;
-}
-
-/* Builds the runs: seeds outermost, so that an interrupted sweep has whole seeds done.
- * Returns 0, -1 when out of memory, -2 (after saying so) when there are more than MAX_RUNS. */
-static int build_runs(pool *p, const sweep_opts *o, const char *sweep_dir, run **out, size_t *n_out)
-{
-    size_t n_var = 1, n = 1;
-    const size_t factors[4] = {o->seeds.n, o->datasets.n, o->batches.n, o->losses.n};
-    for (size_t a = 0; a < o->n_vary && n_var <= MAX_RUNS; a++)
-        n_var *= o->vary[a].values.n;
-    for (int f = 0; f < 4 && n <= MAX_RUNS; f++)
-        n *= factors[f];
-    if (n_var > MAX_RUNS || n * n_var > MAX_RUNS) {
-        cli_error("the sweep has more than %d runs (seeds x datasets x batch sizes x losses x every "
-                  "--vary axis): split it into several sweeps", MAX_RUNS);
-        return -2;
-    }
-    n *= n_var;
-    run *runs = calloc(n, sizeof *runs);
-    if (!runs)
-        return -1;
-    size_t k = 0;
-    for (size_t s = 0; s < o->seeds.n; s++)
-        for (size_t d = 0; d < o->datasets.n; d++)
-            for (size_t b = 0; b < o->batches.n; b++)
-                for (size_t v = 0; v < n_var; v++)
-                    for (size_t l = 0; l < o->losses.n; l++) {
-                        run *r = &runs[k++];
-                        r->dataset = o->datasets.v[d];
-                        r->loss = o->losses.v[l];
-                        r->batch = strtol(o->batches.v[b], NULL, 10);
-                        r->seed = strtol(o->seeds.v[s], NULL, 10);
-                        char id[512], variant[512], loss_id[256];
-                        const char *at = strchr(r->loss, '@');
-                        r->kind = at ? pool_dup(p, r->loss) : r->loss;
-                        if (!r->kind) {
-                            free(runs);
-                            return -1;
-                        }
-                        if (at) {
-                            ((char *)r->kind)[at - r->loss] = '\0';
-                            r->policy = at + 1;
-                        }
-                        /* hypersimplex@fraction:0.5 -> hypersimplex_fraction_0.5 */
-                        loss_id[0] = '\0';
-                        safe_append(loss_id, sizeof loss_id, r->loss);
-                        snprintf(id, sizeof id, "%s_%s_b%ld_s%ld", r->dataset, loss_id, r->batch, r->seed);
-                        variant[0] = '\0';
-                        size_t rest = v;
-                        for (size_t a = o->n_vary; a-- > 0;) {
-                            r->vary_idx[a] = rest % o->vary[a].values.n;
-                            rest /= o->vary[a].values.n;
-                        }
-                        for (size_t a = 0; a < o->n_vary; a++) {
-                            const char *val = o->vary[a].values.v[r->vary_idx[a]];
-                            size_t len = strlen(variant);
-                            snprintf(variant + len, sizeof variant - len, "%s%s=%s", a ? " " : "", o->vary[a].key,
-                                     val);
-                            safe_append(id, sizeof id, "_");
-                            safe_append(id, sizeof id, o->vary[a].key);
-                            safe_append(id, sizeof id, val);
-                        }
-                        char dir[PATH_MAX];
-                        if (snprintf(dir, sizeof dir, "%s/%s", sweep_dir, id) >= (int)sizeof dir) {
-                            free(runs);
-                            return -1;
-                        }
-                        r->dir = pool_dup(p, dir);
-                        r->id = pool_dup(p, id);
-                        r->variant = pool_dup(p, variant);
-                        if (!r->dir || !r->id || !r->variant) {
-                            free(runs);
-                            return -1;
-                        }
-                    }
-    *out = runs;
-    *n_out = n;
-    return 0;
-}
-
-/* The argument vector of one run (NULL-terminated), strings owned by the pool. --resume is
- * passed for a partial run, or always if always_resume (train's --resume starts afresh when
- * there is no checkpoint, so an emitted job can be resubmitted as it is). */
-static char **run_argv(pool *p, const sweep_opts *o, const run *r, const char *exe, long threads,
-                       int always_resume)
-{
-    size_t cap = 32 + 2 * (o->n_sets + o->n_vary);
-    char **av = calloc(cap, sizeof *av);
-    if (!av)
-        return NULL;
-    size_t n = 0;
-    char num[64];
-#define PUSH(s) (av[n++] = pool_dup(p, (s)))
-    PUSH(exe);
-    if (!o->train_cmd)
-        PUSH("train");
-    PUSH("--dataset");
-    PUSH(r->dataset);
-    PUSH("--loss");
-    PUSH(r->kind);
-    if (r->policy) {
-        PUSH("--k-policy");
-        PUSH(r->policy);
-    }
-    PUSH("--batch-size");
-    snprintf(num, sizeof num, "%ld", r->batch);
-    PUSH(num);
-    PUSH("--seed");
-    snprintf(num, sizeof num, "%ld", r->seed);
-    PUSH(num);
-    PUSH("--epochs");
-    snprintf(num, sizeof num, "%ld", o->epochs);
-    PUSH(num);
-    for (size_t i = 0; i < o->n_sets; i++) {
-        snprintf(num, sizeof num, "--%s", o->sets[i].key);
-        PUSH(num);
-        if (o->sets[i].value)
-            PUSH(o->sets[i].value);
-    }
-    for (size_t a = 0; a < o->n_vary; a++) {
-        snprintf(num, sizeof num, "--%s", o->vary[a].key);
-        PUSH(num);
-        PUSH(o->vary[a].values.v[r->vary_idx[a]]);
-    }
-    PUSH("--threads");
-    snprintf(num, sizeof num, "%ld", threads);
-    PUSH(num);
-    PUSH("--out");
-    PUSH(r->dir);
-    if (r->state == RUN_PARTIAL || always_resume)
-        PUSH("--resume");
-#undef PUSH
-    for (size_t i = 0; i < n; i++)
-        if (!av[i]) {
-            free(av);
-            return NULL;
-        }
-    av[n] = NULL;
-    return av;
-}
-
-static void print_shell_word(FILE *f, const char *w)
-{
-    int plain = *w != '\0';
-    for (const char *c = w; *c; c++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@%", *c))
-            plain = 0;
-    if (plain) {
-        fputs(w, f);
-        return;
-    }
-    fputc('\'', f);
-    for (const char *c = w; *c; c++) {
-        if (*c == '\'')
-            fputs("'\\''", f);
-        else
-            fputc(*c, f);
-    }
-    fputc('\'', f);
-}
-
-/* The protocol every run of a sweep shares; a sweep directory keeps it in sweep.conf and
- * refuses to mix runs of different protocols. */
-static char *protocol_text(const sweep_opts *o)
-{
-    size_t cap = 4096 + 256 * (o->n_sets + o->n_vary);
-    char *t = malloc(cap);
-    if (!t)
-        return NULL;
-    size_t n = (size_t)snprintf(t, cap,
-                                "# hypersimplex sweep: the options every run of this sweep shares.\n"
-                                "# A sweep directory holds runs of one protocol only.\n"
-                                "epochs = %ld\n", o->epochs);
-    for (size_t i = 0; i < o->n_sets && n < cap; i++)
-        n += (size_t)snprintf(t + n, cap - n, "set = %s%s%s\n", o->sets[i].key, o->sets[i].value ? "=" : "",
-                              o->sets[i].value ? o->sets[i].value : "");
-    for (size_t a = 0; a < o->n_vary && n < cap; a++)
-        n += (size_t)snprintf(t + n, cap - n, "vary-axis = %s\n", o->vary[a].key);
-    return t;
-}
-
-static int check_protocol(const sweep_opts *o, const char *sweep_dir, int write_it)
-{
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s/sweep.conf", sweep_dir) >= (int)sizeof path)
-        return -1;
-    char *want = protocol_text(o);
-    if (!want)
-        return -1;
-    FILE *f = fopen(path, "r");
-    if (f) {
-        char have[16384];
-        size_t got = fread(have, 1, sizeof have - 1, f);
-        have[got] = '\0';
-        fclose(f);
-        if (strcmp(have, want)) {
-            cli_error("%s was made with a different protocol:\n--- %s\n%s--- now\n%s"
-                      "use another --name (or --runs-dir) for a different protocol",
-                      sweep_dir, path, have, want);
-            free(want);
-            return -1;
-        }
-    } else if (write_it) {
-        hs_atomic_file af;
-        hs_status st = hs_atomic_open_text(&af, sweep_dir, "sweep.conf", want);
-        if (!st)
-            st = hs_atomic_commit(&af);
-        if (st) {
-            cli_status_error("sweep", st);
-            free(want);
-            return -1;
-        }
-    }
-    free(want);
-    return 0;
-}
-
-/* ------------------------------------------------------------------------- */
-/* Running                                                                   */
-/* ------------------------------------------------------------------------- */
-
+/* ---- the process pool ---- */
 static volatile sig_atomic_t stop_signal = 0;
 
 static void on_signal(int sig)
@@ -858,11 +296,14 @@ typedef struct slot {
 /* Starts one run: output appended to DIR/train.log, the run's lock held by the child for
  * its lifetime, the child killed if the sweep dies. Returns the pid, 0 if the run is
  * locked by another process, -1 on failure. */
-static pid_t start_run(run *r, char **av, const sigset_t *child_mask)
+static pid_t start_run(const hs_sweep_run *r, char **av, const sigset_t *child_mask)
 {
     char path[PATH_MAX];
-    if (make_dirs(r->dir))
+    hs_status st = hs_mkdirs(r->dir);
+    if (st) {
+        cli_status_error("sweep", st);
         return -1;
+    }
     /* The sweep takes the run's lock (so that a busy run is skipped, not failed) and hands
      * it to the trainer, which would otherwise find its directory locked by its parent. */
     hs_dir_lock lock;
@@ -921,7 +362,7 @@ static pid_t start_run(run *r, char **av, const sigset_t *child_mask)
     return pid;
 }
 
-static void print_log_tail(const run *r)
+static void print_log_tail(const hs_sweep_run *r)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/train.log", r->dir);
@@ -942,18 +383,6 @@ static void print_log_tail(const run *r)
         fprintf(stderr, "    | %s%s", lines[i], strchr(lines[i], '\n') ? "" : "\n");
 }
 
-static void write_failed(const run *r, int code)
-{
-    hs_atomic_file af;
-    char text[128];
-    snprintf(text, sizeof text, "exit status %d; see train.log. Rerun with --retry-failed to try again.\n", code);
-    hs_status st = hs_atomic_open_text(&af, r->dir, "failed.txt", text);
-    if (!st)
-        st = hs_atomic_commit(&af);
-    if (st)
-        cli_status_error("sweep: marking the run failed", st);
-}
-
 static void fmt_duration(char *buf, size_t n, double s)
 {
     if (s < 90)
@@ -964,591 +393,488 @@ static void fmt_duration(char *buf, size_t n, double s)
         snprintf(buf, n, "%.1f h", s / 3600);
 }
 
-/* Runs every pending run, jobs at a time. Returns 0, or 1 if a run failed / the sweep was
- * interrupted, 2 if a run reported bad usage (then nothing more is started). */
-static int execute(pool *p, const sweep_opts *o, run *runs, size_t n_runs, const char *exe, long threads)
+static void print_shell_word(FILE *f, const char *w)
 {
-    size_t *todo = malloc(n_runs * sizeof *todo);
-    slot *slots = calloc((size_t)o->jobs, sizeof *slots);
-    if (!todo || !slots) {
-        free(todo);
-        free(slots);
-        return 1;
+    int plain = *w != '\0';
+    for (const char *c = w; *c; c++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=:,+@%", *c))
+            plain = 0;
+    if (plain) {
+        fputs(w, f);
+        return;
     }
-    size_t n_todo = 0, n_done_before = 0;
-    for (size_t i = 0; i < n_runs; i++) {
-        if (runs[i].state == RUN_FAILED && o->retry_failed) {
-            char path[PATH_MAX];
-            snprintf(path, sizeof path, "%s/failed.txt", runs[i].dir);
-            remove(path);
-            refresh_state(&runs[i]);
-        }
-        if (runs[i].state == RUN_FRESH || runs[i].state == RUN_PARTIAL)
-            todo[n_todo++] = i;
-        else if (runs[i].state == RUN_DONE)
-            n_done_before++;
+    fputc('\'', f);
+    for (const char *c = w; *c; c++) {
+        if (*c == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*c, f);
     }
-    printf("sweep: %zu runs, %zu already done, %zu to run, %ld at a time, %ld thread%s each\n", n_runs,
-           n_done_before, n_todo, o->jobs, threads, threads == 1 ? "" : "s");
-    fflush(stdout);
+    fputc('\'', f);
+}
 
-    /* SIGINT, SIGTERM and SIGCHLD stay blocked except inside sigsuspend(), so a signal can
-     * never slip in between checking the stop flag and going to sleep. */
-    struct sigaction sa, old_int, old_term, old_chld;
+/* The process pool: the pending runs of the plan, jobs at a time. */
+typedef struct run_pool {
+    const sweep_exec *x;
+    hs_sweep_plan *plan;
+    const char *exe;
+    char threads[24];
+    slot *slots;             /* (jobs) pid 0: free */
+    size_t *todo, n_todo;    /* the runs to start, in the plan's order */
+    size_t next, running, finished;
+    double t_start, busy_time;
+    int rc, stop_starting, children_stopped;
+    sigset_t old_mask;       /* the mask outside the pool (and the children's) */
+    struct sigaction old_int, old_term, old_chld;
+} run_pool;
+
+/* The runs to start (clearing the failed marks with --retry-failed). Returns 0, or -1. */
+static int pending_runs(run_pool *rp)
+{
+    size_t done_before = 0;
+    for (size_t i = 0; i < rp->plan->n_runs; i++) {
+        hs_sweep_run *r = &rp->plan->runs[i];
+        hs_status st = HS_OK;
+        if (r->state == HS_SWEEP_FAILED && rp->x->retry_failed)
+            st = hs_sweep_clear_failed(r);
+        if (st) {
+            cli_status_error("sweep", st);
+            return -1;
+        }
+        if (r->state == HS_SWEEP_FRESH || r->state == HS_SWEEP_PARTIAL)
+            rp->todo[rp->n_todo++] = i;
+        else if (r->state == HS_SWEEP_DONE)
+            done_before++;
+    }
+    printf("sweep: %zu runs, %zu already done, %zu to run, %ld at a time, %s thread%s each\n", rp->plan->n_runs,
+           done_before, rp->n_todo, rp->x->jobs, rp->threads, strcmp(rp->threads, "1") ? "s" : "");
+    fflush(stdout);
+    return 0;
+}
+
+/* SIGINT, SIGTERM and SIGCHLD stay blocked except inside sigsuspend(), so a signal can never
+ * slip in between checking the stop flag and going to sleep. */
+static void signals_take(run_pool *rp)
+{
+    struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGINT, &sa, &rp->old_int);
+    sigaction(SIGTERM, &sa, &rp->old_term);
     sa.sa_handler = on_child;
-    sigaction(SIGCHLD, &sa, &old_chld);
-    sigset_t block, old_mask;
+    sigaction(SIGCHLD, &sa, &rp->old_chld);
+    sigset_t block;
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &block, &old_mask);
+    sigprocmask(SIG_BLOCK, &block, &rp->old_mask);
+}
 
-    int rc = 0, stop_starting = 0, children_stopped = 0;
-    size_t next = 0, running = 0, finished = 0;
-    double t_start = hs_now(), busy_time = 0.0;
-    char dur[32], eta[32];
-    for (;;) {
-        while (running < (size_t)o->jobs && next < n_todo && !stop_starting && !stop_signal) {
-            run *r = &runs[todo[next++]];
-            refresh_state(r);
-            if (r->state == RUN_DONE || r->state == RUN_FAILED)
-                continue;
-            char **av = run_argv(p, o, r, exe, threads, 0);
-            if (!av) {
-                stop_starting = 1;
-                rc = 1;
-                break;
-            }
-            pid_t pid = start_run(r, av, &old_mask);
-            int resumed = r->state == RUN_PARTIAL;
-            free(av);
-            if (pid == 0) {
-                printf("[skip] %s: running in another process (its directory is locked)\n", r->id);
-                r->state = RUN_BUSY;
-                continue;
-            }
-            if (pid < 0) {
-                stop_starting = 1;
-                rc = 1;
-                break;
-            }
-            for (long j = 0; j < o->jobs; j++)
-                if (slots[j].pid == 0) {
-                    slots[j].pid = pid;
-                    slots[j].run = (size_t)(r - runs);
-                    slots[j].t0 = hs_now();
-                    break;
-                }
-            running++;
-            printf("[start] %s%s\n", r->id, resumed ? " (resuming from its checkpoint)" : "");
-            fflush(stdout);
+static void signals_give_back(run_pool *rp)
+{
+    sigprocmask(SIG_SETMASK, &rp->old_mask, NULL);
+    sigaction(SIGINT, &rp->old_int, NULL);
+    sigaction(SIGTERM, &rp->old_term, NULL);
+    sigaction(SIGCHLD, &rp->old_chld, NULL);
+}
+
+/* Starts pending runs while a slot is free. */
+static void start_runs(run_pool *rp)
+{
+    while (rp->running < (size_t)rp->x->jobs && rp->next < rp->n_todo && !rp->stop_starting && !stop_signal) {
+        hs_sweep_run *r = &rp->plan->runs[rp->todo[rp->next++]];
+        hs_status st = hs_sweep_refresh(r);
+        if (st) {
+            cli_status_error("sweep", st);
+            rp->stop_starting = 1, rp->rc = 1;
+            return;
         }
-        if (running == 0)
+        if (r->state == HS_SWEEP_DONE || r->state == HS_SWEEP_FAILED)
+            continue;
+        char **av = run_argv(rp->x, r, rp->exe, rp->threads, 0);
+        pid_t pid = av ? start_run(r, av, &rp->old_mask) : -1;
+        free(av);
+        if (pid == 0) {
+            printf("[skip] %s: running in another process (its directory is locked)\n", r->id);
+            r->state = HS_SWEEP_BUSY;
+            continue;
+        }
+        if (pid < 0) {
+            if (!av)
+                cli_error("out of memory");
+            rp->stop_starting = 1, rp->rc = 1;
+            return;
+        }
+        for (long j = 0; j < rp->x->jobs; j++)
+            if (rp->slots[j].pid == 0) {
+                rp->slots[j] = (slot){pid, (size_t)(r - rp->plan->runs), hs_now()};
+                break;
+            }
+        rp->running++;
+        printf("[start] %s%s\n", r->id, r->state == HS_SWEEP_PARTIAL ? " (resuming from its checkpoint)" : "");
+        fflush(stdout);
+    }
+}
+
+/* What the end of the trainer of run r says: done, stopped, or failed. */
+static void run_ended(run_pool *rp, hs_sweep_run *r, int status, double took)
+{
+    char dur[32], eta[32];
+    fmt_duration(dur, sizeof dur, took);
+    hs_status st = hs_sweep_refresh(r);
+    if (st)
+        cli_status_error("sweep", st);
+    if (!st && WIFEXITED(status) && WEXITSTATUS(status) == 0 && r->state == HS_SWEEP_DONE) {
+        rp->finished++;
+        rp->busy_time += took;
+        size_t left = (rp->n_todo - rp->next) + rp->running;
+        fmt_duration(eta, sizeof eta, rp->busy_time / (double)rp->finished * (double)left / (double)rp->x->jobs);
+        printf("[done] %s in %s (%zu/%zu this session; about %s left)\n", r->id, dur, rp->finished, rp->n_todo,
+               left ? eta : "0 s");
+        return;
+    }
+    if (WIFSIGNALED(status) || stop_signal) {
+        printf("[stopped] %s after %s (%s); it resumes from its checkpoint next time\n", r->id, dur,
+               WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "interrupted");
+        rp->rc = rp->rc ? rp->rc : 1;
+        return;
+    }
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    fprintf(stderr, "[failed] %s: exit status %d after %s; last lines of %s/train.log:\n", r->id, code, dur,
+            r->dir);
+    print_log_tail(r);
+    if (code == 0)
+        fprintf(stderr, "    (exit status 0 but no %s: the run did not finish)\n", HS_RUN_SUMMARY_FILE);
+    if (code == 2 || code == 126 || code == 127) {
+        cli_error("the train command rejected its arguments or could not run: "
+                  "stopping the sweep (nothing is marked failed)");
+        rp->stop_starting = 1;
+        rp->rc = 2;
+        return;
+    }
+    if ((st = hs_sweep_mark_failed(r, code)))
+        cli_status_error("sweep: marking the run failed", st);
+    rp->rc = rp->rc ? rp->rc : 1;
+}
+
+/* Runs every pending run, jobs at a time. Returns 0, or 1 if a run failed / the sweep was
+ * interrupted, 2 if a run reported bad usage (then nothing more is started). */
+static int execute(const sweep_exec *x, hs_sweep_plan *plan, const char *exe, long threads)
+{
+    run_pool rp;
+    memset(&rp, 0, sizeof rp);
+    rp.x = x, rp.plan = plan, rp.exe = exe;
+    snprintf(rp.threads, sizeof rp.threads, "%ld", threads);
+    rp.todo = malloc(plan->n_runs * sizeof *rp.todo);
+    rp.slots = calloc((size_t)x->jobs, sizeof *rp.slots);
+    if (!rp.todo || !rp.slots || pending_runs(&rp)) {
+        if (!rp.todo || !rp.slots)
+            cli_error("out of memory");
+        free(rp.todo);
+        free(rp.slots);
+        return 1;
+    }
+    signals_take(&rp);
+    rp.t_start = hs_now();
+    for (;;) {
+        start_runs(&rp);
+        if (rp.running == 0)
             break;
-        if (stop_signal && !children_stopped) {
+        if (stop_signal && !rp.children_stopped) {
             /* Stop the trainers; their checkpoints let the next sweep resume. */
-            for (long j = 0; j < o->jobs; j++)
-                if (slots[j].pid > 0)
-                    kill(slots[j].pid, SIGTERM);
-            children_stopped = 1;
+            for (long j = 0; j < x->jobs; j++)
+                if (rp.slots[j].pid > 0)
+                    kill(rp.slots[j].pid, SIGTERM);
+            rp.children_stopped = 1;
         }
         int status = 0;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid < 0) {
             cli_error("waitpid: %s", strerror(errno));
-            rc = 1;
+            rp.rc = 1;
             break;
         }
         if (pid == 0) {
-            sigsuspend(&old_mask); /* until a child exits or a stop signal arrives */
+            sigsuspend(&rp.old_mask); /* until a child exits or a stop signal arrives */
             continue;
         }
         long j = 0;
-        while (j < o->jobs && slots[j].pid != pid)
+        while (j < x->jobs && rp.slots[j].pid != pid)
             j++;
-        if (j == o->jobs)
+        if (j == x->jobs)
             continue;
-        run *r = &runs[slots[j].run];
-        double took = hs_now() - slots[j].t0;
-        slots[j].pid = 0;
-        running--;
-        refresh_state(r);
-        fmt_duration(dur, sizeof dur, took);
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && r->state == RUN_DONE) {
-            finished++;
-            busy_time += took;
-            size_t left = (n_todo - next) + running;
-            double per = busy_time / (double)finished;
-            fmt_duration(eta, sizeof eta, per * (double)left / (double)o->jobs);
-            printf("[done] %s in %s (%zu/%zu this session; about %s left)\n", r->id, dur, finished, n_todo,
-                   left ? eta : "0 s");
-        } else if (WIFSIGNALED(status) || stop_signal) {
-            printf("[stopped] %s after %s (%s); it resumes from its checkpoint next time\n", r->id, dur,
-                   WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "interrupted");
-            rc = 1;
-        } else {
-            int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-            fprintf(stderr, "[failed] %s: exit status %d after %s; last lines of %s/train.log:\n", r->id, code,
-                    dur, r->dir);
-            print_log_tail(r);
-            if (code == 0)
-                fprintf(stderr, "    (exit status 0 but no summary.json: the run did not finish)\n");
-            if (code == 2 || code == 126 || code == 127) {
-                cli_error("the train command rejected its arguments or could not run: "
-                          "stopping the sweep (nothing is marked failed)");
-                stop_starting = 1;
-                rc = 2;
-            } else {
-                write_failed(r, code);
-                r->state = RUN_FAILED;
-                if (rc == 0)
-                    rc = 1;
-            }
-        }
+        rp.slots[j].pid = 0;
+        rp.running--;
+        run_ended(&rp, &plan->runs[rp.slots[j].run], status, hs_now() - rp.slots[j].t0);
         fflush(stdout);
     }
-    sigprocmask(SIG_SETMASK, &old_mask, NULL);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGCHLD, &old_chld, NULL);
+    signals_give_back(&rp);
     if (stop_signal) {
         fprintf(stderr, "sweep interrupted (%s): run the same command again to resume\n", strsignal(stop_signal));
-        rc = rc ? rc : 1;
+        rp.rc = rp.rc ? rp.rc : 1;
     }
-    fmt_duration(dur, sizeof dur, hs_now() - t_start);
-    printf("sweep: %zu run%s finished in %s\n", finished, finished == 1 ? "" : "s", dur);
-    free(todo);
-    free(slots);
-    return rc;
+    char dur[32];
+    fmt_duration(dur, sizeof dur, hs_now() - rp.t_start);
+    printf("sweep: %zu run%s finished in %s\n", rp.finished, rp.finished == 1 ? "" : "s", dur);
+    free(rp.todo);
+    free(rp.slots);
+    return rp.rc;
 }
 
-/* ------------------------------------------------------------------------- */
-/* Collecting                                                                */
-/* ------------------------------------------------------------------------- */
-
-/* The value of "key" in a flat JSON object, as text (strings unquoted); 0 if found. */
-static int json_value(const char *json, const char *key, char *out, size_t n)
-{
-    char pat[128];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    const char *p = json;
-    while ((p = strstr(p, pat))) {
-        const char *q = p + strlen(pat);
-        while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
-            q++;
-        if (*q != ':') {
-            p = q;
-            continue;
-        }
-        q++;
-        while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
-            q++;
-        size_t k = 0;
-        if (*q == '"') {
-            q++;
-            while (*q && *q != '"' && k + 1 < n)
-                out[k++] = *q++;
-        } else {
-            while (*q && !strchr(",}\n\r \t", *q) && k + 1 < n)
-                out[k++] = *q++;
-        }
-        out[k] = '\0';
-        return 0;
-    }
-    return -1;
-}
-
-/* Checks that the run's config.json describes the run the sweep expects. */
-static int check_config(const run *r, long epochs)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/config.json", r->dir);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        cli_error("%s: missing config.json", r->dir);
-        return -1;
-    }
-    char json[65536];
-    size_t got = fread(json, 1, sizeof json - 1, f);
-    json[got] = '\0';
-    fclose(f);
-    char v[256], want[64];
-    struct {
-        const char *key;
-        const char *want;
-    } checks[5] = {{"dataset", r->dataset}, {"loss", r->kind}, {"batch_size", NULL}, {"seed", NULL}, {"epochs", NULL}};
-    long nums[3] = {r->batch, r->seed, epochs};
-    for (int i = 0; i < 5; i++) {
-        if (json_value(json, checks[i].key, v, sizeof v))
-            continue; /* not recorded: nothing to compare */
-        if (i < 2) {
-            if (strcmp(v, checks[i].want)) {
-                cli_error("%s: config.json has %s = %s, the sweep expects %s", r->dir, checks[i].key, v,
-                          checks[i].want);
-                return -1;
-            }
-        } else {
-            snprintf(want, sizeof want, "%ld", nums[i - 2]);
-            if (strcmp(v, want)) {
-                cli_error("%s: config.json has %s = %s, the sweep expects %s", r->dir, checks[i].key, v, want);
-                return -1;
-            }
-        }
-    }
-    /* The k policy of a hypersimplex@P run (runs by other trainers may not record it). */
-    hs_k_policy pol;
-    double frac = 0;
-    if (r->policy && !hs_k_policy_parse(&pol, &frac, r->policy) && !json_value(json, "k_policy", v, sizeof v)) {
-        int same = !strcmp(v, hs_k_policy_name(pol));
-        if (same && pol == HS_K_FRACTION && !json_value(json, "k_fraction", v, sizeof v))
-            same = strtod(v, NULL) == frac;
-        if (!same) {
-            cli_error("%s: config.json records another k policy than %s", r->dir, r->policy);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static int collect(const sweep_opts *o, run *runs, size_t n_runs, const char *results_path)
+/* Collects the finished runs into the results CSV (only if every one matches the plan).
+ * Returns 0 when every run was collected, 1 if some are unfinished or writing failed, 2 if a
+ * finished run does not match the plan. */
+static int collect(hs_sweep_plan *plan, const char *results_path)
 {
     hs_results res = {0};
-    size_t n_ok = 0, n_missing = 0;
-    int rc = 0;
-    for (size_t i = 0; i < n_runs; i++) {
-        run *r = &runs[i];
-        refresh_state(r);
-        if (r->state != RUN_DONE) {
-            if (n_missing < 20)
-                fprintf(stderr, "collect: %s is %s\n", r->id, state_names[r->state]);
-            n_missing++;
-            continue;
-        }
-        if (check_config(r, o->epochs)) {
-            rc = 2;
-            continue;
-        }
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/metrics.csv", r->dir);
-        hs_run_curve c;
-        hs_status s = hs_run_read_metrics(&c, path, r->dataset, r->variant, r->loss, r->batch, r->seed);
-        if (s) {
-            cli_status_error("collect", s);
-            rc = 2;
-            continue;
-        }
-        if (c.epochs != (size_t)o->epochs) {
-            cli_error("%s: %zu epochs recorded, the sweep asks for %ld", path, c.epochs, o->epochs);
-            hs_run_curve_free(&c);
-            rc = 2;
-            continue;
-        }
-        s = hs_results_add(&res, &c);
-        if (s) {
-            cli_status_error("collect", s);
-            hs_run_curve_free(&c);
-            rc = 1;
-            continue;
-        }
-        n_ok++;
+    hs_sweep_collected n;
+    hs_status st = hs_sweep_collect(&res, &n, plan);
+    int rc = st == HS_ERR_FORMAT ? 2 : st ? 1 : 0;
+    size_t shown = 0;
+    for (size_t i = 0; i < plan->n_runs && st != HS_ERR_NOMEM && st != HS_ERR_IO; i++) {
+        const hs_sweep_run *r = &plan->runs[i];
+        if (r->problem)
+            cli_error("%s", r->problem);
+        else if (r->state != HS_SWEEP_DONE && shown++ < 20)
+            fprintf(stderr, "collect: %s is %s\n", r->id, hs_sweep_state_name(r->state));
     }
-    if (n_missing > 20)
-        fprintf(stderr, "collect: ... and %zu more unfinished runs\n", n_missing - 20);
-    if (rc == 0 && n_ok > 0) {
-        hs_status s = hs_results_write(&res, results_path);
-        if (s) {
-            cli_status_error("writing results", s);
-            rc = 1;
-        }
-    }
-    if (rc == 0) {
-        if (n_ok)
-            printf("collected %zu of %zu runs into %s\n", n_ok, n_runs, results_path);
-        else
-            printf("no finished runs to collect yet (%zu runs)\n", n_runs);
-        if (n_missing)
-            rc = 1;
-    } else {
+    if (shown > 20)
+        fprintf(stderr, "collect: ... and %zu more unfinished runs\n", shown - 20);
+    if (rc) {
+        cli_status_error("collect", st);
         fprintf(stderr, "collect: results not written (the errors above need fixing first)\n");
+    } else if (n.n_done && (st = hs_results_write(&res, results_path))) {
+        cli_status_error("writing results", st);
+        rc = 1;
+    } else {
+        if (n.n_done)
+            printf("collected %zu of %zu runs into %s\n", n.n_done, plan->n_runs, results_path);
+        else
+            printf("no finished runs to collect yet (%zu runs)\n", plan->n_runs);
+        rc = n.n_unfinished ? 1 : 0;
     }
     hs_results_free(&res);
     return rc;
 }
 
-/* ------------------------------------------------------------------------- */
-
-/* --vary k-policy=P1,P2: every plain "hypersimplex" of --losses becomes hypersimplex@P1,
- * hypersimplex@P2 (k is an option of that loss alone, so the other losses run once; the
- * policy is part of the loss's name in the run directory and in the results). */
-static int expand_losses(pool *p, sweep_opts *o)
+static void list_runs(const hs_sweep_plan *plan, const char *name)
 {
-    if (o->hs_policies.n == 0)
-        return 0;
-    str_list out = {0};
-    int found = 0;
-    for (size_t i = 0; i < o->losses.n; i++) {
-        int plain_hs = !strcmp(o->losses.v[i], "hypersimplex");
-        size_t n_new = plain_hs ? o->hs_policies.n : 1;
-        if (out.n + n_new > MAX_ITEMS) {
-            cli_error("--losses with --vary k-policy: more than %d losses", MAX_ITEMS);
-            return -1;
-        }
-        if (!plain_hs) {
-            out.v[out.n++] = o->losses.v[i];
+    printf("sweep %s: %zu runs in %s\n", name, plan->n_runs, plan->dir);
+    for (size_t i = 0; i < plan->n_runs; i++) {
+        const hs_sweep_run *r = &plan->runs[i];
+        printf("  %-48s %s%s%s\n", r->id, hs_sweep_state_name(r->state), *r->variant ? "  " : "", r->variant);
+    }
+}
+
+/* --emit-jobs: one shell command per unfinished run. Returns 0 or 1. */
+static int emit_jobs(const sweep_exec *x, hs_sweep_plan *plan, const char *exe, long threads)
+{
+    char threads_text[24];
+    snprintf(threads_text, sizeof threads_text, "%ld", threads);
+    size_t n = 0;
+    for (size_t i = 0; i < plan->n_runs; i++) {
+        hs_sweep_run *r = &plan->runs[i];
+        hs_status st = HS_OK;
+        if (r->state == HS_SWEEP_FAILED && x->retry_failed)
+            st = hs_sweep_clear_failed(r);
+        if (!st && r->state != HS_SWEEP_FRESH && r->state != HS_SWEEP_PARTIAL)
             continue;
+        if (!st)
+            st = hs_mkdirs(r->dir);
+        if (st) {
+            cli_status_error("sweep", st);
+            return 1;
         }
-        found = 1;
-        for (size_t k = 0; k < o->hs_policies.n; k++) {
-            char spec[256];
-            snprintf(spec, sizeof spec, "hypersimplex@%s", o->hs_policies.v[k]);
-            if (!(out.v[out.n++] = pool_dup(p, spec)))
-                return -1;
+        char **av = run_argv(x, r, exe, threads_text, 1);
+        if (!av) {
+            cli_error("out of memory");
+            return 1;
         }
+        if (x->launcher) /* shell text of the user's, as given */
+            printf("%s ", x->launcher);
+        for (size_t k = 0; av[k]; k++) {
+            if (k)
+                fputc(' ', stdout);
+            print_shell_word(stdout, av[k]);
+        }
+        char log[PATH_MAX];
+        snprintf(log, sizeof log, "%s/train.log", r->dir);
+        fputs(" >> ", stdout);
+        print_shell_word(stdout, log);
+        fputs(" 2>&1\n", stdout);
+        free(av);
+        n++;
     }
-    if (!found && !o->hs_policies_preset) {
-        cli_error("--vary k-policy: --losses has no plain 'hypersimplex' whose k policy could vary");
-        return -1;
-    }
-    o->losses = out;
+    fprintf(stderr, "%zu job(s) printed (%zu runs in total). When they have finished, collect with the "
+                    "same options plus --collect-only.\n", n, plan->n_runs);
     return 0;
 }
 
-/* What only the whole protocol can tell: a hypersimplex@POLICY loss and --set k-policy would
- * both set the policy of one run. */
-static int validate(const sweep_opts *o)
+/* The train executable: this very program (found via /proc/self/exe) unless --train-cmd.
+ * Returns 0, or the exit status after an error. */
+static int find_trainer(char *exe, size_t n, const sweep_exec *x)
 {
-    int set_policy = 0;
-    for (size_t i = 0; i < o->n_sets; i++)
-        set_policy |= !strcmp(o->sets[i].key, "k-policy");
-    for (size_t i = 0; i < o->losses.n && set_policy; i++)
-        if (strchr(o->losses.v[i], '@')) {
-            cli_error("--losses: '%s' sets the k policy that --set k-policy sets too", o->losses.v[i]);
-            return -1;
+    if (x->train_cmd) {
+        char full[PATH_MAX];
+        if (!realpath(x->train_cmd, full)) {
+            cli_error("--train-cmd: %s: %s", x->train_cmd, strerror(errno));
+            return 2;
         }
-    return 0;
-}
-
-/* Defaults, then the preset (*preset, else the config file's), then the config file, then
- * the command line; validated. Returns 0, or the exit status after cli_error. */
-static int resolve_options(pool *p, sweep_opts *o, const char **preset, const char *config,
-                           const pair *cli, size_t n_cli)
-{
-    pair cfg[256];
-    size_t n_cfg = 0;
-    o->epochs = 10;
-    o->jobs = 1;
-    if (apply(p, o, OPT_DATASET, "fashion-mnist", NULL) ||
-        apply(p, o, OPT_LOSSES, "cross_entropy,hinge,mse,hypersimplex", NULL) ||
-        apply(p, o, OPT_BATCHES, "128,8192", NULL) || apply(p, o, OPT_SEEDS, "0,42,1337", NULL))
+        snprintf(exe, n, "%s", full);
+        return 0;
+    }
+    ssize_t got = readlink("/proc/self/exe", exe, n - 1);
+    if (got <= 0) {
+        cli_error("cannot find this executable via /proc/self/exe: %s", strerror(errno));
         return 1;
-    if (config && read_config(p, config, cfg, &n_cfg, sizeof cfg / sizeof cfg[0]))
-        return 2;
-    if (!*preset)
-        for (size_t i = 0; i < n_cfg; i++)
-            if (cfg[i].id == OPT_PRESET)
-                *preset = cfg[i].value;
-    if (*preset && apply_preset(p, o, *preset))
-        return 2;
-    for (size_t i = 0; i < n_cfg; i++)
-        if (cfg[i].id != OPT_PRESET && apply(p, o, cfg[i].id, cfg[i].value, cfg[i].where))
-            return 2;
-    for (size_t i = 0; i < n_cli; i++)
-        if (apply(p, o, cli[i].id, cli[i].value, NULL))
-            return 2;
-    return expand_losses(p, o) || validate(o) ? 2 : 0;
+    }
+    exe[got] = '\0';
+    return 0;
 }
 
-int sweep_config_check(const char *path)
+/* RUNS/NAME as an absolute path (RUNS created) and the results path. Returns 0, or the exit
+ * status after an error. */
+static int sweep_paths(char *sweep_dir, char *results, const sweep_exec *x)
 {
-    pool p = {0};
-    sweep_opts o;
-    memset(&o, 0, sizeof o);
-    const char *preset = NULL;
-    int rc = resolve_options(&p, &o, &preset, path, NULL, 0);
-    pool_free(&p);
-    return rc;
+    hs_status st = hs_mkdirs(x->runs_dir);
+    if (st) {
+        cli_status_error("sweep", st);
+        return 1;
+    }
+    char runs_abs[PATH_MAX];
+    if (!realpath(x->runs_dir, runs_abs)) {
+        cli_error("%s: %s", x->runs_dir, strerror(errno));
+        return 1;
+    }
+    int len = snprintf(sweep_dir, PATH_MAX, "%s/%s", runs_abs, x->name);
+    if (len > 0 && len < PATH_MAX)
+        len = x->results ? snprintf(results, PATH_MAX, "%s", x->results)
+                         : snprintf(results, PATH_MAX, "%s/results.csv", sweep_dir);
+    if (len < 0 || len >= PATH_MAX) {
+        cli_error("the path of the sweep directory is too long");
+        return 2;
+    }
+    return 0;
 }
 
-int cmd_sweep(int argc, char **argv)
+/* The command line: protocol and execution options in order, --config and --preset apart.
+ * Returns 0, -1 after --help, or the exit status after an error. */
+static int parse_args(cli_item *items, size_t *n_items, size_t max, const char **config, const char **preset,
+                      int argc, char **argv, sweep_exec *x)
 {
-    pool p = {0};
-    sweep_opts o;
-    memset(&o, 0, sizeof o);
-    pair cli[256];
-    size_t n_cli = 0;
-    const char *config = NULL, *preset = NULL;
-    int rc = 0;
-    run *runs = NULL;
-
     optind = 1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         if (c == 'h') {
             usage(stdout);
-            pool_free(&p);
-            return 0;
+            return -1;
         }
         if (c == ':' || c == '?') {
             cli_error(c == ':' ? "%s needs a value (see hypersimplex sweep --help)"
                                : "unknown option '%s' (see hypersimplex sweep --help)",
                       argv[optind - 1]);
-            pool_free(&p);
             return 2;
         }
-        if (c == OPT_CONFIG)
-            config = optarg;
-        else if (c == OPT_PRESET)
-            preset = optarg;
-        else if (n_cli == sizeof cli / sizeof cli[0]) {
-            cli_error("more than %zu options", sizeof cli / sizeof cli[0]);
-            pool_free(&p);
-            return 2;
-        } else {
-            cli[n_cli].id = c;
-            cli[n_cli].value = optarg ? optarg : "";
-            cli[n_cli].where[0] = '\0';
-            n_cli++;
+        const char *name = NULL;
+        for (const struct option *o = longopts; o->name; o++)
+            if (o->val == c)
+                name = o->name;
+        switch (c) {
+        case OPT_CONFIG: *config = optarg; break;
+        case OPT_PRESET: *preset = optarg; break;
+        case OPT_EMIT: x->emit = 1; break;
+        case OPT_COLLECT: x->collect_only = 1; break;
+        case OPT_DRY_RUN: x->dry_run = 1; break;
+        case OPT_RETRY_FAILED: x->retry_failed = 1; break;
+        default:
+            if (*n_items == max) {
+                cli_error("more than %zu options", max);
+                return 2;
+            }
+            items[(*n_items)++] = (cli_item){name, optarg};
         }
     }
     if (optind < argc) {
         cli_error("unexpected argument '%s' (see hypersimplex sweep --help)", argv[optind]);
-        pool_free(&p);
         return 2;
     }
+    return 0;
+}
 
-    rc = resolve_options(&p, &o, &preset, config, cli, n_cli);
-    if (rc) {
-        pool_free(&p);
+/* Everything after the options: the plan, then a listing, the emitted jobs, or running and
+ * collecting. */
+static int run_sweep(const sweep_exec *x, const hs_sweep_spec *spec)
+{
+    char exe[PATH_MAX], sweep_dir[PATH_MAX], results[PATH_MAX];
+    int rc = find_trainer(exe, sizeof exe, x);
+    if (!rc)
+        rc = sweep_paths(sweep_dir, results, x);
+    if (rc)
         return rc;
+    hs_sweep_plan plan;
+    hs_status st = hs_sweep_plan_build(&plan, spec, sweep_dir);
+    if (st) {
+        cli_error("%s", hs_last_error());
+        return cli_exit_status(st, 0);
     }
-    if (o.emit + o.collect_only + o.dry_run > 1) {
-        cli_error("--emit-jobs, --collect-only and --dry-run exclude each other");
-        pool_free(&p);
-        return 2;
+    if (!x->dry_run && (st = hs_mkdirs(sweep_dir)))
+        cli_status_error("sweep", st);
+    if (!st && (st = hs_sweep_protocol_check(&plan, !x->dry_run)))
+        cli_error("%s", hs_last_error());
+    for (size_t i = 0; i < plan.n_runs && !st; i++)
+        if ((st = hs_sweep_refresh(&plan.runs[i])))
+            cli_status_error("sweep", st);
+    if (st) {
+        hs_sweep_plan_free(&plan);
+        return st == HS_ERR_ARG ? 2 : 1;
     }
-    if (o.launcher && !o.emit) {
-        cli_error("--launcher applies to --emit-jobs only");
-        pool_free(&p);
-        return 2;
-    }
-    if (!o.name)
-        o.name = pool_dup(&p, preset ? preset : "sweep");
-    if (!o.runs_dir)
-        o.runs_dir = pool_dup(&p, "runs");
-
-    /* The train executable: this very program (found via /proc/self/exe) unless --train-cmd. */
-    char exe[PATH_MAX];
-    if (o.train_cmd) {
-        if (!realpath(o.train_cmd, exe)) {
-            cli_error("--train-cmd: %s: %s", o.train_cmd, strerror(errno));
-            pool_free(&p);
-            return 2;
-        }
-    } else {
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n <= 0) {
-            cli_error("cannot find this executable via /proc/self/exe: %s", strerror(errno));
-            pool_free(&p);
-            return 1;
-        }
-        exe[n] = '\0';
-    }
-    if (make_dirs(o.runs_dir)) {
-        pool_free(&p);
-        return 1;
-    }
-    char runs_abs[PATH_MAX], sweep_dir[PATH_MAX], results_path[PATH_MAX];
-    if (!realpath(o.runs_dir, runs_abs)) {
-        cli_error("%s: %s", o.runs_dir, strerror(errno));
-        pool_free(&p);
-        return 1;
-    }
-    int len = snprintf(sweep_dir, sizeof sweep_dir, "%s/%s", runs_abs, o.name);
-    if (len > 0 && (size_t)len < sizeof sweep_dir)
-        len = o.results ? snprintf(results_path, sizeof results_path, "%s", o.results)
-                        : snprintf(results_path, sizeof results_path, "%s/results.csv", sweep_dir);
-    if (len < 0 || (size_t)len >= sizeof results_path || strlen(sweep_dir) + 600 >= PATH_MAX) {
-        cli_error("the path of the sweep directory is too long");
-        pool_free(&p);
-        return 2;
-    }
-    if (!o.dry_run && make_dirs(sweep_dir)) {
-        pool_free(&p);
-        return 1;
-    }
-    if (check_protocol(&o, sweep_dir, !o.dry_run)) {
-        pool_free(&p);
-        return 2;
-    }
-    size_t n_runs = 0;
-    int built = build_runs(&p, &o, sweep_dir, &runs, &n_runs);
-    if (built) {
-        if (built == -1)
-            cli_error("out of memory");
-        pool_free(&p);
-        return built == -2 ? 2 : 1;
-    }
-    for (size_t i = 0; i < n_runs; i++)
-        refresh_state(&runs[i]);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    long threads = o.threads > 0 ? o.threads : (cores > o.jobs ? cores / o.jobs : 1);
-
-    if (o.dry_run) {
-        printf("sweep %s: %zu runs in %s\n", o.name, n_runs, sweep_dir);
-        for (size_t i = 0; i < n_runs; i++)
-            printf("  %-48s %s%s%s\n", runs[i].id, state_names[runs[i].state], *runs[i].variant ? "  " : "",
-                   runs[i].variant);
-    } else if (o.emit) {
-        size_t n = 0;
-        for (size_t i = 0; i < n_runs; i++) {
-            run *r = &runs[i];
-            if (r->state != RUN_FRESH && r->state != RUN_PARTIAL && !(r->state == RUN_FAILED && o.retry_failed))
-                continue;
-            if (r->state == RUN_FAILED)
-                r->state = file_exists(r->dir, "checkpoint.bin") ? RUN_PARTIAL : RUN_FRESH;
-            if (make_dirs(r->dir)) {
-                rc = 1;
-                break;
-            }
-            char **av = run_argv(&p, &o, r, exe, threads, 1);
-            if (!av) {
-                rc = 1;
-                break;
-            }
-            if (o.launcher) /* shell text of the user's, as given */
-                printf("%s ", o.launcher);
-            for (size_t k = 0; av[k]; k++) {
-                if (k)
-                    fputc(' ', stdout);
-                print_shell_word(stdout, av[k]);
-            }
-            char log[PATH_MAX];
-            snprintf(log, sizeof log, "%s/train.log", r->dir);
-            fputs(" >> ", stdout);
-            print_shell_word(stdout, log);
-            fputs(" 2>&1\n", stdout);
-            free(av);
-            n++;
-        }
-        fprintf(stderr, "%zu job(s) printed (%zu runs in total). When they have finished, collect with the "
-                        "same options plus --collect-only.\n", n, n_runs);
+    long threads = x->threads > 0 ? x->threads : (cores > x->jobs ? cores / x->jobs : 1);
+    if (x->dry_run) {
+        list_runs(&plan, x->name);
+    } else if (x->emit) {
+        rc = emit_jobs(x, &plan, exe, threads);
     } else {
-        if (!o.collect_only)
-            rc = execute(&p, &o, runs, n_runs, exe, threads);
+        if (!x->collect_only)
+            rc = execute(x, &plan, exe, threads);
         if (rc != 2) {
-            int crc = collect(&o, runs, n_runs, results_path);
-            if (crc > rc)
-                rc = crc;
+            int crc = collect(&plan, results);
+            rc = crc > rc ? crc : rc;
         }
     }
-    free(runs);
-    pool_free(&p);
+    hs_sweep_plan_free(&plan);
+    return rc;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    sweep_exec x = {.jobs = 1};
+    cli_item items[256];
+    size_t n_items = 0, n_cfg = 0;
+    const char *config = NULL, *preset = NULL;
+    hs_sweep_spec *spec = NULL;
+    hs_sweep_setting *cfg = NULL;
+    int rc = parse_args(items, &n_items, sizeof items / sizeof items[0], &config, &preset, argc, argv, &x);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    rc = resolve(&spec, &x, &preset, config, &cfg, &n_cfg, items, n_items);
+    if (!rc && x.emit + x.collect_only + x.dry_run > 1) {
+        cli_error("--emit-jobs, --collect-only and --dry-run exclude each other");
+        rc = 2;
+    }
+    if (!rc && x.launcher && !x.emit) {
+        cli_error("--launcher applies to --emit-jobs only");
+        rc = 2;
+    }
+    if (!rc) {
+        x.name = x.name ? x.name : preset ? preset : "sweep";
+        x.runs_dir = x.runs_dir ? x.runs_dir : "runs";
+        rc = run_sweep(&x, spec);
+    }
+    hs_sweep_settings_free(cfg, n_cfg);
+    hs_sweep_spec_free(spec);
     return rc;
 }
