@@ -1059,6 +1059,225 @@ static void test_runs_csv(void **state)
 }
 
 /* ------------------------------------------------------------------------- */
+/* The report of runs that differ in tau                                     */
+/* ------------------------------------------------------------------------- */
+
+/* Figures of the synthetic runs: table t (alpha, beta), tau index u, configuration c, seed s. */
+static const char *const syn_tables[2] = {"alpha", "beta"};
+static double syn_auc(int t, int u, int c, int s)
+{
+    return 0.70 + 0.05 * t + 0.02 * u + 0.01 * c * (1 + u) + 0.003 * s + 0.001 * c * s * s;
+}
+static double syn_acc(int t, int u, int c) { return 0.9 + 0.01 * c + 0.001 * u + 0.0001 * t; }
+static int syn_best(int u, int c, int s) { return 10 * (1 + u) + 5 * c + s; }
+static double syn_train(int u, int c, int s) { return 0.8 + 0.1 * c + 0.01 * u + 0.001 * s; }
+
+/* A runs CSV of the two tables at the taus taus[0..n_tau), configurations cfg[0] (baseline)
+ * and cfg[1], seeds 1..3, written tau-major (alpha then beta at each tau), seed-major within. */
+static char *syn_runs_csv(const double *taus, int n_tau, const char *const cfg[2])
+{
+    size_t cap = 1 << 14, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    len += (size_t)snprintf(text, cap, "table,rows,loss,tau,seed,rounds,best_round,valid_auc,"
+                            "valid_acc,valid_auc_xgb,test_auc,test_acc,train_auc,theta,"
+                            "t_objective,t_boost,t_total\n");
+    for (int u = 0; u < n_tau; u++)
+        for (int t = 0; t < 2; t++)
+            for (int s = 1; s <= 3; s++)
+                for (int c = 0; c < 2; c++) {
+                    len += (size_t)snprintf(text + len, cap - len,
+                                            "%s,%d,%s,%.17g,%d,100,%d,0.75,0.5,0.75,%.17g,%.17g,"
+                                            "%.17g,-0.5,0.01,0.1,0.2\n",
+                                            syn_tables[t], 100 * (t + 1), cfg[c], taus[u], s,
+                                            syn_best(u, c, s), syn_auc(t, u, c, s),
+                                            syn_acc(t, u, c), syn_train(u, c, s));
+                    assert_true(len < cap);
+                }
+    return text;
+}
+
+/* The expected figures of (t, u) computed here: mean +- sd of both configurations, the paired
+ * difference's mean, t and p (df = 2: p = 1 - |t| / sqrt(t^2 + 2)). */
+typedef struct syn_expect { double mean[2], sd[2], diff, t, p; } syn_expect;
+static syn_expect syn_expected(int t, int u)
+{
+    syn_expect e;
+    double d[3];
+    for (int c = 0; c < 2; c++) {
+        double m = 0, ss = 0;
+        for (int s = 1; s <= 3; s++)
+            m += syn_auc(t, u, c, s) / 3;
+        for (int s = 1; s <= 3; s++)
+            ss += (syn_auc(t, u, c, s) - m) * (syn_auc(t, u, c, s) - m);
+        e.mean[c] = m;
+        e.sd[c] = sqrt(ss / 2);
+    }
+    double md = 0, sd = 0;
+    for (int s = 1; s <= 3; s++)
+        md += (d[s - 1] = syn_auc(t, u, 1, s) - syn_auc(t, u, 0, s)) / 3;
+    for (int s = 0; s < 3; s++)
+        sd += (d[s] - md) * (d[s] - md);
+    sd = sqrt(sd / 2);
+    e.diff = md;
+    e.t = md / (sd / sqrt(3));
+    e.p = 1 - fabs(e.t) / sqrt(e.t * e.t + 2);
+    return e;
+}
+
+/* Runs that differ in tau: one group per (table, tau), tables in the order of their first row,
+ * taus within a table likewise; a column tau in both tables; the figures those computed here. */
+static void test_report_by_tau(void **state)
+{
+    (void)state;
+    const double taus[2] = {0.1, 3};
+    const char *const cfg[2] = {"hypersimplex:ones", "hypersimplex:gn"};
+    char *text = syn_runs_csv(taus, 2, cfg);
+    char *path = temp_file(".csv", text);
+    hs_gbrt_runs runs = {0};
+    assert_int_equal(hs_gbrt_runs_read(&runs, path), HS_OK);
+    assert_int_equal(runs.n, 24);
+
+    /* the summaries: alpha 0.1, alpha 3, beta 0.1, beta 3 */
+    hs_gbrt_summary *sum;
+    size_t n;
+    assert_int_equal(hs_gbrt_summarize(&sum, &n, &runs), HS_OK);
+    assert_int_equal(n, 8);
+    for (int t = 0; t < 2; t++)
+        for (int u = 0; u < 2; u++) {
+            syn_expect e = syn_expected(t, u);
+            for (int c = 0; c < 2; c++) {
+                const hs_gbrt_summary *s = &sum[4 * t + 2 * u + c];
+                assert_string_equal(s->table, syn_tables[t]);
+                assert_true(s->tau == taus[u]);
+                assert_string_equal(s->config, cfg[c]);
+                assert_int_equal(s->n, 3);
+                assert_int_equal(s->is_baseline, c == 0);
+                assert_near(s->auc_mean, e.mean[c], 1e-14);
+                assert_near(s->auc_sd, e.sd[c], 1e-12);
+                assert_near(s->acc_mean, syn_acc(t, u, c), 1e-14);
+                assert_near(s->best_round_mean, syn_best(u, c, 2), 1e-14);
+                assert_near(s->train_auc_mean, syn_train(u, c, 2), 1e-14);
+                if (c == 1) {
+                    assert_int_equal(s->t_status, HS_OK);
+                    assert_near(s->mean_diff, e.diff, 1e-14);
+                    assert_near(s->t, e.t, 1e-9 * fabs(e.t));
+                    assert_near(s->df, 2, 0);
+                    assert_near(s->p, e.p, 1e-9);
+                }
+            }
+        }
+    free(sum);
+
+    /* the Markdown: the same figures, a line per (table, tau) in that order */
+    char *md;
+    hs_gbrt_report_options ro = {1};
+    assert_int_equal(hs_gbrt_markdown_opts(&md, &runs, &ro), HS_OK);
+    assert_non_null(strstr(md, "| table | rows | tau | HS, hessian ones (authors) | HS, hessian gn |\n"
+                               "|---|---|---|---|---|\n"));
+    assert_non_null(strstr(md, "mean paired difference hypersimplex:gn - hypersimplex:ones, "
+                               "t statistic (df = 2)"));
+    assert_non_null(strstr(md, "## Test accuracy (mean over seeds), rounds kept and training AUC"));
+    assert_non_null(strstr(md, "| table | tau | HS ones acc | HS gn acc | best rounds (ones / gn) "
+                               "| train AUC (ones / gn) |\n|---|---|---|---|---|---|\n"));
+    const char *prev_auc = md, *prev_acc = md;
+    for (int t = 0; t < 2; t++)
+        for (int u = 0; u < 2; u++) {
+            syn_expect e = syn_expected(t, u);
+            char line[400];
+            snprintf(line, sizeof line, "\n| %s | %d | %g | %.4f +- %.4f | %.4f +- %.4f "
+                     "(%+.4f, t = %.3f, p = %.4g) |\n", syn_tables[t], 100 * (t + 1), taus[u],
+                     e.mean[0], e.sd[0], e.mean[1], e.sd[1], e.diff, e.t, e.p);
+            const char *at = strstr(md, line);
+            if (!at || at < prev_auc)
+                fail_msg("line %s not found (in order) in\n%s", line, md);
+            prev_auc = at;
+            snprintf(line, sizeof line, "\n| %s | %g | %.4f | %.4f | %d / %d | %.4f / %.4f |\n",
+                     syn_tables[t], taus[u], syn_acc(t, u, 0), syn_acc(t, u, 1),
+                     syn_best(u, 0, 2), syn_best(u, 1, 2), syn_train(u, 0, 2),
+                     syn_train(u, 1, 2));
+            at = strstr(md, line);
+            if (!at || at < prev_acc)
+                fail_msg("line %s not found (in order) in\n%s", line, md);
+            prev_acc = at;
+        }
+    free(md);
+    /* the command line's report of the file: the same Markdown */
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "%s gbrt --report %s --train-auc", HS_CLI_PATH, path);
+    FILE *pf = popen(cmd, "r");
+    assert_non_null(pf);
+    static char out[1 << 16];
+    size_t got = fread(out, 1, sizeof out - 1, pf);
+    out[got] = '\0';
+    assert_int_equal(pclose(pf), 0);
+    assert_int_equal(hs_gbrt_markdown_opts(&md, &runs, &ro), HS_OK);
+    assert_string_equal(out, md);
+    free(md);
+    /* a group without the baseline's seeds is named with its tau */
+    runs.rows[runs.n - 1].seed = 9;
+    assert_int_equal(hs_gbrt_markdown(&md, &runs), HS_ERR_ARG);
+    assert_non_null(strstr(hs_last_error(), "table beta, tau 3: hypersimplex:gn does not have "
+                                            "the seeds of the baseline"));
+    hs_gbrt_runs_free(&runs);
+    unlink(path);
+    free(path);
+    free(text);
+}
+
+/* Runs with one tau: exactly the layout without a tau column, the text written out here in
+ * full; the options without train_auc change nothing. */
+static void test_report_one_tau(void **state)
+{
+    (void)state;
+    const double tau = 1;
+    const char *const cfg[2] = {"logistic", "hypersimplex:gn"};
+    char *text = syn_runs_csv(&tau, 1, cfg);
+    char *path = temp_file(".csv", text);
+    hs_gbrt_runs runs = {0};
+    assert_int_equal(hs_gbrt_runs_read(&runs, path), HS_OK);
+    char expect[4096];
+    size_t len = 0;
+    len += (size_t)snprintf(expect + len, sizeof expect - len,
+                            "## Test AUC (mean +- sd over 3 seeds) and paired t-test against "
+                            "logistic\n\n| table | rows | logistic | HS, hessian gn |\n"
+                            "|---|---|---|---|\n");
+    for (int t = 0; t < 2; t++) {
+        syn_expect e = syn_expected(t, 0);
+        len += (size_t)snprintf(expect + len, sizeof expect - len,
+                                "| %s | %d | %.4f +- %.4f | %.4f +- %.4f (%+.4f, t = %.3f, "
+                                "p = %.4g) |\n", syn_tables[t], 100 * (t + 1), e.mean[0],
+                                e.sd[0], e.mean[1], e.sd[1], e.diff, e.t, e.p);
+    }
+    len += (size_t)snprintf(expect + len, sizeof expect - len,
+                            "\nIn parentheses: mean paired difference HS - logistic, t statistic "
+                            "(df = 2), two-sided p.\n\n"
+                            "## Test accuracy (mean over seeds) and rounds kept\n\n"
+                            "Decision rules: logistic margin >= 0; HyperSimplex p = clip(margin "
+                            "/ tau - theta) >= 1/2\nwith the training projection's theta.\n\n"
+                            "| table | logistic acc | HS gn acc | best rounds (logistic / gn) |\n"
+                            "|---|---|---|---|\n");
+    for (int t = 0; t < 2; t++)
+        len += (size_t)snprintf(expect + len, sizeof expect - len,
+                                "| %s | %.4f | %.4f | %d / %d |\n", syn_tables[t],
+                                syn_acc(t, 0, 0), syn_acc(t, 0, 1), syn_best(0, 0, 2),
+                                syn_best(0, 1, 2));
+    assert_true(len < sizeof expect);
+    char *md, *md2;
+    assert_int_equal(hs_gbrt_markdown(&md, &runs), HS_OK);
+    assert_string_equal(md, expect);
+    hs_gbrt_report_options none = {0};
+    assert_int_equal(hs_gbrt_markdown_opts(&md2, &runs, &none), HS_OK);
+    assert_string_equal(md2, expect);
+    free(md2);
+    free(md);
+    hs_gbrt_runs_free(&runs);
+    unlink(path);
+    free(path);
+    free(text);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Command line                                                              */
 /* ------------------------------------------------------------------------- */
 
@@ -1180,6 +1399,8 @@ int main(void)
         cmocka_unit_test(test_compare_protocol),
         cmocka_unit_test(test_config_names),
         cmocka_unit_test(test_runs_csv),
+        cmocka_unit_test(test_report_by_tau),
+        cmocka_unit_test(test_report_one_tau),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

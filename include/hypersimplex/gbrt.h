@@ -316,16 +316,19 @@ HS_API hs_status hs_gbrt_compare(hs_gbrt_runs *out, const hs_table *data, const 
 /* The AUC a run reports: test_auc with a test set, else the validation AUC. */
 HS_API double hs_gbrt_run_auc(const hs_gbrt_run *run);
 
-/* Summary of one configuration of one table over its seeds. */
+/* Summary of one configuration of one group over its seeds. A group is a table at one
+ * temperature: the runs of a table that differ in tau (a tau sweep) form one group per tau. */
 typedef struct hs_gbrt_summary {
     const char *table;  /* borrowed from the runs */
     size_t rows;
+    double tau;         /* the group's temperature */
     const char *config; /* borrowed */
     size_t n;           /* seeds */
     double auc_mean, auc_sd;   /* of hs_gbrt_run_auc; sd NAN for n < 2 */
     double acc_mean;           /* test accuracy (validation accuracy without a test set) */
     double best_round_mean;
-    int is_baseline;    /* the table's first configuration */
+    double train_auc_mean;     /* training AUC of the kept models */
+    int is_baseline;    /* the group's first configuration */
     /* paired t-test of the AUCs against the baseline over the same seeds (hs_paired_ttest):
      * t_status HS_OK when t and p are valid, else why not (t_message); mean_diff is set
      * whenever the seeds pair up */
@@ -334,8 +337,10 @@ typedef struct hs_gbrt_summary {
     double mean_diff, sd_diff, t, df, p;
 } hs_gbrt_summary;
 
-/* Summaries of every (table, configuration) of runs, tables and configurations in the order
- * of their first row; the first configuration of a table is its baseline. *sum (n of them) is
+/* Summaries of every (table, tau, configuration) of runs: tables in the order of their first
+ * row, within a table its taus in the order of their first row, within a group (table, tau)
+ * its configurations in the order of their first row; the first configuration of a group is
+ * its baseline. (With one tau per table the groups are the tables.) *sum (n of them) is
  * malloc'ed; it borrows strings from runs. HS_ERR_ARG if runs is empty or a configuration does
  * not have the baseline's seeds (a t-test that cannot pair up is an error, not a blank). */
 HS_API hs_status hs_gbrt_summarize(hs_gbrt_summary **sum, size_t *n, const hs_gbrt_runs *runs);
@@ -352,13 +357,25 @@ HS_API hs_status hs_gbrt_runs_write(const hs_gbrt_runs *runs, FILE *f, const cha
 HS_API hs_status hs_gbrt_runs_read(hs_gbrt_runs *out, const char *path);
 HS_API void hs_gbrt_runs_free(hs_gbrt_runs *runs);
 
-/* The Markdown report of runs (the tables of docs/results/gbrt_tabular.md): per table the mean
- * +- sd AUC of every configuration with the paired difference, t and p against the baseline,
- * then the mean accuracy and best round. The column of a configuration is headed by its name
- * ("HS, hessian H" for hypersimplex:H, marked "(authors)" for ones). *md is malloc'ed. Fails
- * as hs_gbrt_summarize, and (HS_ERR_ARG) if the tables do not have the same configurations in
- * the same order or the same number of seeds. */
+/* The Markdown report of runs (the tables of docs/results/gbrt_tabular.md): per group (table,
+ * tau; see hs_gbrt_summarize) the mean +- sd AUC of every configuration with the paired
+ * difference, t and p against the baseline, then the mean accuracy and best round. The column
+ * of a configuration is headed by its name ("HS, hessian H" for hypersimplex:H, marked
+ * "(authors)" for ones). When the runs hold more than one tau, both tables have a column tau
+ * (after table and rows; one line per group); with a single tau the layout has no such column.
+ * *md is malloc'ed. Fails as hs_gbrt_summarize, and (HS_ERR_ARG) if the groups do not have the
+ * same configurations in the same order or the same number of seeds. */
 HS_API hs_status hs_gbrt_markdown(char **md, const hs_gbrt_runs *runs);
+
+/* What a report shows beyond hs_gbrt_markdown's tables (start from {0}: nothing more). */
+typedef struct hs_gbrt_report_options {
+    int train_auc; /* nonzero: the second table also has the mean training AUC of the kept
+                      models per configuration (a diverging or underfitting loss shows there) */
+} hs_gbrt_report_options;
+
+/* hs_gbrt_markdown with options (NULL: as hs_gbrt_markdown). */
+HS_API hs_status hs_gbrt_markdown_opts(char **md, const hs_gbrt_runs *runs,
+                                       const hs_gbrt_report_options *options);
 
 #ifdef __cplusplus
 }

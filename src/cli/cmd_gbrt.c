@@ -25,7 +25,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: hypersimplex gbrt --train FILE [--valid FILE | --valid-fraction F] [OPTIONS]\n"
             "       hypersimplex gbrt --report RUNS.csv [--report RUNS.csv ...] [--runs-out FILE]\n"
-            "                         [--markdown-out FILE]\n"
+            "                         [--markdown-out FILE] [--train-auc]\n"
             "\n"
             "Gradient-boosted trees (XGBoost, hist) with the HyperSimplex loss: each round the\n"
             "margins of the n training rows are projected onto the (n, k)-hypersimplex, k = number\n"
@@ -81,9 +81,11 @@ static void usage(FILE *f)
             "report (no training):\n"
             "  --report FILE          read a runs CSV (repeatable: the tables are merged); writes\n"
             "                         the Markdown tables (mean +- sd AUC, paired t-tests against\n"
-            "                         the first loss, accuracy, rounds) and, with --runs-out, the\n"
-            "                         merged runs CSV\n"
+            "                         the first loss, accuracy, rounds; one line per table, per\n"
+            "                         table and tau when the runs differ in tau) and, with\n"
+            "                         --runs-out, the merged runs CSV\n"
             "  --markdown-out FILE    write the Markdown there instead of the standard output\n"
+            "  --train-auc            add the mean training AUC of the kept models per loss\n"
             "  --help                 this text\n");
 }
 
@@ -93,7 +95,7 @@ typedef struct gbrt_opts {
     const char *train_path, *valid_path, *model_out, *runs_out, *markdown_out, *table_name;
     const char *loss_list;
     double valid_fraction, test_fraction;
-    int have_fraction;
+    int have_fraction, train_auc;
     hs_table_format fmt;
     long repeats, log_every;
     size_t seed, max_features;
@@ -150,7 +152,8 @@ enum {
     OPT_TRAIN = 1000, OPT_VALID, OPT_VALID_FRACTION, OPT_TEST_FRACTION, OPT_FORMAT, OPT_LOSS,
     OPT_ROUNDS, OPT_TAU, OPT_HESSIAN, OPT_MAX_DEPTH, OPT_ETA, OPT_LAMBDA, OPT_MIN_CHILD,
     OPT_MAX_BIN, OPT_THREADS, OPT_SEED, OPT_EARLY, OPT_REPEATS, OPT_MODEL_OUT, OPT_RUNS_OUT,
-    OPT_LOG_EVERY, OPT_MAX_FEATURES, OPT_TABLE_NAME, OPT_REPORT, OPT_MARKDOWN_OUT, OPT_HELP
+    OPT_LOG_EVERY, OPT_MAX_FEATURES, OPT_TABLE_NAME, OPT_REPORT, OPT_MARKDOWN_OUT, OPT_TRAIN_AUC,
+    OPT_HELP
 };
 
 /* One option into o: 0, or the exit status (2 after an error, 0 after --help). */
@@ -235,6 +238,7 @@ static int parse_option(gbrt_opts *o, int c, char **argv)
     case OPT_MODEL_OUT: o->model_out = optarg; break;
     case OPT_RUNS_OUT: o->runs_out = optarg; break;
     case OPT_MARKDOWN_OUT: o->markdown_out = optarg; break;
+    case OPT_TRAIN_AUC: o->train_auc = 1; break;
     case OPT_TABLE_NAME: o->table_name = optarg; break;
     case OPT_REPORT:
         if (o->n_reports == MAX_REPORTS) {
@@ -283,6 +287,7 @@ static int parse_options(gbrt_opts *o, int argc, char **argv)
         {"model-out", required_argument, 0, OPT_MODEL_OUT},
         {"runs-out", required_argument, 0, OPT_RUNS_OUT},
         {"markdown-out", required_argument, 0, OPT_MARKDOWN_OUT},
+        {"train-auc", no_argument, 0, OPT_TRAIN_AUC},
         {"table-name", required_argument, 0, OPT_TABLE_NAME},
         {"report", required_argument, 0, OPT_REPORT},
         {"log-every", required_argument, 0, OPT_LOG_EVERY},
@@ -314,8 +319,8 @@ static int parse_options(gbrt_opts *o, int argc, char **argv)
         }
         return 0;
     }
-    if (o->markdown_out) {
-        cli_error("--markdown-out goes with --report");
+    if (o->markdown_out || o->train_auc) {
+        cli_error("%s goes with --report", o->markdown_out ? "--markdown-out" : "--train-auc");
         return 2;
     }
     if (!o->train_path) {
@@ -400,7 +405,8 @@ static int report(const gbrt_opts *o)
     for (size_t i = 0; i < o->n_reports && !st; i++)
         if ((st = hs_gbrt_runs_read(&runs, o->reports[i])))
             cli_status_error("--report", st);
-    if (!st && (st = hs_gbrt_markdown(&md, &runs)))
+    hs_gbrt_report_options ro = {o->train_auc};
+    if (!st && (st = hs_gbrt_markdown_opts(&md, &runs, &ro)))
         cli_status_error("the report", st);
     if (st) {
         hs_atomic_abort_all(out.all, 3);

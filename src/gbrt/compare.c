@@ -271,15 +271,23 @@ static void mean_sd(const double *x, size_t n, double *mean, double *sd)
     *sd = n > 1 ? sqrt(s / (double)(n - 1)) : NAN;
 }
 
-/* The rows of (table, config) in file order: their AUCs, seeds and the means of the rest. */
+/* Whether run r belongs to the group (table, tau) of sm. Taus compare exactly: the runs CSV
+ * keeps them with %.17g, so a tau read back is the tau written. */
+static int in_group(const hs_gbrt_run *r, const hs_gbrt_summary *sm)
+{
+    return !strcmp(r->table, sm->table) && r->tau == sm->tau;
+}
+
+/* The rows of (table, tau, config) in file order: their AUCs, seeds and the means of the
+ * rest. */
 static hs_status collect(hs_gbrt_summary *sm, double *auc, uint64_t *seed,
                          const hs_gbrt_runs *runs)
 {
     size_t n = 0;
-    double acc = 0, best = 0;
+    double acc = 0, best = 0, train = 0;
     for (size_t i = 0; i < runs->n; i++) {
         const hs_gbrt_run *r = &runs->rows[i];
-        if (strcmp(r->table, sm->table) || strcmp(r->config, sm->config))
+        if (!in_group(r, sm) || strcmp(r->config, sm->config))
             continue;
         if (r->rows != sm->rows)
             return hs_fail(HS_ERR_ARG, "table %s: runs disagree on its rows (%zu, %zu)",
@@ -288,12 +296,14 @@ static hs_status collect(hs_gbrt_summary *sm, double *auc, uint64_t *seed,
         seed[n] = r->seed;
         acc += isnan(r->test_acc) ? r->result.valid_acc : r->test_acc;
         best += r->result.best_round;
+        train += r->result.train_auc;
         n++;
     }
     sm->n = n;
     mean_sd(auc, n, &sm->auc_mean, &sm->auc_sd);
     sm->acc_mean = acc / (double)n;
     sm->best_round_mean = best / (double)n;
+    sm->train_auc_mean = train / (double)n;
     return HS_OK;
 }
 
@@ -308,8 +318,8 @@ static hs_status compare_to_baseline(hs_gbrt_summary *sm, const double *auc, con
         return HS_OK;
     }
     if (sm->n != b_n || memcmp(seed, b_seed, b_n * sizeof *seed))
-        return hs_fail(HS_ERR_ARG, "table %s: %s does not have the seeds of the baseline",
-                       sm->table, sm->config);
+        return hs_fail(HS_ERR_ARG, "table %s, tau %g: %s does not have the seeds of the "
+                       "baseline", sm->table, sm->tau, sm->config);
     hs_ttest tt;
     sm->t_status = hs_paired_ttest(&tt, auc, b_auc, sm->n);
     if (sm->t_status)
@@ -322,32 +332,50 @@ static hs_status compare_to_baseline(hs_gbrt_summary *sm, const double *auc, con
     return HS_OK;
 }
 
-/* The (table, config) pairs: tables in the order of their first row, within a table its
- * configurations in the order of their first row (the first is the baseline). */
+/* Appends the configurations of the group (table, tau) of run i to sum, in the order of
+ * their first row (the first is the baseline). */
+static void list_group(hs_gbrt_summary *sum, size_t *n, const hs_gbrt_runs *runs, size_t i)
+{
+    size_t first = *n, j;
+    hs_gbrt_summary key = {.table = runs->rows[i].table, .tau = runs->rows[i].tau};
+    for (size_t r = i; r < runs->n; r++) {
+        const hs_gbrt_run *run = &runs->rows[r];
+        if (!in_group(run, &key))
+            continue;
+        for (j = first; j < *n && strcmp(sum[j].config, run->config); j++)
+            ;
+        if (j < *n)
+            continue;
+        hs_gbrt_summary *sm = &sum[(*n)++];
+        memset(sm, 0, sizeof *sm);
+        sm->table = run->table;
+        sm->rows = run->rows;
+        sm->tau = run->tau;
+        sm->config = run->config;
+        sm->is_baseline = j == first;
+    }
+}
+
+/* The (table, tau, config) triples: tables in the order of their first row, within a table
+ * its taus in the order of their first row, then list_group's order. */
 static void list_pairs(hs_gbrt_summary *sum, size_t *n, const hs_gbrt_runs *runs)
 {
     *n = 0;
     for (size_t i = 0; i < runs->n; i++) {
         const char *table = runs->rows[i].table;
-        size_t first = *n, j;
-        for (j = 0; j < first && strcmp(sum[j].table, table); j++)
+        size_t j;
+        for (j = 0; j < *n && strcmp(sum[j].table, table); j++)
             ;
-        if (j < first)
+        if (j < *n)
             continue; /* a table seen before */
         for (size_t r = i; r < runs->n; r++) {
             const hs_gbrt_run *run = &runs->rows[r];
             if (strcmp(run->table, table))
                 continue;
-            for (j = first; j < *n && strcmp(sum[j].config, run->config); j++)
+            for (j = 0; j < *n && !in_group(run, &sum[j]); j++)
                 ;
-            if (j < *n)
-                continue;
-            hs_gbrt_summary *sm = &sum[(*n)++];
-            memset(sm, 0, sizeof *sm);
-            sm->table = run->table;
-            sm->rows = run->rows;
-            sm->config = run->config;
-            sm->is_baseline = j == first;
+            if (j == *n)
+                list_group(sum, n, runs, r); /* a new tau of this table */
         }
     }
 }
@@ -537,8 +565,8 @@ static void labels(const char *config, char *lng, char *shrt, char *tiny, size_t
     snprintf(tiny, n, "%s", colon + 1);
 }
 
-/* Every table has the first table's configurations, in order, and its seed count. */
-static hs_status check_uniform(const hs_gbrt_summary *sum, size_t n, size_t *per_table)
+/* Every group has the first group's configurations, in order, and its seed count. */
+static hs_status check_uniform(const hs_gbrt_summary *sum, size_t n, size_t *per_group)
 {
     size_t k = 1;
     while (k < n && !sum[k].is_baseline)
@@ -547,31 +575,46 @@ static hs_status check_uniform(const hs_gbrt_summary *sum, size_t n, size_t *per
         return hs_fail(HS_ERR_ARG, "the tables of the runs have different configurations");
     for (size_t i = 0; i < n; i++)
         if (strcmp(sum[i].config, sum[i % k].config) || sum[i].n != sum[0].n)
-            return hs_fail(HS_ERR_ARG, "table %s: its configurations or seeds differ from "
-                           "those of table %s", sum[i].table, sum[0].table);
-    *per_table = k;
+            return hs_fail(HS_ERR_ARG, "table %s, tau %g: its configurations or seeds differ "
+                           "from those of table %s, tau %g", sum[i].table, sum[i].tau,
+                           sum[0].table, sum[0].tau);
+    *per_group = k;
     return HS_OK;
 }
 
-static void auc_table(FILE *f, const hs_gbrt_summary *sum, size_t n, size_t k, int test)
+/* How the tables of a report look. */
+typedef struct md_layout {
+    size_t k;      /* configurations per group */
+    int test;      /* the AUCs are test AUCs (else validation AUCs) */
+    int show_tau;  /* the runs hold more than one tau: a column tau */
+    int train_auc; /* the second table has the mean training AUC */
+} md_layout;
+
+static void auc_table(FILE *f, const hs_gbrt_summary *sum, size_t n, const md_layout *lay)
 {
     char lng[64], shrt[64], tiny[64];
-    int all_hs = 1;
+    size_t k = lay->k;
+    /* The difference: "HS - baseline" when every other configuration is HyperSimplex and the
+     * baseline is not, else the other configuration's name if there is one, else a word. */
+    int all_hs = strncmp(sum[0].config, "hypersimplex", 12) != 0;
     for (size_t c = 1; c < k; c++)
         all_hs &= !strncmp(sum[c].config, "hypersimplex", 12);
+    const char *minus = all_hs ? "HS" : k == 2 ? sum[1].config : "configuration";
     fprintf(f, "## %s AUC (mean +- sd over %zu seeds) and paired t-test against %s\n\n",
-            test ? "Test" : "Validation", sum[0].n, sum[0].config);
-    fprintf(f, "| table | rows |");
+            lay->test ? "Test" : "Validation", sum[0].n, sum[0].config);
+    fprintf(f, "| table | rows |%s", lay->show_tau ? " tau |" : "");
     for (size_t c = 0; c < k; c++) {
         labels(sum[c].config, lng, shrt, tiny, sizeof lng);
         fprintf(f, " %s |", lng);
     }
-    fprintf(f, "\n|---|---|");
+    fprintf(f, "\n|---|---|%s", lay->show_tau ? "---|" : "");
     for (size_t c = 0; c < k; c++)
         fprintf(f, "---|");
     fprintf(f, "\n");
     for (size_t i = 0; i < n; i += k) {
         fprintf(f, "| %s | %zu |", sum[i].table, sum[i].rows);
+        if (lay->show_tau)
+            fprintf(f, " %g |", sum[i].tau);
         for (size_t c = 0; c < k; c++) {
             const hs_gbrt_summary *s = &sum[i + c];
             fprintf(f, " %.4f +- %.4f", s->auc_mean, s->auc_sd);
@@ -584,57 +627,94 @@ static void auc_table(FILE *f, const hs_gbrt_summary *sum, size_t n, size_t k, i
         fprintf(f, "\n");
     }
     fprintf(f, "\nIn parentheses: mean paired difference %s - %s, t statistic (df = %zu), "
-               "two-sided p.\n", all_hs ? "HS" : "configuration", sum[0].config,
+               "two-sided p.\n", minus, sum[0].config,
             sum[0].n - 1);
 }
 
-static void acc_table(FILE *f, const hs_gbrt_summary *sum, size_t n, size_t k, int test)
+/* " (a / b / c)": the configurations' tiny labels. */
+static void tiny_list(FILE *f, const hs_gbrt_summary *sum, size_t k)
 {
     char lng[64], shrt[64], tiny[64];
-    fprintf(f, "## %s accuracy (mean over seeds) and rounds kept\n\n", test ? "Test" : "Validation");
-    fprintf(f, "Decision rules: logistic margin >= 0; HyperSimplex p = clip(margin / tau - theta) "
-               ">= 1/2\nwith the training projection's theta.\n\n");
-    fprintf(f, "| table |");
-    for (size_t c = 0; c < k; c++) {
-        labels(sum[c].config, lng, shrt, tiny, sizeof lng);
-        fprintf(f, " %s acc |", shrt);
-    }
-    fprintf(f, " best rounds (");
+    fprintf(f, " (");
     for (size_t c = 0; c < k; c++) {
         labels(sum[c].config, lng, shrt, tiny, sizeof lng);
         fprintf(f, "%s%s", c ? " / " : "", tiny);
     }
-    fprintf(f, ") |\n|---|");
-    for (size_t c = 0; c <= k; c++)
+    fprintf(f, ")");
+}
+
+static void acc_table(FILE *f, const hs_gbrt_summary *sum, size_t n, const md_layout *lay)
+{
+    char lng[64], shrt[64], tiny[64];
+    size_t k = lay->k;
+    fprintf(f, "## %s accuracy (mean over seeds)%s\n\n", lay->test ? "Test" : "Validation",
+            lay->train_auc ? ", rounds kept and training AUC" : " and rounds kept");
+    fprintf(f, "Decision rules: logistic margin >= 0; HyperSimplex p = clip(margin / tau - theta) "
+               ">= 1/2\nwith the training projection's theta.");
+    if (lay->train_auc)
+        fprintf(f, " Training AUC: of the kept model on its training\nset, mean over seeds.");
+    fprintf(f, "\n\n| table |%s", lay->show_tau ? " tau |" : "");
+    for (size_t c = 0; c < k; c++) {
+        labels(sum[c].config, lng, shrt, tiny, sizeof lng);
+        fprintf(f, " %s acc |", shrt);
+    }
+    fprintf(f, " best rounds");
+    tiny_list(f, sum, k);
+    fprintf(f, " |");
+    if (lay->train_auc) {
+        fprintf(f, " train AUC");
+        tiny_list(f, sum, k);
+        fprintf(f, " |");
+    }
+    fprintf(f, "\n|---|%s", lay->show_tau ? "---|" : "");
+    for (size_t c = 0; c <= k + (lay->train_auc ? 1 : 0); c++)
         fprintf(f, "---|");
     fprintf(f, "\n");
     for (size_t i = 0; i < n; i += k) {
         fprintf(f, "| %s |", sum[i].table);
+        if (lay->show_tau)
+            fprintf(f, " %g |", sum[i].tau);
         for (size_t c = 0; c < k; c++)
             fprintf(f, " %.4f |", sum[i + c].acc_mean);
         for (size_t c = 0; c < k; c++)
             fprintf(f, "%s%.0f", c ? " / " : " ", sum[i + c].best_round_mean);
-        fprintf(f, " |\n");
+        fprintf(f, " |");
+        if (lay->train_auc) {
+            for (size_t c = 0; c < k; c++)
+                fprintf(f, "%s%.4f", c ? " / " : " ", sum[i + c].train_auc_mean);
+            fprintf(f, " |");
+        }
+        fprintf(f, "\n");
     }
 }
 
 hs_status hs_gbrt_markdown(char **md, const hs_gbrt_runs *runs)
 {
+    return hs_gbrt_markdown_opts(md, runs, NULL);
+}
+
+hs_status hs_gbrt_markdown_opts(char **md, const hs_gbrt_runs *runs,
+                                const hs_gbrt_report_options *options)
+{
     if (!md || !runs)
         return hs_fail(HS_ERR_NULL, "hs_gbrt_markdown: NULL argument");
     *md = NULL;
     hs_gbrt_summary *sum;
-    size_t n, k = 0;
+    size_t n;
+    md_layout lay = {0};
     hs_status st = hs_gbrt_summarize(&sum, &n, runs);
     if (st)
         return st;
-    if ((st = check_uniform(sum, n, &k))) {
+    if ((st = check_uniform(sum, n, &lay.k))) {
         free(sum);
         return st;
     }
-    int test = 1;
-    for (size_t i = 0; i < runs->n; i++)
-        test &= !isnan(runs->rows[i].test_auc);
+    lay.test = 1;
+    for (size_t i = 0; i < runs->n; i++) {
+        lay.test &= !isnan(runs->rows[i].test_auc);
+        lay.show_tau |= runs->rows[i].tau != runs->rows[0].tau;
+    }
+    lay.train_auc = options && options->train_auc;
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -642,9 +722,9 @@ hs_status hs_gbrt_markdown(char **md, const hs_gbrt_runs *runs)
         free(sum);
         return hs_fail(HS_ERR_NOMEM, "out of memory for the report");
     }
-    auc_table(f, sum, n, k, test);
+    auc_table(f, sum, n, &lay);
     fprintf(f, "\n");
-    acc_table(f, sum, n, k, test);
+    acc_table(f, sum, n, &lay);
     int bad = ferror(f);
     bad |= fclose(f) != 0;
     free(sum);
