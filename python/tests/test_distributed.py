@@ -32,6 +32,17 @@ def _data():
     return x, y, model
 
 
+def _check_ddp(model, ref_model, ref, x, y, opts):
+    # its own function: the DDP wrapper and its gradient hooks are freed on return, while the
+    # process group still exists (freed after destroy_process_group, it hung now and then)
+    ddp = torch.nn.parallel.DistributedDataParallel(copy.deepcopy(model))
+    loss = DistributedHyperSimplexLoss(**opts)(ddp(x), y)
+    loss.backward()
+    assert torch.allclose(loss.detach(), ref.detach(), rtol=0, atol=1e-15)
+    for p, q in zip(ddp.module.parameters(), ref_model.parameters()):
+        assert torch.allclose(p.grad, q.grad, rtol=1e-12, atol=1e-14), (p.grad - q.grad).abs().max()
+
+
 def _worker(rank, init_file, k_policy):
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
@@ -62,13 +73,7 @@ def _worker(rank, init_file, k_policy):
 
         # 2. a model under DistributedDataParallel: the averaged parameter gradients are the
         #    full-batch ones (up to the order of the sum over ranks)
-        ddp = torch.nn.parallel.DistributedDataParallel(copy.deepcopy(model))
-        out = ddp(x[lo:hi])
-        loss = DistributedHyperSimplexLoss(**opts)(out, y[lo:hi])
-        loss.backward()
-        assert torch.allclose(loss.detach(), ref.detach(), rtol=0, atol=1e-15)
-        for p, q in zip(ddp.module.parameters(), ref_model.parameters()):
-            assert torch.allclose(p.grad, q.grad, rtol=1e-12, atol=1e-14), (p.grad - q.grad).abs().max()
+        _check_ddp(model, ref_model, ref, x[lo:hi], y[lo:hi], opts)
 
         # 3. per shard: another loss (k from the shard), the same value on every rank
         zs = z_full.detach()[lo:hi].clone().requires_grad_()
@@ -90,6 +95,7 @@ def _worker(rank, init_file, k_policy):
         HyperSimplexLoss(**opts)(zo, y[lo:hi]).backward()
         assert torch.allclose(zs.grad, zo.grad * ((hi - lo) / B), rtol=1e-12, atol=0)
         assert own.numel() == 1
+        dist.barrier()  # both ranks are done with every collective before the group goes
     finally:
         dist.destroy_process_group()
 
@@ -98,7 +104,9 @@ def _worker(rank, init_file, k_policy):
 def test_two_processes_match_full_batch(k_policy):
     with tempfile.TemporaryDirectory() as tmp:
         init_file = os.path.join(tmp, "rendezvous")
-        mp.start_processes(_worker, args=(init_file, k_policy), nprocs=WORLD, join=True, start_method="fork")
+        # spawn, not fork: the earlier torch tests of this process have started threads, and a
+        # forked child can inherit one of their locks held (it hung there, now and then)
+        mp.start_processes(_worker, args=(init_file, k_policy), nprocs=WORLD, join=True, start_method="spawn")
 
 
 def test_needs_an_initialized_group():
