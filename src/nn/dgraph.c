@@ -102,12 +102,10 @@ static hs_status reg_mem(hs_dg *g, dnnl_memory_t m)
 /* Memory in a slot (bound later by hs_dg_bind). */
 static hs_status slot_mem(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *md, int slot)
 {
-    hs_status st = HS_OK;
     dnnl_memory_t m = NULL;
     if (slot < 0 || (size_t)slot >= g->nslots)
         return hs_fail(HS_ERR_ARG, "oneDNN graph: slot %d out of range", slot);
-    HS_DNNL(dnnl_memory_create(&m, md, g->eng, DNNL_MEMORY_NONE));
-    st = reg_mem(g, m);
+    hs_status st = hs_dg_external(g, &m, md, DNNL_MEMORY_NONE);
     if (st)
         return st;
     st = GROW(g->slotmems, g->nslotmems, g->capslotmems);
@@ -122,23 +120,12 @@ static hs_status slot_mem(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t
     g->bound_version = 0;
     *out = m;
     return HS_OK;
-fail:
-    return st;
 }
 
 /* Memory owned by oneDNN (workspaces, reordered weights). */
 static hs_status own_mem(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *md)
 {
-    hs_status st = HS_OK;
-    dnnl_memory_t m = NULL;
-    HS_DNNL(dnnl_memory_create(&m, md, g->eng, DNNL_MEMORY_ALLOCATE));
-    st = reg_mem(g, m);
-    if (st)
-        return st;
-    *out = m;
-    return HS_OK;
-fail:
-    return st;
+    return hs_dg_external(g, out, md, DNNL_MEMORY_ALLOCATE);
 }
 
 hs_status hs_dg_external(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *md, void *ptr)
