@@ -35,6 +35,7 @@
 #include "hypersimplex/train.h"
 #include "train/checkpoint.h"
 #include "util/fs.h"
+#include "support/cli_run.h"
 #include "test_util.h"
 
 static char tmp_root[256];
@@ -45,16 +46,13 @@ enum { MAX_STEPS = 256 };
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmp_root, sizeof tmp_root, "/tmp/hs_test_dist_XXXXXX");
-    return mkdtemp(tmp_root) ? 0 : -1;
+    return tu_scratch_make(tmp_root, sizeof tmp_root, "dist");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_root);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_scratch_remove(tmp_root);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -299,14 +297,6 @@ static int run_mpi(int n, const char *program, const char *args, const char *err
     return WIFEXITED(s) ? WEXITSTATUS(s) : -1;
 }
 
-static int run_cli(const char *args, const char *err_file)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s.out' 2>'%s'", HS_CLI_PATH, args, err_file, err_file);
-    int s = system(cmd);
-    return WIFEXITED(s) ? WEXITSTATUS(s) : -1;
-}
-
 static void print_file(const char *path)
 {
     char *t = tu_slurp(path);
@@ -524,7 +514,7 @@ static void test_resume_two_ranks(void **state)
     free(o);
 
     snprintf(args, sizeof args, CLI_COMMON " --epochs 3 --out '%s' --resume", solo);
-    assert_int_equal(run_cli(args, err), 0);
+    assert_int_equal(tu_run_cli(args, err), 0);
     size_t done = 0;
     snprintf(outp, sizeof outp, "%s/summary.json", solo);
     assert_true(hs_path_exists(outp));

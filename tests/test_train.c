@@ -26,6 +26,7 @@
 #include "hypersimplex.h"
 #include "train/checkpoint.h"
 #include "util/fs.h"
+#include "support/cli_run.h"
 #include "test_util.h"
 
 static char tmp_root[256];
@@ -33,16 +34,13 @@ static char tmp_root[256];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmp_root, sizeof tmp_root, "/tmp/hs_test_train_XXXXXX");
-    return mkdtemp(tmp_root) ? 0 : -1;
+    return tu_scratch_make(tmp_root, sizeof tmp_root, "train");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_root);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_scratch_remove(tmp_root);
 }
 
 static void dir_path(char *out, size_t n, const char *name)
@@ -399,14 +397,6 @@ static void write_file(const char *path, const void *data, size_t n)
     assert_int_equal(fclose(f), 0);
 }
 
-static int run_cli(const char *args, const char *err_file)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s.out' 2>'%s'", HS_CLI_PATH, args, err_file, err_file);
-    int s = system(cmd);
-    return WIFEXITED(s) ? WEXITSTATUS(s) : -1;
-}
-
 static void test_bad_data_rejected(void **state)
 {
     (void)state;
@@ -433,7 +423,7 @@ static void test_bad_data_rejected(void **state)
     /* the command: exit status 2 and an error message naming the file */
     dir_path(err, sizeof err, "baddata.err");
     snprintf(args, sizeof args, "train --data-dir '%s' --out '%s/cli' --epochs 1 --width 8", data, out);
-    assert_int_equal(run_cli(args, err), 2);
+    assert_int_equal(tu_run_cli(args, err), 2);
     char *e = tu_slurp(err);
     assert_non_null(e);
     assert_non_null(strstr(e, "error: "));
@@ -441,7 +431,7 @@ static void test_bad_data_rejected(void **state)
     free(e);
     /* a missing data directory */
     snprintf(args, sizeof args, "train --data-dir '%s/missing' --out '%s/cli2' --epochs 1", data, out);
-    assert_int_equal(run_cli(args, err), 2);
+    assert_int_equal(tu_run_cli(args, err), 2);
 }
 
 /* train's HyperSimplex default is k = floor(B / 2) (fraction:0.5, the k-policy study), the
@@ -463,7 +453,7 @@ static void test_cli_usage(void **state)
     (void)state;
     char err[600], out[700];
     dir_path(err, sizeof err, "usage.err");
-    assert_int_equal(run_cli("train --help", err), 0);
+    assert_int_equal(tu_run_cli("train --help", err), 0);
     snprintf(out, sizeof out, "%s.out", err);
     char *h = tu_slurp(out);
     assert_non_null(h);
@@ -473,13 +463,13 @@ static void test_cli_usage(void **state)
     for (size_t i = 0; i < sizeof opts / sizeof *opts; i++)
         assert_non_null(strstr(h, opts[i]));
     free(h);
-    assert_int_equal(run_cli("train --epochs 2", err), 2);                 /* no --out */
-    assert_int_equal(run_cli("train --out /tmp/x --bogus", err), 2);       /* unknown option */
-    assert_int_equal(run_cli("train --out /tmp/x --loss nope", err), 2);   /* unknown loss */
-    assert_int_equal(run_cli("train --out /tmp/x --tau -1", err), 2);      /* bad tau */
-    assert_int_equal(run_cli("train --out /tmp/x --k-policy fraction:2", err), 2);
-    assert_int_equal(run_cli("train --out /tmp/x --batch-size 0", err), 2);
-    assert_int_equal(run_cli("train --out /tmp/x --val-fraction 1", err), 2);
+    assert_int_equal(tu_run_cli("train --epochs 2", err), 2);                 /* no --out */
+    assert_int_equal(tu_run_cli("train --out /tmp/x --bogus", err), 2);       /* unknown option */
+    assert_int_equal(tu_run_cli("train --out /tmp/x --loss nope", err), 2);   /* unknown loss */
+    assert_int_equal(tu_run_cli("train --out /tmp/x --tau -1", err), 2);      /* bad tau */
+    assert_int_equal(tu_run_cli("train --out /tmp/x --k-policy fraction:2", err), 2);
+    assert_int_equal(tu_run_cli("train --out /tmp/x --batch-size 0", err), 2);
+    assert_int_equal(tu_run_cli("train --out /tmp/x --val-fraction 1", err), 2);
     char *e = tu_slurp(err);
     assert_non_null(e);
     assert_non_null(strstr(e, "error: "));
@@ -509,7 +499,7 @@ static void test_directory_lock(void **state)
                         "--val-fraction 0 --threads 1 --quiet";
     for (int resume = 0; resume < 2; resume++) {
         snprintf(args, sizeof args, "train %s --out '%s'%s", small, out, resume ? " --resume" : "");
-        assert_int_equal(run_cli(args, err), 2);
+        assert_int_equal(tu_run_cli(args, err), 2);
         char *e = tu_slurp(err);
         assert_non_null(e);
         assert_non_null(strstr(e, "error: train: "));
@@ -535,13 +525,13 @@ static void test_directory_lock(void **state)
     free(o);
     /* ... and runs it with the lock handed down to the real trainer once it is free */
     snprintf(args, sizeof args, "%s --runs-dir '%s'", sweep, runs);
-    assert_int_equal(run_cli(args, err), 0);
+    assert_int_equal(tu_run_cli(args, err), 0);
     file_in(path, sizeof path, run_dir, "summary.json");
     assert_true(hs_path_exists(path));
     close(fd);
     /* the lock is free again: the directory's run resumes (it is complete) */
     snprintf(args, sizeof args, "train %s --loss cross_entropy --out '%s' --resume", small, run_dir);
-    assert_int_equal(run_cli(args, err), 0);
+    assert_int_equal(tu_run_cli(args, err), 0);
     snprintf(path, sizeof path, "%s.out", err);
     o = tu_slurp(path);
     assert_non_null(o);
@@ -558,7 +548,7 @@ static void test_cli_limits_and_output(void **state)
     dir_path(out, sizeof out, "limit_run");
     dir_path(err, sizeof err, "limit.err");
     snprintf(args, sizeof args, "train --out '%s' --train-limit 100000 --width 8 --epochs 1 --threads 1", out);
-    assert_int_equal(run_cli(args, err), 2);
+    assert_int_equal(tu_run_cli(args, err), 2);
     char *e = tu_slurp(err);
     assert_non_null(e);
     assert_non_null(strstr(e, "100000 images was asked for, but the set holds only 60000"));
@@ -589,7 +579,7 @@ static void test_cli_kill_and_resume(void **state)
     const char *common = "--loss hypersimplex --width 8 --hidden 16 --train-limit 1000 --test-limit 100 "
                          "--batch-size 50 --epochs 4 --lr 1e-3 --threads 1 --eval-batch 100 --quiet";
     snprintf(args, sizeof args, "train %s --out '%s'", common, full);
-    assert_int_equal(run_cli(args, err), 0);
+    assert_int_equal(tu_run_cli(args, err), 0);
     char *o = NULL;
     {
         char outp[800];
@@ -634,7 +624,7 @@ static void test_cli_kill_and_resume(void **state)
     print_message("killed after %zu epochs\n", done);
     assert_true(done >= 1 && done < 4); /* else the resumed run would have nothing left to do */
     snprintf(args, sizeof args, "train %s --out '%s' --resume", common, killed);
-    assert_int_equal(run_cli(args, err), 0);
+    assert_int_equal(tu_run_cli(args, err), 0);
     assert_true(hs_path_exists(sum));
     assert_same_checkpoint(full, killed);
     /* metrics.csv rows agree except the seconds column */

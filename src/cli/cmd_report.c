@@ -121,6 +121,24 @@ static int write_outputs(const char *out, const char *md, const char *plots, con
     return cli_exit_status(s, 1);
 }
 
+/* write_outputs, then, with plots, gnuplot run in that directory (listing the PNG files
+ * pngs names) or, without gnuplot, where the script is. Returns the exit status. */
+static int write_report(const char *out, const char *md, const char *plots, const hs_text_file *pf, size_t npf,
+                        const char *pngs, int gnuplot)
+{
+    int rc = write_outputs(out, md, plots, pf, npf);
+    if (!rc && plots) {
+        if (gnuplot) {
+            rc = run_gnuplot(plots);
+            if (!rc)
+                fprintf(stderr, "plots written to %s/:\n%s", plots, pngs ? pngs : "");
+        } else {
+            fprintf(stderr, "plot script written: run `gnuplot plots.gp` in %s\n", plots);
+        }
+    }
+    return rc;
+}
+
 /* --band: the runs of `res` against the band of the runs in ref_path. */
 static int report_band(const hs_results *res, const char *ref_path, const char *title, const char *out,
                        const char *plots, int gnuplot)
@@ -145,16 +163,7 @@ static int report_band(const hs_results *res, const char *ref_path, const char *
         cli_status_error("band report", s);
         rc = cli_exit_status(s, 1);
     } else {
-        rc = write_outputs(out, md, plots, pf, npf);
-    }
-    if (!rc && plots) {
-        if (gnuplot) {
-            rc = run_gnuplot(plots);
-            if (!rc)
-                fprintf(stderr, "plots written to %s/:\n%s", plots, pngs ? pngs : "");
-        } else {
-            fprintf(stderr, "plot script written: run `gnuplot plots.gp` in %s\n", plots);
-        }
+        rc = write_report(out, md, plots, pf, npf, pngs, gnuplot);
     }
     hs_text_files_free(pf, npf);
     free(pngs);
@@ -328,17 +337,8 @@ int cmd_report(int argc, char **argv)
         rc = cli_exit_status(s, 1);
         goto done;
     }
-    rc = write_outputs(out, md, plots, pf, npf);
+    rc = write_report(out, md, plots, pf, npf, pngs, gnuplot);
     hs_text_files_free(pf, npf);
-    if (!rc && plots) {
-        if (gnuplot) {
-            rc = run_gnuplot(plots);
-            if (!rc)
-                fprintf(stderr, "plots written to %s/:\n%s", plots, pngs ? pngs : "");
-        } else {
-            fprintf(stderr, "plot script written: run `gnuplot plots.gp` in %s\n", plots);
-        }
-    }
     free(pngs);
 done:
     free(md);

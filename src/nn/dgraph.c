@@ -102,12 +102,10 @@ static hs_status reg_mem(hs_dg *g, dnnl_memory_t m)
 /* Memory in a slot (bound later by hs_dg_bind). */
 static hs_status slot_mem(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *md, int slot)
 {
-    hs_status st = HS_OK;
     dnnl_memory_t m = NULL;
     if (slot < 0 || (size_t)slot >= g->nslots)
         return hs_fail(HS_ERR_ARG, "oneDNN graph: slot %d out of range", slot);
-    HS_DNNL(dnnl_memory_create(&m, md, g->eng, DNNL_MEMORY_NONE));
-    st = reg_mem(g, m);
+    hs_status st = hs_dg_external(g, &m, md, DNNL_MEMORY_NONE);
     if (st)
         return st;
     st = GROW(g->slotmems, g->nslotmems, g->capslotmems);
@@ -122,23 +120,12 @@ static hs_status slot_mem(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t
     g->bound_version = 0;
     *out = m;
     return HS_OK;
-fail:
-    return st;
 }
 
 /* Memory owned by oneDNN (workspaces, reordered weights). */
 static hs_status own_mem(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *md)
 {
-    hs_status st = HS_OK;
-    dnnl_memory_t m = NULL;
-    HS_DNNL(dnnl_memory_create(&m, md, g->eng, DNNL_MEMORY_ALLOCATE));
-    st = reg_mem(g, m);
-    if (st)
-        return st;
-    *out = m;
-    return HS_OK;
-fail:
-    return st;
+    return hs_dg_external(g, out, md, DNNL_MEMORY_ALLOCATE);
 }
 
 hs_status hs_dg_external(hs_dg *g, dnnl_memory_t *out, const dnnl_memory_desc_t *md, void *ptr)
@@ -742,6 +729,69 @@ fail:
     return st;
 }
 
+/* The three steps of a layer with weights and bias (convolution, inner product), each from
+ * its primitive descriptor. Forward: x from its slot (*xm), the weights from w (plain format
+ * w_plain) in the format fpd wants, the bias from b, y in its slot. */
+static hs_status push_weighted_fwd(hs_dg *g, const_dnnl_primitive_desc_t fpd, dnnl_memory_t *xm,
+                                   const hs_dg_tensor *x, const dnnl_memory_desc_t *w_plain, float *w,
+                                   const dnnl_memory_desc_t *b_md, float *b, const hs_dg_tensor *y)
+{
+    hs_status st;
+    dnnl_memory_t wm = NULL, bm = NULL, ym = NULL;
+    dnnl_primitive_t p = NULL;
+    if ((st = slot_mem(g, xm, &x->md, x->slot)) ||
+        (st = weights_in(g, &wm, w_plain, w, dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0))) ||
+        (st = hs_dg_external(g, &bm, b_md, b)) || (st = slot_mem(g, &ym, &y->md, y->slot)) ||
+        (st = make_prim(g, &p, fpd)))
+        return st;
+    dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, *xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm}, {DNNL_ARG_DST, ym}};
+    return push_op(g, LIST_FWD, p, 4, a);
+}
+
+/* Weights gradient: source xm (in bwpd's source format), dy, the weights' gradient into dw
+ * (plain format w_plain) from the format bwpd gives, the bias' into db. */
+static hs_status push_weights_grad(hs_dg *g, const_dnnl_primitive_desc_t bwpd, dnnl_memory_t xm, dnnl_memory_t dym,
+                                   const dnnl_memory_desc_t *w_plain, float *dw, const dnnl_memory_desc_t *b_md,
+                                   float *db)
+{
+    hs_status st;
+    dnnl_memory_t dwm = NULL, dbm = NULL;
+    dnnl_primitive_t p = NULL;
+    if ((st = weights_out(g, &dwm, w_plain, dw, dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_weights_md, 0))) ||
+        (st = hs_dg_external(g, &dbm, b_md, db)) || (st = make_prim(g, &p, bwpd)))
+        return st;
+    dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_DIFF_WEIGHTS, dwm},
+                            {DNNL_ARG_DIFF_BIAS, dbm}};
+    return push_op(g, LIST_BWD, p, 4, a);
+}
+
+/* Data gradient: dy, the weights from w (plain format w_plain) in the format bdpd wants, dx
+ * (format x_md) in dx_slot. */
+static hs_status push_data_grad(hs_dg *g, const_dnnl_primitive_desc_t bdpd, dnnl_memory_t dym,
+                                const dnnl_memory_desc_t *w_plain, float *w, const dnnl_memory_desc_t *x_md,
+                                int dx_slot)
+{
+    hs_status st;
+    dnnl_memory_t bwm = NULL, dxm = NULL;
+    dnnl_primitive_t p = NULL;
+    if ((st = weights_in(g, &bwm, w_plain, w, dnnl_primitive_desc_query_md(bdpd, dnnl_query_weights_md, 0))) ||
+        (st = slot_mem(g, &dxm, x_md, dx_slot)) || (st = make_prim(g, &p, bdpd)))
+        return st;
+    dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_WEIGHTS, bwm}, {DNNL_ARG_DIFF_SRC, dxm}};
+    return push_op(g, LIST_BWD, p, 3, a);
+}
+
+/* Destroys the primitive descriptors of a layer's graph-building function (NULL: not made). */
+static void pds_destroy(dnnl_primitive_desc_t a, dnnl_primitive_desc_t b, dnnl_primitive_desc_t c)
+{
+    if (a)
+        dnnl_primitive_desc_destroy(a);
+    if (b)
+        dnnl_primitive_desc_destroy(b);
+    if (c)
+        dnnl_primitive_desc_destroy(c);
+}
+
 hs_status hs_dg_conv3x3(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t cout, float *w,
                         float *b, float *dw, float *db, int y_slot, int dy_slot, int dx_slot)
 {
@@ -764,7 +814,6 @@ hs_status hs_dg_conv3x3(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t
                                                                             : dnnl_format_tag_undef;
     if ((st = conv_fwd_pd(g, &fpd, x, &w_any, &b_md, yd, prefer)))
         goto fail;
-    const dnnl_memory_desc_t *fw_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *fy_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
     const dnnl_memory_desc_t *fx_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0);
     if (!dnnl_memory_desc_equal(fx_md, &x->md)) {
@@ -773,19 +822,9 @@ hs_status hs_dg_conv3x3(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t
     }
     y->md = *fy_md;
     y->slot = y_slot;
-    dnnl_memory_t xm = NULL, wm = NULL, bm = NULL, ym = NULL;
-    if ((st = slot_mem(g, &xm, &x->md, x->slot)) || (st = weights_in(g, &wm, &w_plain, w, fw_md)) ||
-        (st = hs_dg_external(g, &bm, &b_md, b)) || (st = slot_mem(g, &ym, &y->md, y_slot)))
+    dnnl_memory_t xm = NULL;
+    if ((st = push_weighted_fwd(g, fpd, &xm, x, &w_plain, w, &b_md, b, y)))
         goto fail;
-    dnnl_primitive_t fp = NULL;
-    if ((st = make_prim(g, &fp, fpd)))
-        goto fail;
-    {
-        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm},
-                                {DNNL_ARG_DST, ym}};
-        if ((st = push_op(g, LIST_FWD, fp, 4, a)))
-            goto fail;
-    }
     if (!g->train)
         goto done;
 
@@ -818,24 +857,17 @@ hs_status hs_dg_conv3x3(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t
     }
     {
         const dnnl_memory_desc_t *bx_md = dnnl_primitive_desc_query_md(bwpd, dnnl_query_src_md, 0);
-        const dnnl_memory_desc_t *dw_md = dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_weights_md, 0);
         const dnnl_memory_desc_t *bdy_md = dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_dst_md, 0);
         if (!dnnl_memory_desc_equal(bdy_md, &y->md)) {
             st = hs_fail(HS_ERR_BACKEND, "oneDNN convolution (weights gradient) changed a format");
             goto fail;
         }
-        dnnl_memory_t dwm = NULL, dbm = NULL, bxm = xm;
-        dnnl_primitive_t p = NULL;
+        dnnl_memory_t bxm = xm;
         if (!dnnl_memory_desc_equal(bx_md, &x->md)) {
             if ((st = own_mem(g, &bxm, bx_md)) || (st = add_reorder(g, LIST_BWD, xm, &x->md, bxm, bx_md)))
                 goto fail;
         }
-        if ((st = weights_out(g, &dwm, &w_plain, dw, dw_md)) || (st = hs_dg_external(g, &dbm, &b_md, db)) ||
-            (st = make_prim(g, &p, bwpd)))
-            goto fail;
-        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, bxm}, {DNNL_ARG_DIFF_DST, dym},
-                                {DNNL_ARG_DIFF_WEIGHTS, dwm}, {DNNL_ARG_DIFF_BIAS, dbm}};
-        if ((st = push_op(g, LIST_BWD, p, 4, a)))
+        if ((st = push_weights_grad(g, bwpd, bxm, dym, &w_plain, dw, &b_md, db)))
             goto fail;
     }
 data_gradient:
@@ -843,30 +875,18 @@ data_gradient:
         HS_DNNL(dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &x->md, &w_any,
                                                          &y->md, strides, pad, pad));
         HS_DNNL(dnnl_primitive_desc_create(&bdpd, &cd, NULL, g->eng, fpd));
-        const dnnl_memory_desc_t *bw_md = dnnl_primitive_desc_query_md(bdpd, dnnl_query_weights_md, 0);
         const dnnl_memory_desc_t *bdx_md = dnnl_primitive_desc_query_md(bdpd, dnnl_query_diff_src_md, 0);
         const dnnl_memory_desc_t *bdy_md = dnnl_primitive_desc_query_md(bdpd, dnnl_query_diff_dst_md, 0);
         if (!dnnl_memory_desc_equal(bdx_md, &x->md) || !dnnl_memory_desc_equal(bdy_md, &y->md)) {
             st = hs_fail(HS_ERR_BACKEND, "oneDNN convolution (data gradient) changed a format");
             goto fail;
         }
-        dnnl_memory_t bwm = NULL, dxm = NULL;
-        dnnl_primitive_t p = NULL;
-        if ((st = weights_in(g, &bwm, &w_plain, w, bw_md)) || (st = slot_mem(g, &dxm, &x->md, dx_slot)) ||
-            (st = make_prim(g, &p, bdpd)))
-            goto fail;
-        dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_WEIGHTS, bwm}, {DNNL_ARG_DIFF_SRC, dxm}};
-        if ((st = push_op(g, LIST_BWD, p, 3, a)))
+        if ((st = push_data_grad(g, bdpd, dym, &w_plain, w, &x->md, dx_slot)))
             goto fail;
     }
 done:
 fail:
-    if (fpd)
-        dnnl_primitive_desc_destroy(fpd);
-    if (bwpd)
-        dnnl_primitive_desc_destroy(bwpd);
-    if (bdpd)
-        dnnl_primitive_desc_destroy(bdpd);
+    pds_destroy(fpd, bwpd, bdpd);
     return st;
 }
 
@@ -1212,10 +1232,7 @@ hs_status hs_dg_batchnorm(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, floa
     }
 done:
 fail:
-    if (fpd)
-        dnnl_primitive_desc_destroy(fpd);
-    if (bpd)
-        dnnl_primitive_desc_destroy(bpd);
+    pds_destroy(fpd, bpd, NULL);
     return st;
 }
 
@@ -1253,10 +1270,7 @@ hs_status hs_dg_relu(hs_dg *g, const hs_dg_tensor *x, int dslot)
     }
 done:
 fail:
-    if (fpd)
-        dnnl_primitive_desc_destroy(fpd);
-    if (bpd)
-        dnnl_primitive_desc_destroy(bpd);
+    pds_destroy(fpd, bpd, NULL);
     return st;
 }
 
@@ -1310,10 +1324,7 @@ hs_status hs_dg_maxpool2(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, int y
     }
 done:
 fail:
-    if (fpd)
-        dnnl_primitive_desc_destroy(fpd);
-    if (bpd)
-        dnnl_primitive_desc_destroy(bpd);
+    pds_destroy(fpd, bpd, NULL);
     return st;
 }
 
@@ -1348,19 +1359,9 @@ hs_status hs_dg_linear(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t 
     }
     y->md = y_md;
     y->slot = y_slot;
-    dnnl_memory_t xm = NULL, wm = NULL, bm = NULL, ym = NULL;
-    dnnl_primitive_t fp = NULL;
-    if ((st = slot_mem(g, &xm, &x->md, x->slot)) ||
-        (st = weights_in(g, &wm, &w_plain, w, dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0))) ||
-        (st = hs_dg_external(g, &bm, &b_md, b)) || (st = slot_mem(g, &ym, &y_md, y_slot)) ||
-        (st = make_prim(g, &fp, fpd)))
+    dnnl_memory_t xm = NULL;
+    if ((st = push_weighted_fwd(g, fpd, &xm, x, &w_plain, w, &b_md, b, y)))
         goto fail;
-    {
-        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_BIAS, bm},
-                                {DNNL_ARG_DST, ym}};
-        if ((st = push_op(g, LIST_FWD, fp, 4, a)))
-            goto fail;
-    }
     if (!g->train)
         goto done;
     if ((st = begin_bwd_group(g)))
@@ -1370,22 +1371,12 @@ hs_status hs_dg_linear(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t 
         goto fail;
     HS_DNNL(dnnl_inner_product_backward_weights_desc_init(&ipd, &x->md, &w_any, &b_md, &y_md));
     HS_DNNL(dnnl_primitive_desc_create(&bwpd, &ipd, NULL, g->eng, fpd));
-    {
-        if (!dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(bwpd, dnnl_query_src_md, 0), &x->md)) {
-            st = hs_fail(HS_ERR_BACKEND, "oneDNN inner product (weights gradient) changed a format");
-            goto fail;
-        }
-        dnnl_memory_t dwm = NULL, dbm = NULL;
-        dnnl_primitive_t p = NULL;
-        if ((st = weights_out(g, &dwm, &w_plain, dw,
-                              dnnl_primitive_desc_query_md(bwpd, dnnl_query_diff_weights_md, 0))) ||
-            (st = hs_dg_external(g, &dbm, &b_md, db)) || (st = make_prim(g, &p, bwpd)))
-            goto fail;
-        dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, dym},
-                                {DNNL_ARG_DIFF_WEIGHTS, dwm}, {DNNL_ARG_DIFF_BIAS, dbm}};
-        if ((st = push_op(g, LIST_BWD, p, 4, a)))
-            goto fail;
+    if (!dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(bwpd, dnnl_query_src_md, 0), &x->md)) {
+        st = hs_fail(HS_ERR_BACKEND, "oneDNN inner product (weights gradient) changed a format");
+        goto fail;
     }
+    if ((st = push_weights_grad(g, bwpd, xm, dym, &w_plain, dw, &b_md, db)))
+        goto fail;
     if (dx_slot >= 0) {
         HS_DNNL(dnnl_inner_product_backward_data_desc_init(&ipd, &x->md, &w_any, &y_md));
         HS_DNNL(dnnl_primitive_desc_create(&bdpd, &ipd, NULL, g->eng, fpd));
@@ -1393,23 +1384,12 @@ hs_status hs_dg_linear(hs_dg *g, hs_dg_tensor *y, const hs_dg_tensor *x, size_t 
             st = hs_fail(HS_ERR_BACKEND, "oneDNN inner product (data gradient) changed a format");
             goto fail;
         }
-        dnnl_memory_t bwm = NULL, dxm = NULL;
-        dnnl_primitive_t p = NULL;
-        if ((st = weights_in(g, &bwm, &w_plain, w, dnnl_primitive_desc_query_md(bdpd, dnnl_query_weights_md, 0))) ||
-            (st = slot_mem(g, &dxm, &x->md, dx_slot)) || (st = make_prim(g, &p, bdpd)))
-            goto fail;
-        dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_WEIGHTS, bwm}, {DNNL_ARG_DIFF_SRC, dxm}};
-        if ((st = push_op(g, LIST_BWD, p, 3, a)))
+        if ((st = push_data_grad(g, bdpd, dym, &w_plain, w, &x->md, dx_slot)))
             goto fail;
     }
 done:
 fail:
-    if (fpd)
-        dnnl_primitive_desc_destroy(fpd);
-    if (bwpd)
-        dnnl_primitive_desc_destroy(bwpd);
-    if (bdpd)
-        dnnl_primitive_desc_destroy(bdpd);
+    pds_destroy(fpd, bwpd, bdpd);
     return st;
 }
 

@@ -261,36 +261,15 @@ hs_status hs_band_plot_files(hs_text_file **files_out, size_t *n_out, char **png
         st = hs_study_add_file(&files, &n_files, &cap_files, "plots.gp", &gp);
     else
         hs_sb_free(&gp);
-    if (!st)
-        st = hs_sb_status(&pngs);
-    if (st) {
-        hs_text_files_free(files, n_files);
-        hs_sb_free(&pngs);
-        return st;
-    }
-    *files_out = files;
-    *n_out = n_files;
-    if (png_list)
-        *png_list = pngs.s;
-    else
-        hs_sb_free(&pngs);
-    return HS_OK;
+    return hs_study_hand_out_files(st, files, n_files, &pngs, files_out, n_out, png_list);
 }
 
 hs_status hs_band_write_plots(const hs_band *b, const char *dir, char **png_list)
 {
     if (!b || !dir)
         return hs_fail(HS_ERR_NULL, "hs_band_write_plots: NULL argument");
-    hs_text_file *files;
-    size_t n;
+    hs_text_file *files = NULL;
+    size_t n = 0;
     hs_status st = hs_band_plot_files(&files, &n, png_list, b);
-    if (st)
-        return st;
-    st = hs_study_write_files(dir, files, n);
-    hs_text_files_free(files, n);
-    if (st && png_list) {
-        free(*png_list);
-        *png_list = NULL;
-    }
-    return st;
+    return hs_study_write_plot_files(st, dir, files, n, png_list);
 }

@@ -230,21 +230,27 @@ hs_status hs_study_plot_files(hs_text_file **files_out, size_t *n_out, char **pn
         g0 = g1;
     }
     if (!st)
-        st = hs_sb_status(&pngs);
-    if (!st)
         st = hs_study_add_file(&files, &n_files, &cap_files, "plots.gp", &gp);
     hs_sb_free(&gp);
+    return hs_study_hand_out_files(st, files, n_files, &pngs, files_out, n_out, png_list);
+}
+
+hs_status hs_study_hand_out_files(hs_status st, hs_text_file *files, size_t n, hs_strbuf *pngs,
+                                  hs_text_file **files_out, size_t *n_out, char **png_list)
+{
+    if (!st)
+        st = hs_sb_status(pngs);
     if (st) {
-        hs_text_files_free(files, n_files);
-        hs_sb_free(&pngs);
+        hs_text_files_free(files, n);
+        hs_sb_free(pngs);
         return st;
     }
-    if (png_list)
-        *png_list = pngs.s;
-    else
-        hs_sb_free(&pngs);
     *files_out = files;
-    *n_out = n_files;
+    *n_out = n;
+    if (png_list)
+        *png_list = pngs->s;
+    else
+        hs_sb_free(pngs);
     return HS_OK;
 }
 
@@ -275,9 +281,14 @@ hs_status hs_study_write_plots(const hs_study *s, const hs_results *r, const cha
 {
     if (!s || !r || !dir)
         return hs_fail(HS_ERR_NULL, "hs_study_write_plots: NULL argument");
-    hs_text_file *files;
-    size_t n;
+    hs_text_file *files = NULL;
+    size_t n = 0;
     hs_status st = hs_study_plot_files(&files, &n, png_list, s, r);
+    return hs_study_write_plot_files(st, dir, files, n, png_list);
+}
+
+hs_status hs_study_write_plot_files(hs_status st, const char *dir, hs_text_file *files, size_t n, char **png_list)
+{
     if (st)
         return st;
     st = hs_study_write_files(dir, files, n);

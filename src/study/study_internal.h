@@ -21,4 +21,14 @@ void hs_study_gp_quote(hs_strbuf *b, const char *text);
 hs_status hs_study_add_file(hs_text_file **files, size_t *n, size_t *cap, const char *name, hs_strbuf *text);
 hs_status hs_study_write_files(const char *dir, const hs_text_file *files, size_t n);
 
+/* The two ends shared by the study's and the band's plots. hs_study_hand_out_files ends a
+ * *_plot_files call whose status so far is st: on success (pngs not out of memory either) it
+ * hands out the files and, where png_list is not NULL, pngs' text (else frees it); on failure
+ * it frees both. hs_study_write_plot_files ends a *_write_plots call: the files a
+ * *_plot_files call made with status st are written into dir and freed; on failure
+ * *png_list is freed and set to NULL. */
+hs_status hs_study_hand_out_files(hs_status st, hs_text_file *files, size_t n, hs_strbuf *pngs,
+                                  hs_text_file **files_out, size_t *n_out, char **png_list);
+hs_status hs_study_write_plot_files(hs_status st, const char *dir, hs_text_file *files, size_t n, char **png_list);
+
 #endif
