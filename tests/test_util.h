@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct tu_rng {
     uint64_t s;
@@ -106,6 +107,40 @@ static inline float *tu_fvec(size_t n)
     assert_non_null(p);
     return p;
 }
+
+/* Writes text to path, failing the test if it cannot. */
+static inline void tu_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* How many lines of text contain needle. */
+static inline size_t tu_count_lines_with(const char *text, const char *needle)
+{
+    size_t n = 0, want = strlen(needle);
+    for (const char *p = text; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        for (size_t i = 0; i + want <= len; i++)
+            if (!memcmp(p + i, needle, want)) {
+                n++;
+                break;
+            }
+        p = nl ? nl + 1 : NULL;
+    }
+    return n;
+}
+
+/* |a - b| <= tol, or the test fails naming both. */
+#define tu_assert_near(a, b, tol)                                                                    \
+    do {                                                                                             \
+        double a_ = (a), b_ = (b);                                                                   \
+        if (!(fabs(a_ - b_) <= (tol)))                                                               \
+            fail_msg("%s = %.17g, expected %.17g (tolerance %g)", #a, a_, b_, (double)(tol));       \
+    } while (0)
 
 #ifdef HYPERSIMPLEX_DATA_H
 #include <sys/stat.h>
