@@ -953,6 +953,22 @@ static char *slurp(const char *path)
 }
 
 /* The runs CSV: written with %.17g, read back exactly, and bad files refused with the line. */
+
+/* The standard output of `hypersimplex gbrt --report PATH EXTRA` (which must exit 0), in a
+ * static buffer. */
+static const char *cli_report(const char *path, const char *extra)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "%s gbrt --report %s%s", HS_CLI_PATH, path, extra);
+    FILE *pf = popen(cmd, "r");
+    assert_non_null(pf);
+    static char out[1 << 16];
+    size_t got = fread(out, 1, sizeof out - 1, pf);
+    out[got] = '\0';
+    assert_int_equal(pclose(pf), 0);
+    return out;
+}
+
 static void test_runs_csv(void **state)
 {
     (void)state;
@@ -1014,15 +1030,7 @@ static void test_runs_csv(void **state)
     free(md2);
     hs_gbrt_runs_free(&again);
     /* the command line's report of that file: the same Markdown on its standard output */
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "%s gbrt --report %s", HS_CLI_PATH, path);
-    FILE *pf = popen(cmd, "r");
-    assert_non_null(pf);
-    static char out[1 << 16];
-    size_t got = fread(out, 1, sizeof out - 1, pf);
-    out[got] = '\0';
-    assert_int_equal(pclose(pf), 0);
-    assert_string_equal(out, md);
+    assert_string_equal(cli_report(path, ""), md);
     free(md);
     /* a configuration without the baseline's seeds cannot be compared */
     runs.rows[1].seed = 9;
@@ -1203,14 +1211,7 @@ static void test_report_by_tau(void **state)
         }
     free(md);
     /* the command line's report of the file: the same Markdown */
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "%s gbrt --report %s --train-auc", HS_CLI_PATH, path);
-    FILE *pf = popen(cmd, "r");
-    assert_non_null(pf);
-    static char out[1 << 16];
-    size_t got = fread(out, 1, sizeof out - 1, pf);
-    out[got] = '\0';
-    assert_int_equal(pclose(pf), 0);
+    const char *out = cli_report(path, " --train-auc");
     assert_int_equal(hs_gbrt_markdown_opts(&md, &runs, &ro), HS_OK);
     assert_string_equal(out, md);
     free(md);

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "hypersimplex/train.h"
+#include "support/cli_run.h"
 #include "test_util.h"
 #include "train/checkpoint.h"
 
@@ -28,16 +29,13 @@ static char tmp_root[256];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmp_root, sizeof tmp_root, "/tmp/hs_test_run_dir_XXXXXX");
-    return mkdtemp(tmp_root) ? 0 : -1;
+    return tu_scratch_make(tmp_root, sizeof tmp_root, "run_dir");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_root);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_scratch_remove(tmp_root);
 }
 
 /* A new empty directory tmp_root/name in out. */
