@@ -13,6 +13,7 @@
 #include "hypersimplex/data.h"
 #include "io/stream.h"
 #include "train/checkpoint.h"
+#include "train/run_dir.h"
 #include "util/atomic_file.h"
 
 static const char *out_dir;
@@ -87,6 +88,31 @@ static void put_pair(const char *harness, const char *name, const char *file_a, 
     free(a);
     free(b);
     free(buf);
+}
+
+/* config.json and summary.json of a finished run, written by the trainer's own writers. */
+static void run_json_seed(void)
+{
+    hs_train_config c = hs_train_config_default();
+    c.loss = hs_train_loss_default(HS_LOSS_HYPERSIMPLEX);
+    c.out_dir = tmp_dir;
+    hs_run_info info = {900, 100, 1000, 12345, {1, 28, 28, 10, 64, 512}};
+    hs_epoch_metrics rows[2] = {{0, 0.9, 0.7, 0.69, 1.5, 0.72, 0.71}, {1, 0.5, 0.8, 0.79, 1.4, 0.82, NAN}};
+    hs_train_result r = {0};
+    r.epochs_done = 2;
+    r.best_val_epoch = 1;
+    r.best_val_accuracy = 0.8;
+    r.test_at_best_val = r.max_test_accuracy = r.final_test_accuracy = 0.79;
+    r.max_test_epoch = 1;
+    r.best_val_accuracy_threshold = 0.82;
+    r.test_at_best_val_threshold = r.max_test_accuracy_threshold = r.final_test_accuracy_threshold = NAN;
+    double theta[3] = {0.5, NAN, -1.25};
+    if (hs_run_write_config(tmp_dir, &c, &info) || hs_run_write_summary(tmp_dir, &c, &r, rows, theta, 3))
+        die("the run's JSON files");
+    char cfg[300], sum[300];
+    path_in(cfg, sizeof cfg, tmp_dir, HS_RUN_CONFIG_FILE);
+    path_in(sum, sizeof sum, tmp_dir, HS_RUN_SUMMARY_FILE);
+    put_pair("run_json", "finished_run", cfg, sum);
 }
 
 /* A data set of `count` images with deterministic pixels and labels. */
@@ -258,9 +284,11 @@ int main(int argc, char **argv)
     cifar10_seeds();
     checkpoint_seed("two_epochs", 3, 2, 2, 10);
     checkpoint_seed("empty", 0, 0, 0, 0);
+    run_json_seed();
     text_seeds();
     static const char *const tmp_files[] = {"images", "labels", "one.bin", "three.bin",
-                                            "one.bin.gz", "ckpt"};
+                                            "one.bin.gz", "ckpt", HS_RUN_CONFIG_FILE,
+                                            HS_RUN_SUMMARY_FILE};
     for (size_t i = 0; i < sizeof tmp_files / sizeof tmp_files[0]; i++) {
         char p[300];
         path_in(p, sizeof p, tmp_dir, tmp_files[i]);
