@@ -79,6 +79,7 @@ static void test_defaults_and_order(void **state)
     hs_sweep_spec *s = new_spec();
     hs_sweep_plan p;
     assert_int_equal(hs_sweep_plan_build(&p, s, "/tmp/sw"), HS_OK);
+    hs_sweep_spec_free(s); /* the plan keeps its own copies */
     /* 1 dataset x 4 losses x 2 batch sizes x 3 seeds; seeds outermost, losses innermost */
     assert_int_equal(p.n_runs, 24);
     assert_int_equal(p.epochs, 10);
@@ -96,7 +97,6 @@ static void test_defaults_and_order(void **state)
     for (size_t i = 0; i < p.n_runs; i++)
         assert_int_equal(p.runs[i].state, HS_SWEEP_FRESH);
     hs_sweep_plan_free(&p);
-    hs_sweep_spec_free(s);
 }
 
 static void test_set_vary_policies(void **state)
@@ -114,6 +114,9 @@ static void test_set_vary_policies(void **state)
     set_ok(s, "vary", "k-policy=count,fraction:0.5");
     hs_sweep_plan p;
     assert_int_equal(hs_sweep_plan_build(&p, s, "/r"), HS_OK);
+    /* the plan keeps its own copies: changing the spec does not change it */
+    set_ok(s, "vary", "tau=7");
+    set_ok(s, "set", "width=99");
     /* the policies multiply the HyperSimplex loss only: (1 + 2) losses x 2 taus */
     assert_int_equal(p.n_runs, 6);
     const char *ids[6] = {"fashion-mnist_cross_entropy_b64_s7_tau0.5",

@@ -145,7 +145,8 @@ typedef struct hs_sweep_plan {
 } hs_sweep_plan;
 
 /* The runs of the protocol in dir (nothing is read or written; states are FRESH until
- * hs_sweep_refresh). Checks what only the whole protocol can tell (vary k-policy with no
+ * hs_sweep_refresh). The plan holds copies of what it uses: s may be changed or freed
+ * afterwards. Checks what only the whole protocol can tell (vary k-policy with no
  * plain "hypersimplex" loss, unless a preset asked for it; a hypersimplex@P loss together
  * with set k-policy). Errors: HS_ERR_ARG (those), HS_ERR_SIZE (more than
  * HS_SWEEP_MAX_RUNS runs, or a path too long), HS_ERR_NOMEM. On failure *plan is empty. */

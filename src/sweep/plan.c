@@ -81,6 +81,33 @@ static hs_status expand_losses(sweep_list *out, hs_sweep_spec *s)
     return HS_OK;
 }
 
+/* Replaces every string of l by a copy in p. */
+static hs_status own_list(sweep_list *l, sweep_pool *p)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (!(l->v[i] = sweep_pool_dup(p, l->v[i])))
+            return HS_ERR_NOMEM;
+    return HS_OK;
+}
+
+/* Every string of s (a copy of a spec with an empty pool) copied into its own pool. */
+static hs_status own_strings(hs_sweep_spec *s)
+{
+    sweep_pool *p = &s->pool;
+    hs_status st = HS_OK;
+    sweep_list *lists[5] = {&s->datasets, &s->losses, &s->batches, &s->seeds, &s->hs_policies};
+    for (int i = 0; i < 5 && !st; i++)
+        st = own_list(lists[i], p);
+    for (size_t i = 0; i < s->n_sets && !st; i++)
+        if (!(s->sets[i].key = sweep_pool_dup(p, s->sets[i].key)) ||
+            (s->sets[i].value && !(s->sets[i].value = sweep_pool_dup(p, s->sets[i].value))))
+            st = HS_ERR_NOMEM;
+    for (size_t a = 0; a < s->n_vary && !st; a++)
+        if (!(s->vary[a].key = sweep_pool_dup(p, s->vary[a].key)) || own_list(&s->vary[a].values, p))
+            st = HS_ERR_NOMEM;
+    return st;
+}
+
 /* What only the whole protocol can tell: a hypersimplex@POLICY loss and set k-policy would
  * both set the policy of one run. */
 static hs_status validate(const hs_sweep_spec *s, const sweep_list *losses)
@@ -204,7 +231,8 @@ hs_status hs_sweep_plan_build(hs_sweep_plan *plan, const hs_sweep_spec *spec, co
     if (!plan || !spec || !dir)
         return hs_fail(HS_ERR_NULL, "hs_sweep_plan_build: NULL argument");
     memset(plan, 0, sizeof *plan);
-    /* the plan owns a copy of the spec's lists (expanding the losses adds strings) */
+    /* the plan's own copy of the spec, every string in the plan's pool (the runs point into
+     * them, so the spec may be freed first; expanding the losses adds strings) */
     hs_sweep_spec s = *spec;
     memset(&s.pool, 0, sizeof s.pool);
     plan->data = calloc(1, sizeof *plan->data);
@@ -214,8 +242,10 @@ hs_status hs_sweep_plan_build(hs_sweep_plan *plan, const hs_sweep_spec *spec, co
         return hs_fail(HS_ERR_NOMEM, "out of memory");
     }
     sweep_list losses;
-    hs_status st = expand_losses(&losses, &s);
-    plan->data->pool = s.pool; /* the expanded losses' strings */
+    hs_status st = own_strings(&s);
+    if (!st)
+        st = expand_losses(&losses, &s);
+    plan->data->pool = s.pool;
     if (!st)
         st = validate(&s, &losses);
     if (st) {
