@@ -43,6 +43,12 @@ typedef enum hs_loss_scope {
 extern "C" {
 #endif
 
+/* "global", "shard". Parsing is strict; on failure HS_ERR_ARG (HS_ERR_NULL for a NULL
+ * argument) naming the expected names, and *out is untouched. The name of an invalid value is
+ * "unknown". */
+HS_API hs_status hs_loss_scope_parse(hs_loss_scope *out, const char *name);
+HS_API const char *hs_loss_scope_name(hs_loss_scope s);
+
 /* 1 if the library was built with MPI, else 0. */
 HS_API int hs_comm_mpi_available(void);
 

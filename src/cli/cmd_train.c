@@ -255,11 +255,10 @@ int cmd_train(int argc, char **argv)
         case O_QUIET: quiet = 1; break;
         case O_SYNC_BN: cfg.sync_bn = 1; break;
         case O_SCOPE:
-            if (strcmp(optarg, "global") && strcmp(optarg, "shard")) {
+            if (hs_loss_scope_parse(&cfg.loss_scope, optarg)) {
                 cli_error("--loss-scope: '%s' is not global or shard", optarg);
                 return 2;
             }
-            cfg.loss_scope = strcmp(optarg, "shard") ? HS_LOSS_SCOPE_GLOBAL : HS_LOSS_SCOPE_SHARD;
             break;
         case O_HELP: usage(stdout); return 0;
         default:

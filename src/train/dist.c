@@ -8,6 +8,24 @@
 #include "train/dist.h"
 #include "util/error.h"
 
+const char *hs_loss_scope_name(hs_loss_scope s)
+{
+    return s == HS_LOSS_SCOPE_GLOBAL ? "global" : s == HS_LOSS_SCOPE_SHARD ? "shard" : "unknown";
+}
+
+hs_status hs_loss_scope_parse(hs_loss_scope *out, const char *name)
+{
+    if (!out || !name)
+        return hs_fail(HS_ERR_NULL, "hs_loss_scope_parse: %s is NULL", out ? "name" : "out");
+    if (!strcmp(name, "global"))
+        *out = HS_LOSS_SCOPE_GLOBAL;
+    else if (!strcmp(name, "shard"))
+        *out = HS_LOSS_SCOPE_SHARD;
+    else
+        return hs_fail(HS_ERR_ARG, "unknown loss scope '%s' (expected global or shard)", name);
+    return HS_OK;
+}
+
 hs_status hs_dist_init(hs_dist *d, const hs_train_config *cfg)
 {
     memset(d, 0, sizeof *d);

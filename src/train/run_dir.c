@@ -93,8 +93,7 @@ hs_status hs_run_write_config(const char *dir, const hs_train_config *c, const h
             c->train_limit, c->test_limit, c->augment ? "true" : "false");
     fprintf(f, "  \"threads\": %d,\n  \"eval_batch\": %zu,\n", c->threads, c->eval_batch);
     fprintf(f, "  \"ranks\": %d,\n  \"sync_bn\": %s,\n  \"loss_scope\": \"%s\",\n",
-            hs_comm_size(c->comm), c->sync_bn ? "true" : "false",
-            c->loss_scope == HS_LOSS_SCOPE_SHARD ? "shard" : "global");
+            hs_comm_size(c->comm), c->sync_bn ? "true" : "false", hs_loss_scope_name(c->loss_scope));
     fprintf(f, "  \"image\": [%zu, %zu, %zu],\n  \"classes\": %zu,\n", ri->shape.channels,
             ri->shape.height, ri->shape.width, ri->shape.classes);
     fprintf(
@@ -385,11 +384,8 @@ static hs_status read_config(hs_run_record *r, const json_doc *d)
     c->threads = (int)u;
     if ((st = get_string(&s, d, "loss_scope", 0)))
         return st;
-    if (s && strcmp(s, "global") && strcmp(s, "shard"))
-        return hs_fail(HS_ERR_FORMAT, "%s: \"loss_scope\": '%s' is not global or shard", d->path,
-                       s);
-    if (s)
-        c->loss_scope = strcmp(s, "shard") ? HS_LOSS_SCOPE_GLOBAL : HS_LOSS_SCOPE_SHARD;
+    if (s && hs_loss_scope_parse(&c->loss_scope, s))
+        return name_error(d, "loss_scope");
 
     json_t *image = json_object_get(d->root, "image");
     if (image) {
